@@ -1,0 +1,67 @@
+/* Prints every ioctl number, struct size and field offset PrimeInterop uses, compiled against the kernel's
+ * uapi headers (libdrm's copies of drm.h/drm_mode.h, linux-libc-dev's dma-buf.h). The layout test compares
+ * this output with the managed definitions in src/PrimeInterop/Interop. */
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <drm.h>
+#include <drm_mode.h>
+#include <linux/dma-buf.h>
+
+#define IOCTL(name) printf("ioctl %s 0x%08lx\n", #name, (unsigned long)(name))
+#define SIZE(type) printf("size %s %zu\n", #type, sizeof(struct type))
+#define OFF(type, field) printf("offset %s.%s %zu\n", #type, #field, offsetof(struct type, field))
+#define CONST(name) printf("const %s 0x%lx\n", #name, (unsigned long)(name))
+
+int main(void)
+{
+    IOCTL(DRM_IOCTL_VERSION);
+    IOCTL(DRM_IOCTL_GET_CAP);
+    IOCTL(DRM_IOCTL_GEM_CLOSE);
+    IOCTL(DRM_IOCTL_PRIME_HANDLE_TO_FD);
+    IOCTL(DRM_IOCTL_PRIME_FD_TO_HANDLE);
+    IOCTL(DRM_IOCTL_MODE_CREATE_DUMB);
+    IOCTL(DRM_IOCTL_MODE_MAP_DUMB);
+    IOCTL(DRM_IOCTL_MODE_DESTROY_DUMB);
+    IOCTL(DMA_BUF_IOCTL_SYNC);
+    IOCTL(DMA_BUF_SET_NAME);
+    IOCTL(DMA_BUF_IOCTL_EXPORT_SYNC_FILE);
+    IOCTL(DMA_BUF_IOCTL_IMPORT_SYNC_FILE);
+
+    SIZE(drm_version);
+    OFF(drm_version, version_major); OFF(drm_version, version_minor); OFF(drm_version, version_patchlevel);
+    OFF(drm_version, name_len); OFF(drm_version, name); OFF(drm_version, date_len); OFF(drm_version, date);
+    OFF(drm_version, desc_len); OFF(drm_version, desc);
+    SIZE(drm_get_cap);
+    OFF(drm_get_cap, capability); OFF(drm_get_cap, value);
+    SIZE(drm_gem_close);
+    OFF(drm_gem_close, handle); OFF(drm_gem_close, pad);
+    SIZE(drm_prime_handle);
+    OFF(drm_prime_handle, handle); OFF(drm_prime_handle, flags); OFF(drm_prime_handle, fd);
+    SIZE(drm_mode_create_dumb);
+    OFF(drm_mode_create_dumb, height); OFF(drm_mode_create_dumb, width); OFF(drm_mode_create_dumb, bpp);
+    OFF(drm_mode_create_dumb, flags); OFF(drm_mode_create_dumb, handle); OFF(drm_mode_create_dumb, pitch);
+    OFF(drm_mode_create_dumb, size);
+    SIZE(drm_mode_map_dumb);
+    OFF(drm_mode_map_dumb, handle); OFF(drm_mode_map_dumb, pad); OFF(drm_mode_map_dumb, offset);
+    SIZE(drm_mode_destroy_dumb);
+    OFF(drm_mode_destroy_dumb, handle);
+    SIZE(dma_buf_sync);
+    OFF(dma_buf_sync, flags);
+    SIZE(dma_buf_export_sync_file);
+    OFF(dma_buf_export_sync_file, flags); OFF(dma_buf_export_sync_file, fd);
+    SIZE(dma_buf_import_sync_file);
+    OFF(dma_buf_import_sync_file, flags); OFF(dma_buf_import_sync_file, fd);
+
+    CONST(DRM_CLOEXEC);
+    CONST(DRM_RDWR);
+    CONST(DRM_CAP_PRIME);
+    CONST(DRM_PRIME_CAP_IMPORT);
+    CONST(DRM_PRIME_CAP_EXPORT);
+    CONST(DMA_BUF_SYNC_READ);
+    CONST(DMA_BUF_SYNC_WRITE);
+    CONST(DMA_BUF_SYNC_START);
+    CONST(DMA_BUF_SYNC_END);
+    CONST(DMA_BUF_NAME_LEN);
+    return 0;
+}

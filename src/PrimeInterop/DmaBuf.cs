@@ -1,0 +1,200 @@
+using System.Globalization;
+using System.Text;
+using PrimeInterop.Interop;
+
+namespace PrimeInterop;
+
+/// <summary>The identity of a dma-buf: its inode on the dma-buf filesystem. Two fds of one buffer compare equal.</summary>
+/// <param name="Device">The st_dev of the dma-buf pseudo filesystem.</param>
+/// <param name="Inode">The dma-buf's inode number.</param>
+public readonly record struct DmaBufIdentity(ulong Device, ulong Inode)
+{
+    /// <inheritdoc/>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"dma-buf inode {Inode}");
+}
+
+/// <summary>
+/// An owned dma-buf file descriptor (always close-on-exec when this library created it). A dma-buf keeps the
+/// buffer object it was exported from alive until every fd, mapping and import of it is gone.
+/// </summary>
+public sealed class DmaBuf : FileDescriptorHandle
+{
+    private long _size = -1;
+    private DmaBufIdentity? _identity;
+
+    internal DmaBuf(int fd, bool ownsHandle)
+        : base(fd, ownsHandle)
+    {
+    }
+
+    /// <summary>The buffer's size in bytes (<c>lseek(fd, 0, SEEK_END)</c>), read once.</summary>
+    public long Size
+    {
+        get
+        {
+            if (_size < 0)
+            {
+                _size = WithFd(fd =>
+                {
+                    ThrowHelper.ThrowIfError(Libc.Seek(fd, 0, Libc.SEEK_END, out long size), "lseek(SEEK_END)", "dma-buf", fd: fd);
+                    Libc.Seek(fd, 0, Libc.SEEK_SET, out _);
+                    return size;
+                });
+            }
+
+            return _size;
+        }
+    }
+
+    /// <summary>The buffer's identity (inode); equal for every fd of the same dma-buf.</summary>
+    public DmaBufIdentity Identity
+    {
+        get
+        {
+            _identity ??= WithFd(fd =>
+            {
+                ThrowHelper.ThrowIfError(Libc.Stat(fd, out ulong dev, out ulong ino, out _, out _), "fstat", "dma-buf", fd: fd);
+                return new DmaBufIdentity(dev, ino);
+            });
+            return _identity.Value;
+        }
+    }
+
+    /// <summary>The name set with <see cref="SetName"/> (by anyone), from <c>/proc/self/fdinfo</c>; null if none.</summary>
+    public string? Name => WithFd(fd =>
+    {
+        foreach (string line in File.ReadLines($"/proc/self/fdinfo/{fd}"))
+        {
+            if (line.StartsWith("name:", StringComparison.Ordinal))
+            {
+                return line[5..].Trim();
+            }
+        }
+
+        return null;
+    });
+
+    /// <summary>
+    /// Wraps an existing fd after checking that it is a dma-buf. With <paramref name="ownsHandle"/> the fd is
+    /// closed when this object is disposed (also when the check fails).
+    /// </summary>
+    /// <exception cref="ArgumentException">The fd is not a dma-buf.</exception>
+    public static DmaBuf FromFileDescriptor(int fd, bool ownsHandle)
+    {
+        if (!IsDmaBuf(fd))
+        {
+            if (ownsHandle)
+            {
+                Libc.Close(fd);
+            }
+
+            throw new ArgumentException($"fd {fd} is not a dma-buf ({Libc.ReadLink($"/proc/self/fd/{fd}") ?? "not open"}).", nameof(fd));
+        }
+
+        return new DmaBuf(fd, ownsHandle);
+    }
+
+    /// <summary>Names the buffer for debugging (<c>DMA_BUF_SET_NAME</c>; shows in fdinfo and debugfs).</summary>
+    /// <param name="name">At most 31 bytes of UTF-8.</param>
+    public void SetName(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        int count = Encoding.UTF8.GetByteCount(name);
+        if (count >= DmaBufUapi.DMA_BUF_NAME_LEN)
+        {
+            throw new ArgumentOutOfRangeException(nameof(name), $"A dma-buf name is at most {DmaBufUapi.DMA_BUF_NAME_LEN - 1} bytes; '{name}' is {count}.");
+        }
+
+        byte[] bytes = new byte[count + 1];
+        Encoding.UTF8.GetBytes(name, bytes);
+        ThrowHelper.ThrowIfError(DmaBufUapi.SetName(this, bytes), "DMA_BUF_SET_NAME", "dma-buf", fd: FileDescriptor);
+    }
+
+    /// <summary>
+    /// Maps <paramref name="length"/> bytes from <paramref name="offset"/> (default: the whole buffer) for CPU
+    /// access. Touch the memory only inside <see cref="DmaBufMapping.BeginAccess"/>. A writable mapping needs an fd
+    /// exported with <see cref="DmaBufExportFlags.ReadWrite"/>.
+    /// </summary>
+    public DmaBufMapping Map(DmaBufAccess access = DmaBufAccess.ReadWrite, long offset = 0, long length = -1)
+    {
+        DmaBufMapping.ValidateAccess(access);
+        long size = Size;
+        if (length < 0)
+        {
+            length = size - offset;
+        }
+
+        if (offset < 0 || offset % Environment.SystemPageSize != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), offset, $"The offset must be a non-negative multiple of the page size ({Environment.SystemPageSize}).");
+        }
+
+        if (length == 0 || offset + length > size)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), length,
+                $"Mapping {length} bytes at offset {offset} does not fit the {size}-byte dma-buf.");
+        }
+
+        int prot = ((access & DmaBufAccess.Read) != 0 ? Libc.PROT_READ : 0) | ((access & DmaBufAccess.Write) != 0 ? Libc.PROT_WRITE : 0);
+        IntPtr address = WithFd(fd =>
+        {
+            int errno = Libc.Mmap(fd, (nuint)length, prot, offset, out IntPtr a);
+            ThrowHelper.ThrowIfError(errno, "mmap", "dma-buf", fd: fd, hint: errno == Errno.EACCES
+                ? "a writable mapping needs a dma-buf exported with DmaBufExportFlags.ReadWrite" : null);
+            return a;
+        });
+        return new DmaBufMapping(this, address, length);
+    }
+
+    /// <summary>
+    /// Exports the buffer's current fences as a sync_file (<c>DMA_BUF_IOCTL_EXPORT_SYNC_FILE</c>): with
+    /// <see cref="DmaBufAccess.Write"/>, the fences a CPU write would wait for; with Read, those a read waits for.
+    /// </summary>
+    /// <exception cref="DrmException">With <see cref="DrmException.IsNotSupported"/> on kernels older than 6.0.</exception>
+    public SyncFile ExportSyncFile(DmaBufAccess access)
+    {
+        DmaBufMapping.ValidateAccess(access);
+        return WithFd(fd =>
+        {
+            ThrowHelper.ThrowIfError(DmaBufUapi.ExportSyncFile(this, (uint)access, out int syncFd), "DMA_BUF_IOCTL_EXPORT_SYNC_FILE", "dma-buf", fd: fd);
+            return new SyncFile(syncFd);
+        });
+    }
+
+    /// <summary>
+    /// Adds a sync_file's fence to the buffer (<c>DMA_BUF_IOCTL_IMPORT_SYNC_FILE</c>): as a write fence with
+    /// <see cref="DmaBufAccess.Write"/>, else as a read fence. The sync_file stays the caller's.
+    /// </summary>
+    /// <exception cref="DrmException">With <see cref="DrmException.IsNotSupported"/> on kernels older than 6.0.</exception>
+    public void ImportSyncFile(SyncFile syncFile, DmaBufAccess access)
+    {
+        ArgumentNullException.ThrowIfNull(syncFile);
+        DmaBufMapping.ValidateAccess(access);
+        bool added = false;
+        syncFile.DangerousAddRef(ref added);
+        try
+        {
+            int syncFd = (int)syncFile.DangerousGetHandle();
+            ThrowHelper.ThrowIfError(DmaBufUapi.ImportSyncFile(this, (uint)access, syncFd), "DMA_BUF_IOCTL_IMPORT_SYNC_FILE", "dma-buf", fd: FileDescriptor);
+        }
+        finally
+        {
+            syncFile.DangerousRelease();
+        }
+    }
+
+    /// <summary>A second, independently owned, close-on-exec fd for the same dma-buf.</summary>
+    public DmaBuf Duplicate() => WithFd(fd =>
+    {
+        ThrowHelper.ThrowIfError(Libc.DupCloseOnExec(fd, out int copy), "fcntl(F_DUPFD_CLOEXEC)", "dma-buf", fd: fd);
+        return new DmaBuf(copy, ownsHandle: true);
+    });
+
+    /// <inheritdoc/>
+    public override string ToString() => IsClosed ? "dma-buf (closed)" : $"dma-buf fd {(int)handle}";
+
+    /// <summary>True when <paramref name="fd"/> is open and refers to a dma-buf (its /proc link is <c>/dmabuf:…</c>).</summary>
+    internal static bool IsDmaBuf(int fd) =>
+        fd >= 0 && (Libc.ReadLink($"/proc/self/fd/{fd}") is string target)
+        && (target.StartsWith("/dmabuf:", StringComparison.Ordinal) || target.StartsWith("anon_inode:dmabuf", StringComparison.Ordinal));
+}

@@ -1,0 +1,315 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+using PrimeInterop.Interop;
+
+namespace PrimeInterop;
+
+/// <summary>
+/// An open DRM file (<c>/dev/dri/cardN</c> or <c>/dev/dri/renderDN</c>), opened <c>O_RDWR|O_CLOEXEC</c>.
+/// GEM handles are per open file description: this object owns the handle namespace of its file and keeps a
+/// table so that each buffer object has one handle, shared and counted across every <see cref="GemHandle"/>
+/// that refers to it. Do not hand this file's fd (or a <c>dup</c> of it, which shares the namespace) to another
+/// library that imports or closes handles on its own: neither side could then know when a handle is really free.
+/// </summary>
+public sealed class DrmDevice : IDisposable
+{
+    private const uint DrmMajor = 226;
+
+    private readonly SafeFileHandle _file;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<uint, GemObject> _objects = [];
+    private DrmVersion? _version;
+
+    private DrmDevice(SafeFileHandle file, string path, DrmNodeType nodeType)
+    {
+        _file = file;
+        Path = path;
+        NodeType = nodeType;
+    }
+
+    /// <summary>The path this device was opened from.</summary>
+    public string Path { get; }
+
+    /// <summary>Whether this is a primary or a render node.</summary>
+    public DrmNodeType NodeType { get; }
+
+    /// <summary>The open file. Exposed for interop with other native code; do not close it yourself.</summary>
+    public SafeHandle FileHandle => _file;
+
+    /// <summary>The driver's name and version (<c>DRM_IOCTL_VERSION</c>), read once.</summary>
+    public DrmVersion Version
+    {
+        get
+        {
+            if (_version is null)
+            {
+                ThrowHelper.ThrowIfError(Drm.GetVersion(_file, out var v), "DRM_IOCTL_VERSION", Path);
+                _version = v;
+            }
+
+            return _version!;
+        }
+    }
+
+    /// <summary>The driver's PRIME import/export support (<c>DRM_CAP_PRIME</c>).</summary>
+    public PrimeCapabilities PrimeCapabilities =>
+        TryGetCapability(DrmCapability.Prime, out ulong v) ? (PrimeCapabilities)(v & 3) : PrimeCapabilities.None;
+
+    /// <summary>How many distinct buffer objects this file currently holds handles for (through this library).</summary>
+    public int OpenObjectCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _objects.Count;
+            }
+        }
+    }
+
+    /// <summary>Opens a DRM node by path.</summary>
+    /// <exception cref="DrmException">The node cannot be opened, or is not a DRM device.</exception>
+    public static DrmDevice Open(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        int errno = Libc.Open(path, Libc.O_RDWR | Libc.O_CLOEXEC, out int fd);
+        if (errno != 0)
+        {
+            ThrowHelper.Throw(errno, "open", path, hint: OpenHint(errno));
+        }
+
+        var file = new SafeFileHandle(fd, ownsHandle: true);
+        try
+        {
+            ThrowHelper.ThrowIfError(Libc.Stat(fd, out _, out _, out ulong rdev, out uint mode), "fstat", path, fd: fd);
+            uint major = (uint)(((rdev >> 32) & 0xfffff000) | ((rdev >> 8) & 0xfff));
+            uint minor = (uint)(((rdev >> 12) & 0xffffff00) | (rdev & 0xff));
+            const uint S_IFMT = 0xF000, S_IFCHR = 0x2000;
+            if ((mode & S_IFMT) != S_IFCHR || major != DrmMajor)
+            {
+                throw new ArgumentException($"{path} is not a DRM device node (char major {DrmMajor}).", nameof(path));
+            }
+
+            // Render minors are 128-191, primary minors 0-63 (drm_minor_alloc).
+            return new DrmDevice(file, path, minor >= 128 ? DrmNodeType.Render : DrmNodeType.Primary);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Opens the node of a device found by <see cref="DrmNode.Enumerate"/>.</summary>
+    public static DrmDevice Open(DrmNode node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        return Open(node.Path);
+    }
+
+    /// <summary>
+    /// Opens the first device whose driver is <paramref name="driverName"/> (as <c>DRM_IOCTL_VERSION</c> names it),
+    /// on a node of the <paramref name="preferred"/> type when the device has one, else on its other node.
+    /// </summary>
+    /// <exception cref="DrmException">No such device (ENODEV).</exception>
+    public static DrmDevice OpenByDriver(string driverName, DrmNodeType preferred = DrmNodeType.Render)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(driverName);
+        var match = DrmNode.Enumerate()
+            .Where(n => n.DriverName == driverName)
+            .GroupBy(n => n.DeviceKey)
+            .Select(g => g.OrderBy(n => n.Type == preferred ? 0 : 1).First())
+            .FirstOrDefault();
+        if (match is null)
+        {
+            ThrowHelper.Throw(Errno.ENODEV, "open", $"a {driverName} device", hint:
+                $"no DRM node with driver '{driverName}'; is the driver loaded (sudo modprobe {driverName})?");
+        }
+
+        return Open(match.Path);
+    }
+
+    /// <summary>Reads a capability; throws when the kernel rejects the query.</summary>
+    public ulong GetCapability(DrmCapability capability)
+    {
+        ThrowHelper.ThrowIfError(Drm.GetCap(_file, (ulong)capability, out ulong value), $"DRM_IOCTL_GET_CAP({capability})", Path);
+        return value;
+    }
+
+    /// <summary>Reads a capability; false when the kernel does not know it.</summary>
+    public bool TryGetCapability(DrmCapability capability, out ulong value) =>
+        Drm.GetCap(_file, (ulong)capability, out value) == 0;
+
+    /// <summary>
+    /// Creates a dumb buffer (<c>DRM_IOCTL_MODE_CREATE_DUMB</c>). Needs a primary node: the kernel refuses
+    /// render nodes with EACCES.
+    /// </summary>
+    public DumbBuffer CreateDumbBuffer(uint width, uint height, uint bitsPerPixel)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(width);
+        ArgumentOutOfRangeException.ThrowIfZero(height);
+        ArgumentOutOfRangeException.ThrowIfZero(bitsPerPixel);
+        ulong pitch = (width * (ulong)bitsPerPixel + 7) / 8;
+        if (pitch * height > uint.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(height),
+                $"A {width}x{height} dumb buffer at {bitsPerPixel} bpp needs {pitch * height} bytes; the kernel's limit is {uint.MaxValue}.");
+        }
+
+        var arg = new DrmModeDumb.drm_mode_create_dumb { width = width, height = height, bpp = bitsPerPixel };
+        GemHandle handle = Acquire(() =>
+        {
+            int errno = DrmModeDumb.Create(_file, ref arg);
+            ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_MODE_CREATE_DUMB", Path, hint:
+                errno == Errno.EACCES && NodeType == DrmNodeType.Render
+                    ? "Dumb buffers need the primary node (/dev/dri/cardN) of this device, not a render node"
+                    : null);
+            return arg.handle;
+        }, isDumb: true);
+        return new DumbBuffer(handle, width, height, bitsPerPixel, arg.pitch, arg.size);
+    }
+
+    /// <summary>
+    /// Imports a dma-buf (<c>DRM_IOCTL_PRIME_FD_TO_HANDLE</c>). If this file already has a handle for the
+    /// underlying object (imported before, or exported from here: self-import), the result refers to that same
+    /// object and its reference count goes up; the handle is closed once, after the last reference is disposed.
+    /// The fd is not consumed: the caller still owns and must dispose it.
+    /// </summary>
+    /// <param name="dmaBuf">A <see cref="DmaBuf"/>, or any SafeHandle over a dma-buf fd.</param>
+    public GemHandle ImportDmaBuf(SafeHandle dmaBuf)
+    {
+        ArgumentNullException.ThrowIfNull(dmaBuf);
+        bool added = false;
+        dmaBuf.DangerousAddRef(ref added);
+        try
+        {
+            int fd = (int)dmaBuf.DangerousGetHandle();
+            return Acquire(() =>
+            {
+                int errno = DrmPrime.FdToHandle(_file, fd, out uint h);
+                ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_PRIME_FD_TO_HANDLE", Path, fd: fd, hint:
+                    errno == Errno.EINVAL && !DmaBuf.IsDmaBuf(fd) ? $"fd {fd} is not a dma-buf" : null);
+                return h;
+            }, isDumb: false);
+        }
+        finally
+        {
+            dmaBuf.DangerousRelease();
+        }
+    }
+
+    /// <summary>
+    /// Exports a buffer object as a dma-buf (<c>DRM_IOCTL_PRIME_HANDLE_TO_FD</c>); the fd is always close-on-exec.
+    /// The dma-buf keeps the buffer object alive after every handle to it is closed.
+    /// </summary>
+    public DmaBuf ExportDmaBuf(GemHandle handle, DmaBufExportFlags flags = DmaBufExportFlags.None)
+    {
+        ArgumentNullException.ThrowIfNull(handle);
+        if (!ReferenceEquals(handle.Device, this))
+        {
+            throw new ArgumentException($"{handle} belongs to another open DRM file, not {Path}; handles are per open file.", nameof(handle));
+        }
+
+        if ((flags & ~DmaBufExportFlags.ReadWrite) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(flags), flags,
+                "Only DmaBufExportFlags.ReadWrite may be given; close-on-exec is always set.");
+        }
+
+        bool added = false;
+        handle.DangerousAddRef(ref added); // a concurrent Dispose cannot close the handle under the ioctl
+        try
+        {
+            int errno = DrmPrime.HandleToFd(_file, handle.Value, DrmPrime.DRM_CLOEXEC | (uint)flags, out int fd);
+            ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_PRIME_HANDLE_TO_FD", Path, gemHandle: handle.Value);
+            return new DmaBuf(fd, ownsHandle: true);
+        }
+        finally
+        {
+            handle.DangerousRelease();
+        }
+    }
+
+    /// <summary>
+    /// Closes this device's fd once no <see cref="GemHandle"/> needs it any more; handles still alive keep
+    /// the file open and stay usable.
+    /// </summary>
+    public void Dispose() => _file.Dispose();
+
+    /// <inheritdoc/>
+    public override string ToString() => _version is null ? Path : $"{Path} ({_version})";
+
+    internal string Describe(uint handle) => $"GEM handle {handle} on {Path}";
+
+    internal int ReferenceCountOf(GemObject obj)
+    {
+        lock (_gate)
+        {
+            return obj.References;
+        }
+    }
+
+    /// <summary>
+    /// Runs the kernel call that yields a handle and records the handle, all under the table lock, so that a
+    /// concurrent final release cannot close a handle between the kernel returning it and the table counting it.
+    /// </summary>
+    private GemHandle Acquire(Func<uint> kernelCall, bool isDumb)
+    {
+        bool added = false;
+        _file.DangerousAddRef(ref added); // transferred to the GemHandle; released in Release()
+        try
+        {
+            lock (_gate)
+            {
+                uint h = kernelCall();
+                if (!_objects.TryGetValue(h, out GemObject? obj))
+                {
+                    obj = new GemObject(h, isDumb);
+                    _objects.Add(h, obj);
+                }
+
+                obj.References++;
+                return new GemHandle(this, obj);
+            }
+        }
+        catch
+        {
+            _file.DangerousRelease();
+            throw;
+        }
+    }
+
+    /// <summary>Drops one reference; the last closes the kernel handle. Called from GemHandle.ReleaseHandle.</summary>
+    internal bool Release(GemObject obj)
+    {
+        int errno = 0;
+        lock (_gate)
+        {
+            if (--obj.References == 0)
+            {
+                _objects.Remove(obj.Handle);
+                errno = obj.IsDumb ? DrmModeDumb.Destroy(_file, obj.Handle) : Drm.GemClose(_file, obj.Handle);
+            }
+        }
+
+        _file.DangerousRelease();
+        return errno == 0;
+    }
+
+    private static string? OpenHint(int errno) => errno switch
+    {
+        Errno.EACCES or Errno.EPERM => "add your user to the 'render' group (render nodes) or 'video' group (card nodes), or run the tests in the rig",
+        Errno.ENOENT => "no such node; is a DRM driver loaded (sudo modprobe vgem)?",
+        _ => null,
+    };
+
+    /// <summary>A buffer object's single handle in this file and the count of its live references.</summary>
+    internal sealed class GemObject(uint handle, bool isDumb)
+    {
+        public uint Handle { get; } = handle;
+
+        public bool IsDumb { get; } = isDumb;
+
+        public int References { get; set; }
+    }
+}

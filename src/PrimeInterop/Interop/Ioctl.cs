@@ -1,0 +1,55 @@
+using System.Runtime.InteropServices;
+using Tmds.Linux;
+
+namespace PrimeInterop.Interop;
+
+/// <summary>The Linux <c>_IOC</c> encoding (include/uapi/asm-generic/ioctl.h) and the one ioctl entry point.</summary>
+internal static unsafe class Ioctl
+{
+    private const uint None = 0, Write = 1, Read = 2;
+
+    private static uint Encode(uint dir, char type, uint nr, int size) =>
+        (dir << 30) | ((uint)size << 16) | ((uint)type << 8) | nr;
+
+    public static uint IO(char type, uint nr) => Encode(None, type, nr, 0);
+    public static uint IOW(char type, uint nr, int size) => Encode(Write, type, nr, size);
+    public static uint IOR(char type, uint nr, int size) => Encode(Read, type, nr, size);
+    public static uint IOWR(char type, uint nr, int size) => Encode(Read | Write, type, nr, size);
+
+    /// <summary>
+    /// ioctl(2), retried on EINTR and EAGAIN exactly like libdrm's <c>drmIoctl</c>. Returns 0 or the errno,
+    /// read straight after the failing call.
+    /// </summary>
+    public static int Invoke(int fd, uint request, void* arg)
+    {
+        while (true)
+        {
+            int r = LibC.ioctl(fd, unchecked((int)request), arg);
+            if (r != -1)
+            {
+                return 0;
+            }
+
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != Errno.EINTR && errno != Errno.EAGAIN)
+            {
+                return errno;
+            }
+        }
+    }
+
+    /// <summary>ioctl on a SafeHandle's fd, holding a reference on it for the duration of the call.</summary>
+    public static int Invoke(SafeHandle fd, uint request, void* arg)
+    {
+        bool added = false;
+        fd.DangerousAddRef(ref added);
+        try
+        {
+            return Invoke((int)fd.DangerousGetHandle(), request, arg);
+        }
+        finally
+        {
+            fd.DangerousRelease();
+        }
+    }
+}

@@ -1,0 +1,20 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace PrimeInterop.Interop;
+
+/// <summary>Throws live here so that the calling paths stay small.</summary>
+internal static class ThrowHelper
+{
+    [DoesNotReturn]
+    public static void Throw(int errno, string operation, string? path, uint? gemHandle = null, int? fd = null, string? hint = null) =>
+        throw DrmException.FromErrno(errno, operation, path, gemHandle, fd, hint);
+
+    /// <summary>Throws when <paramref name="errno"/> is not 0.</summary>
+    public static void ThrowIfError(int errno, string operation, string? path, uint? gemHandle = null, int? fd = null, string? hint = null)
+    {
+        if (errno != 0)
+        {
+            Throw(errno, operation, path, gemHandle, fd, hint);
+        }
+    }
+}

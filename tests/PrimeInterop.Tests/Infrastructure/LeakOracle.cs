@@ -1,0 +1,92 @@
+using System.Text;
+using PrimeInterop.Interop;
+
+namespace PrimeInterop.Tests.Infrastructure;
+
+/// <summary>
+/// Proves a test leaked nothing: the process's fd table is back to what it was when the oracle was created,
+/// and every GEM handle the test expects closed is really gone from its file (exporting it fails with ENOENT).
+/// Handles are probed through a dup of the device fd, which shares the handle namespace (same open file
+/// description), so the probe works even after the test disposed its device. No GC is forced: a leak hidden
+/// behind a finalizer is still a leak.
+/// </summary>
+public sealed class LeakOracle : IDisposable
+{
+    private readonly Dictionary<int, string> _fdsBefore = FdTable();
+    private readonly List<(Microsoft.Win32.SafeHandles.SafeFileHandle File, string Path, uint Handle)> _expectClosed = [];
+    private bool _verified;
+
+    public static Dictionary<int, string> FdTable()
+    {
+        var table = new Dictionary<int, string>();
+        foreach (string entry in Directory.GetFileSystemEntries("/proc/self/fd"))
+        {
+            int fd = int.Parse(Path.GetFileName(entry), System.Globalization.CultureInfo.InvariantCulture);
+            table[fd] = Libc.ReadLink(entry) ?? "?";
+        }
+
+        return table;
+    }
+
+    public static int FdCount() => Directory.GetFileSystemEntries("/proc/self/fd").Length;
+
+    /// <summary>Registers a handle that must be closed in the kernel by the time the test verifies.</summary>
+    public void ExpectClosedAtEnd(GemHandle handle)
+    {
+        int fd = (int)handle.Device.FileHandle.DangerousGetHandle();
+        Assert.Equal(0, Libc.DupCloseOnExec(fd, out int dup));
+        _expectClosed.Add((new Microsoft.Win32.SafeHandles.SafeFileHandle(dup, ownsHandle: true), handle.Device.Path, handle.Value));
+    }
+
+    /// <summary>True when the handle exists in the device's file right now.</summary>
+    public static bool HandleIsOpen(System.Runtime.InteropServices.SafeHandle deviceFile, uint handle)
+    {
+        int errno = DrmPrime.HandleToFd(deviceFile, handle, DrmPrime.DRM_CLOEXEC, out int fd);
+        if (errno == 0)
+        {
+            Libc.Close(fd);
+            return true;
+        }
+
+        Assert.Equal(Errno.ENOENT, errno);
+        return false;
+    }
+
+    public void Verify()
+    {
+        _verified = true;
+        var problems = new StringBuilder();
+        foreach (var (file, path, handle) in _expectClosed)
+        {
+            if (HandleIsOpen(file, handle))
+            {
+                problems.AppendLine($"GEM handle {handle} on {path} is still open in the kernel");
+            }
+
+            file.Dispose();
+        }
+
+        var after = FdTable();
+        foreach (var (fd, target) in after)
+        {
+            if (!_fdsBefore.ContainsKey(fd))
+            {
+                problems.AppendLine($"fd {fd} leaked: {target}");
+            }
+        }
+
+        Assert.True(problems.Length == 0 && after.Count == _fdsBefore.Count,
+            $"leak oracle: {_fdsBefore.Count} fds before, {after.Count} after\n{problems}");
+    }
+
+    public void Dispose()
+    {
+        if (!_verified)
+        {
+            foreach (var e in _expectClosed)
+            {
+                e.File.Dispose();
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using System.Runtime.InteropServices;
+
+namespace PrimeInterop.Tests;
+
+/// <summary>
+/// The managed ioctl numbers, struct sizes, field offsets and constants against native/layout-probe, a C
+/// program compiled against the kernel's uapi headers. Runs without a kernel.
+/// </summary>
+public sealed class LayoutTests
+{
+    private static readonly Assembly Library = typeof(DrmDevice).Assembly;
+
+    [Fact]
+    public void Managed_definitions_match_the_kernel_headers_byte_for_byte()
+    {
+        var lines = RunProbe();
+        Assert.NotEmpty(lines);
+        var mismatches = new List<string>();
+        var seenStructs = new HashSet<string>();
+        foreach (string line in lines)
+        {
+            string[] parts = line.Split(' ');
+            string kind = parts[0], name = parts[1];
+            ulong expected = parts[2].StartsWith("0x", StringComparison.Ordinal)
+                ? ulong.Parse(parts[2].AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture)
+                : ulong.Parse(parts[2], CultureInfo.InvariantCulture);
+            ulong? actual = kind switch
+            {
+                "ioctl" or "const" => ManagedConstant(name),
+                "size" => StructType(name) is { } t ? (ulong)Marshal.SizeOf(t) : null,
+                "offset" => StructType(name.Split('.')[0]) is { } t ? (ulong)Marshal.OffsetOf(t, name.Split('.')[1]) : null,
+                _ => null,
+            };
+            if (kind == "size")
+            {
+                seenStructs.Add(name);
+            }
+
+            if (actual != expected)
+            {
+                mismatches.Add($"{kind} {name}: C says {expected:#x}, managed says {(actual is null ? "missing" : $"{actual:#x}")}");
+            }
+        }
+
+        // Every blittable kernel struct in the interop folder must be checked, not only the ones the probe knows.
+        var unchecked_ = Library.GetTypes()
+            .Where(t => t.Namespace == "PrimeInterop.Interop" && t.IsValueType && !t.IsEnum && t.Name.Contains('_', StringComparison.Ordinal))
+            .Select(t => t.Name).Where(n => !seenStructs.Contains(n)).ToList();
+        Assert.True(unchecked_.Count == 0, "structs the layout probe does not cover: " + string.Join(", ", unchecked_));
+        Assert.True(mismatches.Count == 0, string.Join('\n', mismatches));
+    }
+
+    private static Type? StructType(string name) =>
+        Library.GetTypes().FirstOrDefault(t => t.Namespace == "PrimeInterop.Interop" && t.Name == name && t.IsValueType);
+
+    private static ulong? ManagedConstant(string name)
+    {
+        foreach (Type t in Library.GetTypes().Where(t => t.Namespace == "PrimeInterop.Interop"))
+        {
+            FieldInfo? f = t.GetField(name, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static);
+            if (f is not null)
+            {
+                return Convert.ToUInt64(f.GetValue(null), CultureInfo.InvariantCulture);
+            }
+        }
+
+        return null;
+    }
+
+    internal static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "PrimeInterop.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("cannot find the repository root (PrimeInterop.sln) above " + AppContext.BaseDirectory);
+    }
+
+    /// <summary>The path of a native helper, built with make when it is missing (it is, on a plain `dotnet test`).</summary>
+    internal static string NativeProgram(string name)
+    {
+        string root = RepoRoot();
+        string path = Path.Combine(root, "artifacts", "native", name);
+        if (!File.Exists(path))
+        {
+            using var make = Process.Start(new ProcessStartInfo("make", ["-s", "-C", Path.Combine(root, "native")]) { RedirectStandardError = true })!;
+            string err = make.StandardError.ReadToEnd();
+            make.WaitForExit();
+            Assert.True(make.ExitCode == 0, $"make -C native failed: {err}");
+        }
+
+        return path;
+    }
+
+    private static List<string> RunProbe()
+    {
+        using var probe = Process.Start(new ProcessStartInfo(NativeProgram("layout-probe")) { RedirectStandardOutput = true })!;
+        var lines = new List<string>();
+        while (probe.StandardOutput.ReadLine() is { } line)
+        {
+            lines.Add(line);
+        }
+
+        probe.WaitForExit();
+        Assert.Equal(0, probe.ExitCode);
+        return lines;
+    }
+}
