@@ -1,0 +1,161 @@
+// PrimeInterop build. Run with: dotnet tool restore && dotnet cake --target=<Target>
+//   Clean  Build  Test (host tests, then the rig; the README's test command)  Rig (rig only)
+//   Demo (the sample CLI's demo: directly where vgem is loaded, else in the rig)  Bench  Pack
+// Arguments: --configuration=Release  --kernels=a,b  --rig=auto|always|never
+// No #addin or #tool: everything here is Cake's own or the .NET runtime's.
+using System.Xml.Linq;
+
+var target = Argument("target", "Test");
+var configuration = Argument("configuration", "Release");
+var kernels = Argument("kernels", "a,b").Split(',', StringSplitOptions.RemoveEmptyEntries);
+var rigMode = Argument("rig", EnvironmentVariable("PRIMEINTEROP_RIG_MODE") ?? "auto");
+
+var root = MakeAbsolute(Directory("."));
+var artifacts = root.Combine("artifacts");
+var config = configuration.ToLowerInvariant();
+var testDll = artifacts.CombineWithFilePath($"bin/PrimeInterop.Tests/{config}/PrimeInterop.Tests.dll");
+var primectlDll = artifacts.CombineWithFilePath($"bin/primectl/{config}/primectl.dll");
+var rigScript = root.CombineWithFilePath("tests/rig/rig.sh");
+var results = new List<(string Label, TestCounts Counts)>();
+
+// vgem loaded on this machine: tests and the demo run here directly, no VM.
+bool HostHasVgem() =>
+    System.IO.Directory.Exists("/sys/class/drm") &&
+    System.IO.Directory.EnumerateDirectories("/sys/class/drm").Any(d =>
+    {
+        var link = new System.IO.DirectoryInfo(System.IO.Path.Combine(d, "device"));
+        try { return link.Exists && link.ResolveLinkTarget(true)?.Name == "vgem"; } catch { return false; }
+    });
+
+bool UseRig() => rigMode switch
+{
+    "always" => true,
+    "never" => false,
+    _ => !HostHasVgem(),
+};
+
+int Run(string file, string args, bool throwOnError = true)
+{
+    var code = StartProcess(file, new ProcessSettings { Arguments = args, WorkingDirectory = root });
+    if (code != 0 && throwOnError) throw new Exception($"{file} {args} exited with {code}");
+    return code;
+}
+
+TestCounts ReadResults(FilePath xml, string label)
+{
+    var doc = XDocument.Load(xml.FullPath);
+    var counts = new TestCounts();
+    foreach (var a in doc.Descendants("assembly"))
+    {
+        counts.Passed += (int)a.Attribute("passed");
+        counts.Failed += (int)a.Attribute("failed") + ((int?)a.Attribute("errors") ?? 0);
+        counts.Skipped += (int)a.Attribute("skipped");
+    }
+    foreach (var t in doc.Descendants("test"))
+    {
+        var result = (string)t.Attribute("result");
+        if (result == "Skip")
+            Information($"  {label} skipped {t.Attribute("name")?.Value}: {t.Element("reason")?.Value}");
+        else if (result == "Fail")
+            Error($"  {label} FAILED {t.Attribute("name")?.Value}: {t.Element("failure")?.Element("message")?.Value}");
+    }
+    return counts;
+}
+
+Task("Clean").Does(() =>
+{
+    if (DirectoryExists(artifacts)) DeleteDirectory(artifacts, new DeleteDirectorySettings { Recursive = true, Force = true });
+});
+
+Task("Native").Does(() => Run("make", "-s -C native"));
+
+Task("Build").IsDependentOn("Native").Does(() =>
+{
+    DotNetBuild(root.CombineWithFilePath("PrimeInterop.sln").FullPath, new DotNetBuildSettings { Configuration = configuration });
+});
+
+Task("HostTests").IsDependentOn("Build").Does(() =>
+{
+    var xml = artifacts.CombineWithFilePath("test-results/host.xml");
+    EnsureDirectoryExists(xml.GetDirectory());
+    // Without vgem here, the kernel tests belong to the rig; the host runs the rest (layout, pure logic).
+    var filter = UseRig() ? "-trait- \"Category=Kernel\"" : "";
+    var code = Run("dotnet", $"\"{testDll}\" -noColor -result-xml \"{xml}\" {filter}", throwOnError: false);
+    if (!FileExists(xml)) throw new Exception($"host tests wrote no results (exit {code})");
+    results.Add(("host", ReadResults(xml, "host")));
+});
+
+Task("RigTests").IsDependentOn("Build").Does(() =>
+{
+    if (!UseRig())
+    {
+        Information("vgem is loaded on this machine: kernel tests ran on the host, no VM needed (--rig=always to force)");
+        return;
+    }
+    Run("bash", $"\"{rigScript}\" prereqs");
+    foreach (var kernel in kernels)
+    {
+        var outDir = artifacts.Combine($"rig/{kernel}");
+        EnsureDirectoryExists(outDir);
+        CleanDirectory(outDir);
+        var code = Run("bash", $"\"{rigScript}\" run {kernel} \"{outDir}\" -- dotnet \"{testDll}\" -noColor -result-xml /tmp/rig-out/results.xml", throwOnError: false);
+        var xml = outDir.CombineWithFilePath("results.xml");
+        if (code == 3 || !FileExists(xml))
+            throw new Exception($"the rig for kernel {kernel} did not boot or run the tests (exit {code}); see {outDir}/serial.log");
+        var uname = System.IO.File.ReadAllText(outDir.CombineWithFilePath("uname").FullPath).Trim();
+        results.Add(($"rig {uname}", ReadResults(xml, uname)));
+    }
+});
+
+Task("Rig").IsDependentOn("RigTests").Does(() => Summarize());
+Task("Test").IsDependentOn("HostTests").IsDependentOn("RigTests").Does(() => Summarize());
+
+void Summarize()
+{
+    var total = new TestCounts();
+    foreach (var (label, c) in results)
+    {
+        // Plain lines (no log colouring): CI and scripts read them.
+        Console.WriteLine($"{label}: {c}");
+        total.Passed += c.Passed; total.Failed += c.Failed; total.Skipped += c.Skipped;
+    }
+    Console.WriteLine(total.ToString());
+    System.IO.File.WriteAllText(artifacts.CombineWithFilePath("test-summary.txt").FullPath,
+        string.Join("\n", results.Select(r => $"{r.Label}: {r.Counts}").Append(total.ToString())) + "\n");
+    if (total.Failed > 0) throw new Exception($"{total.Failed} test(s) failed");
+    if (total.Passed == 0) throw new Exception("no test passed");
+}
+
+Task("Demo").IsDependentOn("Build").Does(() =>
+{
+    if (!FileExists(primectlDll))
+        throw new Exception("the sample CLI (samples/primectl) is not built yet");
+    if (!UseRig())
+    {
+        Run("dotnet", $"\"{primectlDll}\" demo");
+        return;
+    }
+    Run("bash", $"\"{rigScript}\" prereqs");
+    var outDir = artifacts.Combine("rig/demo");
+    EnsureDirectoryExists(outDir);
+    CleanDirectory(outDir);
+    var code = Run("bash", $"\"{rigScript}\" run a \"{outDir}\" -- dotnet \"{primectlDll}\" demo --output /tmp/rig-out", throwOnError: false);
+    if (code != 0) throw new Exception($"the demo failed in the rig (exit {code}); see {outDir}/serial.log");
+    Information($"demo output (PNG of the received pixels) is in {outDir}");
+});
+
+Task("Pack").IsDependentOn("Build").Does(() =>
+{
+    DotNetPack(root.CombineWithFilePath("src/PrimeInterop/PrimeInterop.csproj").FullPath,
+        new DotNetPackSettings { Configuration = configuration, NoBuild = true, OutputDirectory = artifacts.Combine("package") });
+});
+
+Task("Default").IsDependentOn("Test");
+
+RunTarget(target);
+
+class TestCounts
+{
+    public int Passed, Failed, Skipped;
+    public override string ToString() => $"{Passed} passed, {Failed} failed, {Skipped} skipped";
+}
