@@ -16,6 +16,7 @@ public sealed class DrmDevice : IDisposable
     private const uint DrmMajor = 226;
 
     private readonly SafeFileHandle _file;
+    private readonly int _fd; // valid while _file has a reference: a lease, or any live GemHandle
     private readonly Lock _gate = new();
     private readonly Dictionary<uint, GemObject> _objects = [];
     private DrmVersion? _version;
@@ -23,6 +24,7 @@ public sealed class DrmDevice : IDisposable
     private DrmDevice(SafeFileHandle file, string path, DrmNodeType nodeType)
     {
         _file = file;
+        _fd = (int)file.DangerousGetHandle();
         Path = path;
         NodeType = nodeType;
     }
@@ -43,7 +45,8 @@ public sealed class DrmDevice : IDisposable
         {
             if (_version is null)
             {
-                ThrowHelper.ThrowIfError(Drm.GetVersion(_file, out var v), "DRM_IOCTL_VERSION", Path);
+                using var lease = Lease();
+                ThrowHelper.ThrowIfError(Drm.GetVersion(_fd, out var v), "DRM_IOCTL_VERSION", Path);
                 _version = v;
             }
 
@@ -132,13 +135,17 @@ public sealed class DrmDevice : IDisposable
     /// <summary>Reads a capability; throws when the kernel rejects the query.</summary>
     public ulong GetCapability(DrmCapability capability)
     {
-        ThrowHelper.ThrowIfError(Drm.GetCap(_file, (ulong)capability, out ulong value), $"DRM_IOCTL_GET_CAP({capability})", Path);
+        using var lease = Lease();
+        ThrowHelper.ThrowIfError(Drm.GetCap(_fd, (ulong)capability, out ulong value), $"DRM_IOCTL_GET_CAP({capability})", Path);
         return value;
     }
 
     /// <summary>Reads a capability; false when the kernel does not know it.</summary>
-    public bool TryGetCapability(DrmCapability capability, out ulong value) =>
-        Drm.GetCap(_file, (ulong)capability, out value) == 0;
+    public bool TryGetCapability(DrmCapability capability, out ulong value)
+    {
+        using var lease = Lease();
+        return Drm.GetCap(_fd, (ulong)capability, out value) == 0;
+    }
 
     /// <summary>
     /// Creates a dumb buffer (<c>DRM_IOCTL_MODE_CREATE_DUMB</c>). Needs a primary node: the kernel refuses
@@ -159,7 +166,7 @@ public sealed class DrmDevice : IDisposable
         var arg = new DrmModeDumb.drm_mode_create_dumb { width = width, height = height, bpp = bitsPerPixel };
         GemHandle handle = Acquire(() =>
         {
-            int errno = DrmModeDumb.Create(_file, ref arg);
+            int errno = DrmModeDumb.Create(_fd, ref arg);
             ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_MODE_CREATE_DUMB", Path, hint:
                 errno == Errno.EACCES && NodeType == DrmNodeType.Render
                     ? "Dumb buffers need the primary node (/dev/dri/cardN) of this device, not a render node"
@@ -186,7 +193,7 @@ public sealed class DrmDevice : IDisposable
             int fd = (int)dmaBuf.DangerousGetHandle();
             return Acquire(() =>
             {
-                int errno = DrmPrime.FdToHandle(_file, fd, out uint h);
+                int errno = DrmPrime.FdToHandle(_fd, fd, out uint h);
                 ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_PRIME_FD_TO_HANDLE", Path, fd: fd, hint:
                     errno == Errno.EINVAL && !DmaBuf.IsDmaBuf(fd) ? $"fd {fd} is not a dma-buf" : null);
                 return h;
@@ -196,6 +203,17 @@ public sealed class DrmDevice : IDisposable
         {
             dmaBuf.DangerousRelease();
         }
+    }
+
+    /// <summary>
+    /// Takes a handle this file got from elsewhere (a driver-specific create ioctl issued on <see cref="FileHandle"/>)
+    /// into the table, so it is shared and closed like any other. If the table already has it, this is one more
+    /// reference. The kernel is not asked whether the handle exists; a wrong one fails at its first use (ENOENT).
+    /// </summary>
+    public GemHandle AdoptHandle(uint handle)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(handle);
+        return Acquire(() => handle, isDumb: false);
     }
 
     /// <summary>
@@ -216,11 +234,13 @@ public sealed class DrmDevice : IDisposable
                 "Only DmaBufExportFlags.ReadWrite may be given; close-on-exec is always set.");
         }
 
+        // Holding the handle keeps it from being closed under the ioctl, and keeps this file open even after
+        // the device was disposed.
         bool added = false;
-        handle.DangerousAddRef(ref added); // a concurrent Dispose cannot close the handle under the ioctl
+        handle.DangerousAddRef(ref added);
         try
         {
-            int errno = DrmPrime.HandleToFd(_file, handle.Value, DrmPrime.DRM_CLOEXEC | (uint)flags, out int fd);
+            int errno = DrmPrime.HandleToFd(_fd, handle.Value, DrmPrime.DRM_CLOEXEC | (uint)flags, out int fd);
             ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_PRIME_HANDLE_TO_FD", Path, gemHandle: handle.Value);
             return new DmaBuf(fd, ownsHandle: true);
         }
@@ -249,14 +269,37 @@ public sealed class DrmDevice : IDisposable
         }
     }
 
+    /// <summary>Raw fd of this file for handle-backed operations; the caller holds a GemHandle reference.</summary>
+    internal int RawFd => _fd;
+
+    /// <summary>A reference on the file for one device-level operation; ObjectDisposedException once disposed.</summary>
+    private FileLease Lease()
+    {
+        bool added = false;
+        try
+        {
+            _file.DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new ObjectDisposedException(nameof(DrmDevice), $"The DRM device {Path} has been disposed.");
+        }
+
+        return new FileLease(_file);
+    }
+
+    private readonly struct FileLease(SafeFileHandle file) : IDisposable
+    {
+        public void Dispose() => file.DangerousRelease();
+    }
+
     /// <summary>
     /// Runs the kernel call that yields a handle and records the handle, all under the table lock, so that a
     /// concurrent final release cannot close a handle between the kernel returning it and the table counting it.
     /// </summary>
     private GemHandle Acquire(Func<uint> kernelCall, bool isDumb)
     {
-        bool added = false;
-        _file.DangerousAddRef(ref added); // transferred to the GemHandle; released in Release()
+        _ = Lease(); // this reference passes to the GemHandle and is dropped in Release()
         try
         {
             lock (_gate)
@@ -288,7 +331,7 @@ public sealed class DrmDevice : IDisposable
             if (--obj.References == 0)
             {
                 _objects.Remove(obj.Handle);
-                errno = obj.IsDumb ? DrmModeDumb.Destroy(_file, obj.Handle) : Drm.GemClose(_file, obj.Handle);
+                errno = obj.IsDumb ? DrmModeDumb.Destroy(_fd, obj.Handle) : Drm.GemClose(_fd, obj.Handle);
             }
         }
 

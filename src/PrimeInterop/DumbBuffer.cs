@@ -45,19 +45,11 @@ public sealed class DumbBuffer : IDisposable
         Handle.DangerousAddRef(ref added);
         try
         {
-            ThrowHelper.ThrowIfError(DrmModeDumb.Map(device.FileHandle, Handle.Value, out ulong offset), "DRM_IOCTL_MODE_MAP_DUMB", device.Path, gemHandle: Handle.Value);
-            bool fileAdded = false;
-            device.FileHandle.DangerousAddRef(ref fileAdded);
-            try
-            {
-                int errno = Libc.Mmap((int)device.FileHandle.DangerousGetHandle(), (nuint)Size, Libc.PROT_READ | Libc.PROT_WRITE, (long)offset, out IntPtr address);
-                ThrowHelper.ThrowIfError(errno, "mmap", device.Path, gemHandle: Handle.Value);
-                return new DrmMapping(address, (long)Size);
-            }
-            finally
-            {
-                device.FileHandle.DangerousRelease();
-            }
+            // The handle keeps the device's file open, so its fd is valid here.
+            ThrowHelper.ThrowIfError(DrmModeDumb.Map(device.RawFd, Handle.Value, out ulong offset), "DRM_IOCTL_MODE_MAP_DUMB", device.Path, gemHandle: Handle.Value);
+            int errno = Libc.Mmap(device.RawFd, (nuint)Size, Libc.PROT_READ | Libc.PROT_WRITE, (long)offset, out IntPtr address);
+            ThrowHelper.ThrowIfError(errno, "mmap", device.Path, gemHandle: Handle.Value);
+            return new DrmMapping(address, (long)Size);
         }
         finally
         {

@@ -43,13 +43,13 @@ internal static unsafe class Drm
     public static readonly uint DRM_IOCTL_GEM_CLOSE = Ioctl.IOW(Base, 0x09, sizeof(drm_gem_close));
     public static readonly uint DRM_IOCTL_GET_CAP = Ioctl.IOWR(Base, 0x0c, sizeof(drm_get_cap));
 
-    public static int GemClose(SafeHandle fd, uint handle)
+    public static int GemClose(int fd, uint handle)
     {
         var arg = new drm_gem_close { handle = handle };
         return Ioctl.Invoke(fd, DRM_IOCTL_GEM_CLOSE, &arg);
     }
 
-    public static int GetCap(SafeHandle fd, ulong capability, out ulong value)
+    public static int GetCap(int fd, ulong capability, out ulong value)
     {
         var arg = new drm_get_cap { capability = capability };
         int errno = Ioctl.Invoke(fd, DRM_IOCTL_GET_CAP, &arg);
@@ -58,7 +58,7 @@ internal static unsafe class Drm
     }
 
     /// <summary>VERSION in libdrm's two steps: ask for the string lengths, then fetch the strings.</summary>
-    public static int GetVersion(SafeHandle fd, out DrmVersion? version)
+    public static int GetVersion(int fd, out DrmVersion? version)
     {
         version = null;
         var v = default(drm_version);

@@ -35,7 +35,7 @@ internal static unsafe class DrmModeDumb
     public static readonly uint DRM_IOCTL_MODE_MAP_DUMB = Ioctl.IOWR(Drm.Base, 0xB3, sizeof(drm_mode_map_dumb));
     public static readonly uint DRM_IOCTL_MODE_DESTROY_DUMB = Ioctl.IOWR(Drm.Base, 0xB4, sizeof(drm_mode_destroy_dumb));
 
-    public static int Create(SafeHandle fd, ref drm_mode_create_dumb arg)
+    public static int Create(int fd, ref drm_mode_create_dumb arg)
     {
         fixed (drm_mode_create_dumb* p = &arg)
         {
@@ -43,7 +43,7 @@ internal static unsafe class DrmModeDumb
         }
     }
 
-    public static int Map(SafeHandle fd, uint handle, out ulong offset)
+    public static int Map(int fd, uint handle, out ulong offset)
     {
         var arg = new drm_mode_map_dumb { handle = handle };
         int errno = Ioctl.Invoke(fd, DRM_IOCTL_MODE_MAP_DUMB, &arg);
@@ -51,7 +51,7 @@ internal static unsafe class DrmModeDumb
         return errno;
     }
 
-    public static int Destroy(SafeHandle fd, uint handle)
+    public static int Destroy(int fd, uint handle)
     {
         var arg = new drm_mode_destroy_dumb { handle = handle };
         return Ioctl.Invoke(fd, DRM_IOCTL_MODE_DESTROY_DUMB, &arg);

@@ -19,7 +19,7 @@ internal static unsafe class DrmPrime
     public static readonly uint DRM_IOCTL_PRIME_HANDLE_TO_FD = Ioctl.IOWR(Drm.Base, 0x2d, sizeof(drm_prime_handle));
     public static readonly uint DRM_IOCTL_PRIME_FD_TO_HANDLE = Ioctl.IOWR(Drm.Base, 0x2e, sizeof(drm_prime_handle));
 
-    public static int HandleToFd(SafeHandle device, uint handle, uint flags, out int fd)
+    public static int HandleToFd(int device, uint handle, uint flags, out int fd)
     {
         var arg = new drm_prime_handle { handle = handle, flags = flags, fd = -1 };
         int errno = Ioctl.Invoke(device, DRM_IOCTL_PRIME_HANDLE_TO_FD, &arg);
@@ -27,7 +27,7 @@ internal static unsafe class DrmPrime
         return errno;
     }
 
-    public static int FdToHandle(SafeHandle device, int fd, out uint handle)
+    public static int FdToHandle(int device, int fd, out uint handle)
     {
         var arg = new drm_prime_handle { fd = fd };
         int errno = Ioctl.Invoke(device, DRM_IOCTL_PRIME_FD_TO_HANDLE, &arg);

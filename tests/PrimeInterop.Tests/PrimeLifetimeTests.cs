@@ -1,0 +1,188 @@
+using PrimeInterop.Tests.Infrastructure;
+
+namespace PrimeInterop.Tests;
+
+/// <summary>The PRIME lifetime rules, against vgem: one handle per object per file, and who keeps whom alive.</summary>
+[Trait(KernelEnv.Category, KernelEnv.Kernel)]
+public sealed class PrimeLifetimeTests
+{
+    [Fact]
+    public void Exporting_one_handle_twice_gives_two_fds_of_one_dmabuf_and_self_import_returns_the_original()
+    {
+        using var oracle = new LeakOracle();
+        using (var card = KernelEnv.OpenVgemCard())
+        {
+            using var dumb = card.CreateDumbBuffer(64, 64, 32);
+            oracle.ExpectClosedAtEnd(dumb.Handle);
+            using var first = card.ExportDmaBuf(dumb.Handle);
+            using var second = card.ExportDmaBuf(dumb.Handle);
+            Assert.NotEqual(first.FileDescriptor, second.FileDescriptor);
+            Assert.Equal(first.Identity, second.Identity);
+
+            using var self = card.ImportDmaBuf(second);
+            Assert.True(self.RefersToSameObject(dumb.Handle));
+            Assert.Equal(dumb.Handle.Value, self.Value);
+            Assert.Equal(2, dumb.Handle.ReferenceCount);
+            Assert.Equal(1, card.OpenObjectCount);
+        }
+
+        oracle.Verify();
+    }
+
+    [Fact]
+    public void Importing_twice_on_another_file_shares_one_handle_and_closes_it_once()
+    {
+        using var oracle = new LeakOracle();
+        using (var card = KernelEnv.OpenVgemCard())
+        using (var render = KernelEnv.OpenVgemRender())
+        {
+            using var dumb = card.CreateDumbBuffer(32, 32, 32);
+            using var fdA = card.ExportDmaBuf(dumb.Handle);
+            using var fdB = card.ExportDmaBuf(dumb.Handle);
+
+            var first = render.ImportDmaBuf(fdA);
+            var second = render.ImportDmaBuf(fdB); // through the other fd
+            oracle.ExpectClosedAtEnd(first);
+            Assert.True(first.RefersToSameObject(second));
+            Assert.Equal(first.Value, second.Value);
+            Assert.Equal(2, second.ReferenceCount);
+
+            first.Dispose();
+            Assert.True(LeakOracle.HandleIsOpen(render.FileHandle, second.Value), "the kernel handle must outlive the first reference");
+            Assert.Equal(1, second.ReferenceCount);
+            using var stillExportable = render.ExportDmaBuf(second);
+            Assert.Equal(fdA.Identity, stillExportable.Identity);
+
+            uint value = second.Value;
+            second.Dispose();
+            second.Dispose(); // idempotent: never a second GEM_CLOSE
+            Assert.False(LeakOracle.HandleIsOpen(render.FileHandle, value));
+            Assert.Equal(0, render.OpenObjectCount);
+
+            using var again = render.ImportDmaBuf(fdA); // a closed handle can be imported afresh
+            Assert.Equal(1, again.ReferenceCount);
+            oracle.ExpectClosedAtEnd(again);
+            oracle.ExpectClosedAtEnd(dumb.Handle);
+        }
+
+        oracle.Verify();
+    }
+
+    [Fact]
+    public void An_exported_dmabuf_keeps_the_object_alive_after_the_exporter_closes_its_handle()
+    {
+        using var oracle = new LeakOracle();
+        using (var card = KernelEnv.OpenVgemCard())
+        {
+            var dumb = card.CreateDumbBuffer(64, 64, 32);
+            oracle.ExpectClosedAtEnd(dumb.Handle);
+            using (var map = dumb.Map())
+            {
+                Pattern.Fill(map.Span, 0x1234);
+            }
+
+            using var dmaBuf = card.ExportDmaBuf(dumb.Handle);
+            using var mapping = dmaBuf.Map(DmaBufAccess.Read);
+            uint oldHandle = dumb.Handle.Value;
+            dumb.Dispose();
+            Assert.False(LeakOracle.HandleIsOpen(card.FileHandle, oldHandle));
+
+            using (var cpu = mapping.BeginAccess(DmaBufAccess.Read))
+            {
+                Assert.Equal(-1, Pattern.FirstMismatch(cpu.Span, 0x1234));
+            }
+
+            using var back = card.ImportDmaBuf(dmaBuf); // the object is importable again on the exporter's file
+            oracle.ExpectClosedAtEnd(back);
+            using var reexport = card.ExportDmaBuf(back);
+            Assert.Equal(dmaBuf.Identity, reexport.Identity);
+        }
+
+        oracle.Verify();
+    }
+
+    [Fact]
+    public void An_importer_keeps_the_dmabuf_alive_after_the_fd_is_closed()
+    {
+        using var oracle = new LeakOracle();
+        using (var card = KernelEnv.OpenVgemCard())
+        using (var render = KernelEnv.OpenVgemRender())
+        {
+            using var dumb = card.CreateDumbBuffer(64, 64, 32);
+            using (var map = dumb.Map())
+            {
+                Pattern.Fill(map.Span, 0xbeef);
+            }
+
+            GemHandle imported;
+            DmaBufIdentity identity;
+            using (var dmaBuf = card.ExportDmaBuf(dumb.Handle))
+            {
+                identity = dmaBuf.Identity;
+                imported = render.ImportDmaBuf(dmaBuf);
+            }
+
+            dumb.Dispose(); // only the importer holds the object now (importer → dma-buf → exporter's object)
+            using (imported)
+            {
+                oracle.ExpectClosedAtEnd(imported);
+                using var reexported = render.ExportDmaBuf(imported);
+                Assert.Equal(identity, reexported.Identity); // the same dma-buf, kept alive by the import
+                using var mapping = reexported.Map(DmaBufAccess.Read);
+                using var cpu = mapping.BeginAccess(DmaBufAccess.Read);
+                Assert.Equal(-1, Pattern.FirstMismatch(cpu.Span, 0xbeef));
+            }
+        }
+
+        oracle.Verify();
+    }
+
+    [Fact]
+    public void Bytes_written_through_the_dmabuf_mapping_read_back_through_the_dumb_map_and_an_importer()
+    {
+        using var oracle = new LeakOracle();
+        using (var card = KernelEnv.OpenVgemCard())
+        using (var render = KernelEnv.OpenVgemRender())
+        {
+            using var dumb = card.CreateDumbBuffer(128, 64, 32);
+            using var dmaBuf = card.ExportDmaBuf(dumb.Handle, DmaBufExportFlags.ReadWrite);
+            using (var mapping = dmaBuf.Map(DmaBufAccess.Write))
+            using (var cpu = mapping.BeginAccess(DmaBufAccess.Write))
+            {
+                Pattern.Fill(cpu.Span, 0xc0ffee);
+            }
+
+            using (var map = dumb.Map())
+            {
+                Assert.Equal(-1, Pattern.FirstMismatch(map.Span, 0xc0ffee));
+            }
+
+            using var imported = render.ImportDmaBuf(dmaBuf);
+            oracle.ExpectClosedAtEnd(imported);
+            oracle.ExpectClosedAtEnd(dumb.Handle);
+            using var fromImporter = render.ExportDmaBuf(imported);
+            using var importerMap = fromImporter.Map(DmaBufAccess.Read);
+            using var read = importerMap.BeginAccess(DmaBufAccess.Read);
+            Assert.Equal(-1, Pattern.FirstMismatch(read.Span, 0xc0ffee));
+        }
+
+        oracle.Verify();
+    }
+
+    [Fact]
+    public void A_handle_keeps_its_device_file_open_after_the_device_is_disposed()
+    {
+        using var oracle = new LeakOracle();
+        var card = KernelEnv.OpenVgemCard();
+        var dumb = card.CreateDumbBuffer(16, 16, 32);
+        oracle.ExpectClosedAtEnd(dumb.Handle);
+        card.Dispose();
+        using (var dmaBuf = card.ExportDmaBuf(dumb.Handle)) // still works: the handle holds the fd
+        {
+            Assert.Equal((long)dumb.Size, dmaBuf.Size);
+        }
+
+        dumb.Dispose(); // the last reference: GEM_CLOSE, then the fd closes
+        oracle.Verify();
+    }
+}
