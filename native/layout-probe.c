@@ -7,6 +7,8 @@
 #include <drm.h>
 #include <drm_mode.h>
 #include <linux/dma-buf.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #define IOCTL(name) printf("ioctl %s 0x%08lx\n", #name, (unsigned long)(name))
 #define SIZE(type) printf("size %s %zu\n", #type, sizeof(struct type))
@@ -23,6 +25,8 @@ int main(void)
     IOCTL(DRM_IOCTL_MODE_CREATE_DUMB);
     IOCTL(DRM_IOCTL_MODE_MAP_DUMB);
     IOCTL(DRM_IOCTL_MODE_DESTROY_DUMB);
+    IOCTL(DRM_IOCTL_MODE_ADDFB2);
+    IOCTL(DRM_IOCTL_MODE_RMFB);
     IOCTL(DMA_BUF_IOCTL_SYNC);
     IOCTL(DMA_BUF_SET_NAME);
     IOCTL(DMA_BUF_IOCTL_EXPORT_SYNC_FILE);
@@ -46,6 +50,10 @@ int main(void)
     OFF(drm_mode_map_dumb, handle); OFF(drm_mode_map_dumb, pad); OFF(drm_mode_map_dumb, offset);
     SIZE(drm_mode_destroy_dumb);
     OFF(drm_mode_destroy_dumb, handle);
+    SIZE(drm_mode_fb_cmd2);
+    OFF(drm_mode_fb_cmd2, fb_id); OFF(drm_mode_fb_cmd2, width); OFF(drm_mode_fb_cmd2, height);
+    OFF(drm_mode_fb_cmd2, pixel_format); OFF(drm_mode_fb_cmd2, flags); OFF(drm_mode_fb_cmd2, handles);
+    OFF(drm_mode_fb_cmd2, pitches); OFF(drm_mode_fb_cmd2, offsets); OFF(drm_mode_fb_cmd2, modifier);
     SIZE(dma_buf_sync);
     OFF(dma_buf_sync, flags);
     SIZE(dma_buf_export_sync_file);
@@ -53,6 +61,26 @@ int main(void)
     SIZE(dma_buf_import_sync_file);
     OFF(dma_buf_import_sync_file, flags); OFF(dma_buf_import_sync_file, fd);
 
+    SIZE(cmsghdr);
+    OFF(cmsghdr, cmsg_len); OFF(cmsghdr, cmsg_level); OFF(cmsghdr, cmsg_type);
+    SIZE(msghdr);
+    OFF(msghdr, msg_name); OFF(msghdr, msg_namelen); OFF(msghdr, msg_iov); OFF(msghdr, msg_iovlen);
+    OFF(msghdr, msg_control); OFF(msghdr, msg_controllen); OFF(msghdr, msg_flags);
+    SIZE(iovec);
+    OFF(iovec, iov_base); OFF(iovec, iov_len);
+    for (int n = 1; n <= 3; n++) {
+        printf("cmsg_len %d %zu\n", n, (size_t)CMSG_LEN(n * sizeof(int)));
+        printf("cmsg_space %d %zu\n", n, (size_t)CMSG_SPACE(n * sizeof(int)));
+    }
+    CONST(SOL_SOCKET);
+    CONST(SCM_RIGHTS);
+    CONST(MSG_CTRUNC);
+    CONST(MSG_TRUNC);
+    CONST(MSG_DONTWAIT);
+    CONST(MSG_NOSIGNAL);
+    CONST(MSG_CMSG_CLOEXEC);
+
+    CONST(DRM_MODE_FB_MODIFIERS);
     CONST(DRM_CLOEXEC);
     CONST(DRM_RDWR);
     CONST(DRM_CAP_PRIME);

@@ -206,6 +206,95 @@ public sealed class DrmDevice : IDisposable
     }
 
     /// <summary>
+    /// Imports every plane of <paramref name="description"/>. Planes that share a buffer object share its handle.
+    /// On failure, the planes imported so far are released again.
+    /// </summary>
+    public ImportedBuffer ImportBuffer(DmaBufDescription description)
+    {
+        ArgumentNullException.ThrowIfNull(description);
+        var handles = new List<GemHandle>(description.Planes.Count);
+        try
+        {
+            foreach (DmaBufPlane plane in description.Planes)
+            {
+                handles.Add(ImportDmaBuf(plane.Buffer));
+            }
+
+            return new ImportedBuffer(this, description, [.. handles]);
+        }
+        catch
+        {
+            handles.ForEach(h => h.Dispose());
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Makes a framebuffer from an imported buffer (<c>DRM_IOCTL_MODE_ADDFB2</c>, with <c>DRM_MODE_FB_MODIFIERS</c>
+    /// unless the modifier is <see cref="DmaBufDescription.InvalidModifier"/>). Needs a KMS driver's primary node.
+    /// </summary>
+    public Framebuffer AddFramebuffer(ImportedBuffer buffer)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        if (!ReferenceEquals(buffer.Device, this))
+        {
+            throw new ArgumentException($"The buffer was imported into {buffer.Device.Path}, not {Path}; import it here first.", nameof(buffer));
+        }
+
+        var cmd = new DrmModeFb.drm_mode_fb_cmd2
+        {
+            width = buffer.Width,
+            height = buffer.Height,
+            pixel_format = buffer.Format.Value,
+            flags = buffer.Modifier == DmaBufDescription.InvalidModifier ? 0 : DrmModeFb.DRM_MODE_FB_MODIFIERS,
+        };
+        var refs = new List<GemHandle>(buffer.Handles.Count);
+        int held = 0;
+        try
+        {
+            // Hold the buffer's handles (ObjectDisposedException if it was disposed) while taking our own references.
+            for (; held < buffer.Handles.Count; held++)
+            {
+                bool added = false;
+                buffer.Handles[held].DangerousAddRef(ref added);
+            }
+
+            for (int i = 0; i < buffer.Handles.Count; i++)
+            {
+                refs.Add(Acquire(() => buffer.Handles[i].Value, isDumb: false)); // the framebuffer's own reference
+                unsafe
+                {
+                    cmd.handles[i] = buffer.Handles[i].Value;
+                    cmd.pitches[i] = buffer.Strides[i];
+                    cmd.offsets[i] = buffer.Offsets[i];
+                    cmd.modifier[i] = cmd.flags != 0 ? buffer.Modifier : 0;
+                }
+            }
+
+            int errno = DrmModeFb.AddFB2(_fd, ref cmd);
+            ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_MODE_ADDFB2", Path, gemHandle: buffer.Handles[0].Value, hint: errno switch
+            {
+                Errno.EOPNOTSUPP or Errno.EINVAL when NodeType == DrmNodeType.Render => "framebuffers need a KMS driver's primary node",
+                Errno.EINVAL => $"the driver refused {buffer.Width}x{buffer.Height} {buffer.Format} with these pitches/offsets/modifier",
+                _ => null,
+            });
+            return new Framebuffer(this, cmd.fb_id, [.. refs]);
+        }
+        catch
+        {
+            refs.ForEach(h => h.Dispose());
+            throw;
+        }
+        finally
+        {
+            for (int i = 0; i < held; i++)
+            {
+                buffer.Handles[i].DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>
     /// Takes a handle this file got from elsewhere (a driver-specific create ioctl issued on <see cref="FileHandle"/>)
     /// into the table, so it is shared and closed like any other. If the table already has it, this is one more
     /// reference. The kernel is not asked whether the handle exists; a wrong one fails at its first use (ENOENT).

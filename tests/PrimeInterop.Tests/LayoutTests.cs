@@ -32,6 +32,8 @@ public sealed class LayoutTests
                 "ioctl" or "const" => ManagedConstant(name),
                 "size" => StructType(name) is { } t ? (ulong)Marshal.SizeOf(t) : null,
                 "offset" => StructType(name.Split('.')[0]) is { } t ? (ulong)Marshal.OffsetOf(t, name.Split('.')[1]) : null,
+                "cmsg_len" => (ulong)Interop.ScmRights.CmsgLen(int.Parse(name, CultureInfo.InvariantCulture) * sizeof(int)),
+                "cmsg_space" => (ulong)Interop.ScmRights.CmsgSpace(int.Parse(name, CultureInfo.InvariantCulture) * sizeof(int)),
                 _ => null,
             };
             if (kind == "size")
@@ -47,7 +49,8 @@ public sealed class LayoutTests
 
         // Every blittable kernel struct in the interop folder must be checked, not only the ones the probe knows.
         var unchecked_ = Library.GetTypes()
-            .Where(t => t.Namespace == "PrimeInterop.Interop" && t.IsValueType && !t.IsEnum && t.Name.Contains('_', StringComparison.Ordinal))
+            .Where(t => t.Namespace == "PrimeInterop.Interop" && t.IsNested && t.IsValueType && !t.IsEnum
+                && !t.IsDefined(typeof(System.Runtime.CompilerServices.CompilerGeneratedAttribute)))
             .Select(t => t.Name).Where(n => !seenStructs.Contains(n)).ToList();
         Assert.True(unchecked_.Count == 0, "structs the layout probe does not cover: " + string.Join(", ", unchecked_));
         Assert.True(mismatches.Count == 0, string.Join('\n', mismatches));

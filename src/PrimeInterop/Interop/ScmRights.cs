@@ -1,0 +1,150 @@
+using System.Runtime.InteropServices;
+
+// The structs keep the kernel/glibc names (all lower case) so the layout probe and a reader match them to the headers.
+#pragma warning disable CS8981
+
+namespace PrimeInterop.Interop;
+
+/// <summary>
+/// sendmsg/recvmsg with SCM_RIGHTS (unix(7), cmsg(3)). CMSG_LEN and CMSG_SPACE are computed here, as glibc does:
+/// Tmds.LibC 0.5.0's CMSG_LEN aligns the whole length, which for one fd makes the kernel read a second, zero fd.
+/// </summary>
+internal static unsafe class ScmRights
+{
+    public const int SOL_SOCKET = 1, SCM_RIGHTS = 1;
+    public const int MSG_CTRUNC = 0x8, MSG_TRUNC = 0x20, MSG_DONTWAIT = 0x40, MSG_NOSIGNAL = 0x4000, MSG_CMSG_CLOEXEC = 0x40000000;
+
+    /// <summary>The kernel's limit of fds in one SCM_RIGHTS message (include/net/scm.h).</summary>
+    public const int SCM_MAX_FD = 253;
+
+    private static int CmsgAlign(int length) => (length + sizeof(nuint) - 1) & ~(sizeof(nuint) - 1);
+
+    /// <summary>glibc: CMSG_ALIGN(sizeof(struct cmsghdr)) + len.</summary>
+    public static int CmsgLen(int dataLength) => CmsgAlign(sizeof(cmsghdr)) + dataLength;
+
+    /// <summary>glibc: CMSG_ALIGN(len) + CMSG_ALIGN(sizeof(struct cmsghdr)).</summary>
+    public static int CmsgSpace(int dataLength) => CmsgAlign(dataLength) + CmsgAlign(sizeof(cmsghdr));
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct cmsghdr
+    {
+        public nuint cmsg_len;
+        public int cmsg_level;
+        public int cmsg_type;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct msghdr
+    {
+        public void* msg_name;
+        public uint msg_namelen;
+        public iovec* msg_iov;
+        public nuint msg_iovlen;
+        public void* msg_control;
+        public nuint msg_controllen;
+        public int msg_flags;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct iovec
+    {
+        public void* iov_base;
+        public nuint iov_len;
+    }
+
+    /// <summary>One sendmsg with the fds in one SCM_RIGHTS control message. Returns 0 or errno.</summary>
+    public static int Send(int socket, ReadOnlySpan<byte> payload, ReadOnlySpan<int> fds, int flags, out int sent)
+    {
+        int controlLength = fds.Length == 0 ? 0 : CmsgSpace(fds.Length * sizeof(int));
+        byte* control = stackalloc byte[Math.Max(controlLength, 1)];
+        new Span<byte>(control, controlLength).Clear();
+        fixed (byte* data = payload)
+        {
+            var iov = new iovec { iov_base = data, iov_len = (nuint)payload.Length };
+            var msg = new msghdr { msg_iov = &iov, msg_iovlen = 1 };
+            if (fds.Length > 0)
+            {
+                var header = (cmsghdr*)control;
+                header->cmsg_len = (nuint)CmsgLen(fds.Length * sizeof(int));
+                header->cmsg_level = SOL_SOCKET;
+                header->cmsg_type = SCM_RIGHTS;
+                fds.CopyTo(new Span<int>(control + CmsgAlign(sizeof(cmsghdr)), fds.Length));
+                msg.msg_control = control;
+                msg.msg_controllen = (nuint)controlLength;
+            }
+
+            while (true)
+            {
+                long r = Tmds.Linux.LibC.sendmsg(socket, (Tmds.Linux.msghdr*)&msg, flags | MSG_NOSIGNAL);
+                if (r >= 0)
+                {
+                    sent = (int)r;
+                    return 0;
+                }
+
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno != Errno.EINTR)
+                {
+                    sent = 0;
+                    return errno;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// One recvmsg with room for <paramref name="maxFds"/> fds, received close-on-exec. Every fd that arrived is in
+    /// <paramref name="fds"/>, also when the message was truncated (the caller closes them). Returns 0 or errno.
+    /// </summary>
+    public static int Receive(int socket, Span<byte> buffer, int maxFds, int flags, List<int> fds, out int received, out int msgFlags)
+    {
+        int controlLength = CmsgSpace(maxFds * sizeof(int));
+        byte* control = stackalloc byte[controlLength];
+        new Span<byte>(control, controlLength).Clear();
+        fixed (byte* data = buffer)
+        {
+            var iov = new iovec { iov_base = data, iov_len = (nuint)buffer.Length };
+            var msg = new msghdr { msg_iov = &iov, msg_iovlen = 1, msg_control = control, msg_controllen = (nuint)controlLength };
+            long r;
+            while (true)
+            {
+                r = Tmds.Linux.LibC.recvmsg(socket, (Tmds.Linux.msghdr*)&msg, flags | MSG_CMSG_CLOEXEC);
+                if (r >= 0)
+                {
+                    break;
+                }
+
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno != Errno.EINTR)
+                {
+                    received = 0;
+                    msgFlags = 0;
+                    return errno;
+                }
+            }
+
+            received = (int)r;
+            msgFlags = msg.msg_flags;
+            int headerSize = CmsgAlign(sizeof(cmsghdr));
+            for (int offset = 0; offset + headerSize <= (int)msg.msg_controllen;)
+            {
+                var header = (cmsghdr*)(control + offset);
+                int length = (int)header->cmsg_len;
+                if (length < headerSize)
+                {
+                    break;
+                }
+
+                if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS)
+                {
+                    int count = (length - headerSize) / sizeof(int);
+                    fds.AddRange(new ReadOnlySpan<int>(control + offset + headerSize, count));
+                }
+
+                offset += CmsgAlign(length);
+            }
+
+            return 0;
+        }
+    }
+}
