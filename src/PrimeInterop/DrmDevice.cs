@@ -112,21 +112,23 @@ public sealed class DrmDevice : IDisposable
 
     /// <summary>
     /// Opens the first device whose driver is <paramref name="driverName"/> (as <c>DRM_IOCTL_VERSION</c> names it),
-    /// on a node of the <paramref name="preferred"/> type when the device has one, else on its other node.
+    /// or, when it is null, the first device that can both import and export dma-bufs; on a node of the
+    /// <paramref name="preferred"/> type when the device has one, else on its other node.
     /// </summary>
     /// <exception cref="DrmException">No such device (ENODEV).</exception>
-    public static DrmDevice OpenByDriver(string driverName, DrmNodeType preferred = DrmNodeType.Render)
+    public static DrmDevice OpenByDriver(string? driverName, DrmNodeType preferred = DrmNodeType.Render)
     {
-        ArgumentException.ThrowIfNullOrEmpty(driverName);
+        const PrimeCapabilities both = PrimeCapabilities.Import | PrimeCapabilities.Export;
         var match = DrmNode.Enumerate()
-            .Where(n => n.DriverName == driverName)
+            .Where(n => driverName is null ? (n.PrimeCapabilities & both) == both : n.DriverName == driverName)
             .GroupBy(n => n.DeviceKey)
             .Select(g => g.OrderBy(n => n.Type == preferred ? 0 : 1).First())
             .FirstOrDefault();
         if (match is null)
         {
-            ThrowHelper.Throw(Errno.ENODEV, "open", $"a {driverName} device", hint:
-                $"no DRM node with driver '{driverName}'; is the driver loaded (sudo modprobe {driverName})?");
+            ThrowHelper.Throw(Errno.ENODEV, "open", driverName is null ? "any DRM device" : $"a {driverName} device", hint: driverName is null
+                ? "no DRM node that can import and export dma-bufs; load a driver (sudo modprobe vgem)"
+                : $"no DRM node with driver '{driverName}'; is the driver loaded (sudo modprobe {driverName})?");
         }
 
         return Open(match.Path);

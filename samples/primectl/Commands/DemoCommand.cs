@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using System.Globalization;
+using PrimeInterop;
+using PrimeInterop.Hosting;
+
+namespace PrimeCtl.Commands;
+
+/// <summary>
+/// The whole story in two processes: a child `primectl export` creates and serves the buffer, this process
+/// receives it over the socket, imports it, verifies the pixels, and (where vkms is present) makes a framebuffer.
+/// </summary>
+internal sealed class DemoCommand(IDrmDeviceFactory devices) : Command
+{
+    public override string Name => "demo";
+
+    public override string Summary => "export in one process, import and verify in another, and make a vkms framebuffer when vkms is present";
+
+    public override IReadOnlyList<OptionSpec> Options { get; } =
+    [
+        new("output", "DIR", "where to write primectl-demo.png", "."),
+        new("driver", "NAME", "driver to export from and import into", "vgem"),
+        new("seed", "N", "varies the test image", "42"),
+    ];
+
+    public override async Task<int> RunAsync(ParsedOptions options, IServiceProvider services, CancellationToken cancellationToken)
+    {
+        string driver = options.Get("driver", "vgem");
+        uint seed = options.GetUInt("seed", 42);
+        string outputDir = options.Get("output", ".");
+        Directory.CreateDirectory(outputDir);
+        var summary = new List<string>();
+
+        var nodes = devices.EnumerateNodes();
+        Console.WriteLine($"demo: DRM nodes: {string.Join(", ", nodes.Select(n => $"{n.Path} ({n.DriverName ?? "?"})"))}");
+        using var render = devices.Open(driver, DrmNodeType.Render); // fails first, and clearly, without the driver
+
+        string socketPath = Path.Combine(Path.GetTempPath(), $"primectl-demo-{Environment.ProcessId}.sock");
+        using var exporter = StartExporter(["export", "--socket", socketPath, "--count", "1", "--driver", driver, "--seed", seed.ToString(CultureInfo.InvariantCulture)]);
+        Console.WriteLine($"demo: started exporter process {exporter.Id}");
+        string? exportLine = null;
+        while (true)
+        {
+            string? line = await exporter.StandardOutput.ReadLineAsync(cancellationToken)
+                ?? throw new IOException($"the exporter exited before it was ready: {await exporter.StandardError.ReadToEndAsync(cancellationToken)}");
+            Console.WriteLine($"  [export pid {exporter.Id}] {line}");
+            exportLine ??= line.StartsWith("export:", StringComparison.Ordinal) ? line : null;
+            if (line.StartsWith("ready:", StringComparison.Ordinal))
+            {
+                break;
+            }
+        }
+
+        summary.Add($"exported   pid {exporter.Id}: {exportLine?["export: ".Length..]}");
+
+        string png = Path.Combine(outputDir, "primectl-demo.png");
+        var report = await Importer.ReceiveAndVerifyAsync(socketPath, render, seed, png, cancellationToken);
+        using var description = report.Description;
+        summary.Add($"received   pid {Environment.ProcessId}: 1 dma-buf fd + description over SCM_RIGHTS on {socketPath}");
+        summary.Add($"imported   pid {Environment.ProcessId}: {render.Path} GEM handle {report.Handle} ({report.Objects} buffer object)");
+        summary.Add(report.Mismatches == 0
+            ? $"verified   all {report.Pixels} pixels of the test image"
+            : $"MISMATCH   {report.Mismatches} of {report.Pixels} pixels differ");
+
+        string? exportTail = await exporter.StandardOutput.ReadToEndAsync(cancellationToken);
+        await exporter.WaitForExitAsync(cancellationToken);
+        foreach (string line in exportTail.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            Console.WriteLine($"  [export pid {exporter.Id}] {line}");
+        }
+
+        if (exporter.ExitCode != 0)
+        {
+            throw new IOException($"the exporter exited with {exporter.ExitCode}: {await exporter.StandardError.ReadToEndAsync(cancellationToken)}");
+        }
+
+        if (nodes.Any(n => n.DriverName == "vkms"))
+        {
+            using var vkms = devices.Open("vkms", DrmNodeType.Primary);
+            using var onVkms = vkms.ImportBuffer(description);
+            using var fb = vkms.AddFramebuffer(onVkms);
+            Console.WriteLine($"demo: imported into {vkms.Path} ({vkms.Version}) as GEM handle {onVkms.Handles[0].Value}, DRM_IOCTL_MODE_ADDFB2 -> framebuffer {fb.Id}");
+            summary.Add($"framebuffer {fb.Id} on {vkms.Path} (vkms) from GEM handle {onVkms.Handles[0].Value}");
+        }
+        else
+        {
+            summary.Add("framebuffer skipped: no vkms here (sudo modprobe vkms, or run the demo in the rig)");
+        }
+
+        summary.Add($"png        {Path.GetFullPath(png)}");
+        Console.WriteLine();
+        Console.WriteLine("demo summary");
+        foreach (string s in summary)
+        {
+            Console.WriteLine($"  {s}");
+        }
+
+        bool ok = report.Mismatches == 0;
+        Console.WriteLine(ok ? "demo: OK" : "demo: FAILED");
+        return ok ? ExitCodes.Ok : ExitCodes.VerificationFailed;
+    }
+
+    /// <summary>Starts this same program (apphost or `dotnet primectl.dll`) with other arguments.</summary>
+    private static Process StartExporter(IEnumerable<string> args)
+    {
+        string self = Environment.ProcessPath ?? "dotnet";
+        var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true };
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
+        {
+            psi.ArgumentList.Add(typeof(DemoCommand).Assembly.Location);
+        }
+
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        return Process.Start(psi) ?? throw new IOException($"cannot start {self}");
+    }
+}

@@ -1,0 +1,62 @@
+using System.Net.Sockets;
+using PrimeInterop;
+
+namespace PrimeCtl.Commands;
+
+/// <summary>What the importing side found.</summary>
+internal sealed record ImportReport(DmaBufDescription Description, uint Handle, int Objects, long Pixels, long Mismatches, string? Png);
+
+/// <summary>Receives a buffer, imports it, verifies the test image: shared by `import` and `demo`.</summary>
+internal static class Importer
+{
+    public static async Task<ImportReport> ReceiveAndVerifyAsync(string socketPath, DrmDevice device, uint seed, string? pngPath, CancellationToken ct)
+    {
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct);
+        var description = await socket.ReceiveDmaBufAsync(ct)
+            ?? throw new IOException($"the exporter on {socketPath} closed the connection without sending a buffer");
+        try
+        {
+            var plane = description.Planes[0];
+            Console.WriteLine($"import: received {description.Width}x{description.Height} {description.Format}, modifier 0x{description.Modifier:x}, " +
+                $"{description.Planes.Count} plane(s): {plane.Buffer.Identity}, {plane.Buffer.Size} bytes, stride {plane.Stride}, name '{plane.Buffer.Name}'");
+
+            using var imported = device.ImportBuffer(description);
+            Console.WriteLine($"import: imported on {device.Path} ({device.Version}) as GEM handle {imported.Handles[0].Value} ({imported.ObjectCount} buffer object)");
+
+            if (description.Format != DrmFourcc.Xrgb8888)
+            {
+                throw new InvalidDataException($"expected an XR24 test image, got {description.Format}");
+            }
+
+            long mismatches;
+            using (var mapping = plane.Buffer.Map(DmaBufAccess.Read))
+            using (var cpu = mapping.BeginAccess(DmaBufAccess.Read))
+            {
+                var pixels = cpu.Span[(int)plane.Offset..];
+                mismatches = TestImage.CountMismatches(pixels, description.Width, description.Height, plane.Stride, seed);
+                if (pngPath is not null)
+                {
+                    PngWriter.WriteXrgb8888(pngPath, pixels, description.Width, description.Height, plane.Stride);
+                }
+            }
+
+            long total = (long)description.Width * description.Height;
+            Console.WriteLine(mismatches == 0
+                ? $"import: test image verified: all {total} pixels as expected"
+                : $"import: test image MISMATCH: {mismatches} of {total} pixels differ (seed {seed}?)");
+            if (pngPath is not null)
+            {
+                Console.WriteLine($"import: wrote the received pixels to {Path.GetFullPath(pngPath)}");
+            }
+
+            await socket.SendAsync(new byte[] { 1 }, SocketFlags.None, ct); // done: the exporter may go
+            return new ImportReport(description, imported.Handles[0].Value, imported.ObjectCount, total, mismatches, pngPath);
+        }
+        catch
+        {
+            description.Dispose();
+            throw;
+        }
+    }
+}
