@@ -1,7 +1,7 @@
 // PrimeInterop build. Run with: dotnet tool restore && dotnet cake --target=<Target>
 //   Clean  Build  Test (host tests, then the rig; the README's test command)  Rig (rig only)
 //   Demo (the sample CLI's demo: directly where vgem is loaded, else in the rig)  Bench  Pack
-// Arguments: --configuration=Release  --kernels=a,b  --rig=auto|always|never
+// Arguments: --configuration=Release  --kernels=a,b  --rig=auto|always|never  --rig-parallel=true|false
 // No #addin or #tool: everything here is Cake's own or the .NET runtime's.
 using System.Xml.Linq;
 
@@ -9,6 +9,7 @@ var target = Argument("target", "Test");
 var configuration = Argument("configuration", "Release");
 var kernels = Argument("kernels", "a,b").Split(',', StringSplitOptions.RemoveEmptyEntries);
 var rigMode = Argument("rig", EnvironmentVariable("PRIMEINTEROP_RIG_MODE") ?? "auto");
+var rigParallel = Argument("rig-parallel", false); // sequential streams each guest console; parallel measured no faster on 2 cores
 
 var root = MakeAbsolute(Directory("."));
 var artifacts = root.Combine("artifacts");
@@ -93,12 +94,30 @@ Task("RigTests").IsDependentOn("Build").Does(() =>
         return;
     }
     Run("bash", $"\"{rigScript}\" prereqs");
-    foreach (var kernel in kernels)
+    foreach (var kernel in kernels) Run("bash", $"\"{rigScript}\" kernel {kernel}", throwOnError: true); // build/fetch once, before the parallel boots
+
+    // The kernels boot side by side: each guest runs the tests on about one core. Consoles are not streamed then
+    // (they would interleave); each is in artifacts/rig/<kernel>/serial.log and its tail is printed on failure.
+    bool parallel = kernels.Length > 1 && rigParallel;
+    (string Kernel, DirectoryPath OutDir, int Code) RunKernel(string kernel)
     {
         var outDir = artifacts.Combine($"rig/{kernel}");
         EnsureDirectoryExists(outDir);
         CleanDirectory(outDir);
-        var code = Run("bash", $"\"{rigScript}\" run {kernel} \"{outDir}\" -- dotnet \"{testDll}\" -noColor -result-xml /tmp/rig-out/results.xml", throwOnError: false);
+        var settings = new ProcessSettings
+        {
+            Arguments = $"\"{rigScript}\" run {kernel} \"{outDir}\" -- dotnet \"{testDll}\" -noColor -trait \"Category=Kernel\" -result-xml /tmp/rig-out/results.xml",
+            WorkingDirectory = root,
+            EnvironmentVariables = parallel ? new Dictionary<string, string> { ["RIG_QUIET"] = "1" } : null,
+        };
+        return (kernel, outDir, StartProcess("bash", settings));
+    }
+    var runs = parallel
+        ? System.Threading.Tasks.Task.WhenAll(kernels.Select(k => System.Threading.Tasks.Task.Run(() => RunKernel(k)))).GetAwaiter().GetResult()
+        : kernels.Select(RunKernel).ToArray();
+
+    foreach (var (kernel, outDir, code) in runs)
+    {
         var xml = outDir.CombineWithFilePath("results.xml");
         if (code == 3 || !FileExists(xml))
             throw new Exception($"the rig for kernel {kernel} did not boot or run the tests (exit {code}); see {outDir}/serial.log");

@@ -9,7 +9,9 @@ if [ -f /modules.list ]; then
     while read -r m; do insmod "/modules/$m" || echo "rig-init: insmod $m failed"; done < /modules.list
 fi
 h=/host
-mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000 hostroot $h || { echo "rig-init: cannot mount host root"; poweroff -f; }
+# The host root is read-only and does not change during a run, so the guest may cache it (cache=loose):
+# without that every assembly load is a 9p round trip, and a dotnet process start costs seconds more.
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot $h || { echo "rig-init: cannot mount host root"; poweroff -f; }
 mount -t tmpfs -o mode=1777 tmpfs $h/tmp
 mkdir -p $h/tmp/rig-out
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 rigout $h/tmp/rig-out || { echo "rig-init: cannot mount results share"; poweroff -f; }

@@ -53,7 +53,8 @@ internal sealed class DemoCommand(IDrmDeviceFactory devices) : Command
         summary.Add($"exported   pid {exporter.Id}: {exportLine?["export: ".Length..]}");
 
         string png = Path.Combine(outputDir, "primectl-demo.png");
-        var report = await Importer.ReceiveAndVerifyAsync(socketPath, render, seed, png, cancellationToken);
+        using var socket = await Importer.ConnectAsync(socketPath, cancellationToken);
+        var report = await Importer.ReceiveAndVerifyAsync(socket, socketPath, render, seed, png, cancellationToken);
         using var description = report.Description;
         summary.Add($"received   pid {Environment.ProcessId}: 1 dma-buf fd + description over SCM_RIGHTS on {socketPath}");
         summary.Add($"imported   pid {Environment.ProcessId}: {render.Path} GEM handle {report.Handle} ({report.Objects} buffer object)");

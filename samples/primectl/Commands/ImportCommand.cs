@@ -26,8 +26,10 @@ internal sealed class ImportCommand(IDrmDeviceFactory devices) : Command
             "primary" => DrmNodeType.Primary,
             var other => throw new UsageException($"--node is render or primary, not '{other}'"),
         };
+        string socketPath = options.Get("socket", Program.DefaultSocket);
+        using var socket = await Importer.ConnectAsync(socketPath, cancellationToken);
         using var device = devices.Open(options.Get("driver", "vgem"), nodeType);
-        var report = await Importer.ReceiveAndVerifyAsync(options.Get("socket", Program.DefaultSocket), device, options.GetUInt("seed", 0), options.Get("png"), cancellationToken);
+        var report = await Importer.ReceiveAndVerifyAsync(socket, socketPath, device, options.GetUInt("seed", 0), options.Get("png"), cancellationToken);
         report.Description.Dispose();
         return report.Mismatches == 0 ? ExitCodes.Ok : ExitCodes.VerificationFailed;
     }

@@ -9,10 +9,24 @@ internal sealed record ImportReport(DmaBufDescription Description, uint Handle, 
 /// <summary>Receives a buffer, imports it, verifies the test image: shared by `import` and `demo`.</summary>
 internal static class Importer
 {
-    public static async Task<ImportReport> ReceiveAndVerifyAsync(string socketPath, DrmDevice device, uint seed, string? pngPath, CancellationToken ct)
+    /// <summary>Connects first, so a missing exporter is reported before any device is opened.</summary>
+    public static async Task<Socket> ConnectAsync(string socketPath, CancellationToken ct)
     {
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct);
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct);
+            return socket;
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new IOException($"cannot connect to an exporter on {socketPath}: {e.Message} (is `primectl export` running?)", e);
+        }
+    }
+
+    public static async Task<ImportReport> ReceiveAndVerifyAsync(Socket socket, string socketPath, DrmDevice device, uint seed, string? pngPath, CancellationToken ct)
+    {
         var description = await socket.ReceiveDmaBufAsync(ct)
             ?? throw new IOException($"the exporter on {socketPath} closed the connection without sending a buffer");
         try
