@@ -163,6 +163,27 @@ Task("Demo").IsDependentOn("Build").Does(() =>
     Information($"demo output (PNG of the received pixels) is in {outDir}");
 });
 
+Task("Bench").IsDependentOn("Build").Does(() =>
+{
+    var bench = artifacts.CombineWithFilePath($"bin/PrimeInterop.Bench/{config}/PrimeInterop.Bench.dll");
+    var iterations = Argument("iterations", "20000");
+    var args = $"\"{bench}\" {iterations} {Argument("rounds", "3")}";
+    if (!UseRig())
+    {
+        Run("dotnet", args);
+        return;
+    }
+    Run("bash", $"\"{rigScript}\" prereqs");
+    var outDir = artifacts.Combine("rig/bench");
+    EnsureDirectoryExists(outDir);
+    CleanDirectory(outDir);
+    foreach (var kernel in kernels)
+    {
+        var code = Run("bash", $"\"{rigScript}\" run {kernel} \"{outDir}\" -- dotnet {args}", throwOnError: false);
+        if (code != 0) throw new Exception($"the benchmark failed in the rig on kernel {kernel} (exit {code}); see {outDir}/serial.log");
+    }
+});
+
 Task("Pack").IsDependentOn("Build").Does(() =>
 {
     DotNetPack(root.CombineWithFilePath("src/PrimeInterop/PrimeInterop.csproj").FullPath,

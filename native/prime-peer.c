@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <linux/dma-buf.h>
 #include <xf86drm.h>
+#include "vgem.h"
 
 #define WIRE_SIZE 64
 #define WIRE_MAGIC 0x42444950u /* "PIDB" */
@@ -32,27 +33,6 @@ static void die(const char *what)
 }
 
 static uint32_t word(uint32_t index, uint32_t seed) { return (index * 2654435761u) ^ seed; }
-
-/* The first node of `type` ("card" or "renderD") whose driver is vgem. */
-static int open_vgem(const char *type)
-{
-    char path[64];
-    for (int minor = 0; minor < 256; minor++) {
-        snprintf(path, sizeof path, "/dev/dri/%s%d", type, minor);
-        int fd = open(path, O_RDWR | O_CLOEXEC);
-        if (fd < 0)
-            continue;
-        drmVersionPtr v = drmGetVersion(fd);
-        int match = v && strcmp(v->name, "vgem") == 0;
-        drmFreeVersion(v);
-        if (match)
-            return fd;
-        close(fd);
-    }
-    errno = ENODEV;
-    die("no vgem node");
-    return -1;
-}
 
 static int connect_to(const char *path)
 {

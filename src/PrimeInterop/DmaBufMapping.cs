@@ -9,14 +9,14 @@ namespace PrimeInterop;
 public sealed class DmaBufMapping : IDisposable
 {
     private readonly DmaBuf _buffer;
-    private IntPtr _address;
+    private readonly MappingHandle _memory;
 
     internal DmaBufMapping(DmaBuf buffer, IntPtr address, long length)
     {
         bool added = false;
         buffer.DangerousAddRef(ref added); // SYNC needs the fd for as long as the mapping lives
         _buffer = buffer;
-        _address = address;
+        _memory = new MappingHandle(address, length, buffer);
         Length = length;
     }
 
@@ -30,21 +30,13 @@ public sealed class DmaBufMapping : IDisposable
     public DmaBufCpuAccess BeginAccess(DmaBufAccess access)
     {
         ValidateAccess(access);
-        ObjectDisposedException.ThrowIf(_address == IntPtr.Zero, this);
+        ObjectDisposedException.ThrowIf(_memory.IsClosed, this);
         Sync(DmaBufUapi.DMA_BUF_SYNC_START | (ulong)access);
         return new DmaBufCpuAccess(this, access);
     }
 
-    /// <summary>Unmaps the memory.</summary>
-    public void Dispose()
-    {
-        IntPtr address = Interlocked.Exchange(ref _address, IntPtr.Zero);
-        if (address != IntPtr.Zero)
-        {
-            Libc.Munmap(address, (nuint)Length);
-            _buffer.DangerousRelease();
-        }
-    }
+    /// <summary>Unmaps the memory (the finalizer does it too, if this is never disposed).</summary>
+    public void Dispose() => _memory.Dispose();
 
     internal static void ValidateAccess(DmaBufAccess access)
     {
@@ -54,14 +46,7 @@ public sealed class DmaBufMapping : IDisposable
         }
     }
 
-    internal unsafe Span<byte> Span
-    {
-        get
-        {
-            ObjectDisposedException.ThrowIf(_address == IntPtr.Zero, this);
-            return new Span<byte>((void*)_address, checked((int)Length));
-        }
-    }
+    internal Span<byte> Span => _memory.Span(this);
 
     internal void Sync(ulong flags) =>
         ThrowHelper.ThrowIfError(DmaBufUapi.Sync(_buffer, flags), "DMA_BUF_IOCTL_SYNC", "dma-buf", fd: _buffer.FileDescriptor);

@@ -67,11 +67,11 @@ public sealed class DumbBuffer : IDisposable
 /// <summary>A plain shared memory mapping (for example of a dumb buffer); unmapped on dispose.</summary>
 public sealed class DrmMapping : IDisposable
 {
-    private IntPtr _address;
+    private readonly MappingHandle _memory;
 
     internal DrmMapping(IntPtr address, long length)
     {
-        _address = address;
+        _memory = new MappingHandle(address, length, owner: null);
         Length = length;
     }
 
@@ -79,22 +79,8 @@ public sealed class DrmMapping : IDisposable
     public long Length { get; }
 
     /// <summary>The mapped bytes.</summary>
-    public unsafe Span<byte> Span
-    {
-        get
-        {
-            ObjectDisposedException.ThrowIf(_address == IntPtr.Zero, this);
-            return new Span<byte>((void*)_address, checked((int)Length));
-        }
-    }
+    public Span<byte> Span => _memory.Span(this);
 
-    /// <summary>Unmaps the memory.</summary>
-    public void Dispose()
-    {
-        IntPtr address = Interlocked.Exchange(ref _address, IntPtr.Zero);
-        if (address != IntPtr.Zero)
-        {
-            Libc.Munmap(address, (nuint)Length);
-        }
-    }
+    /// <summary>Unmaps the memory (the finalizer does it too, if this is never disposed).</summary>
+    public void Dispose() => _memory.Dispose();
 }

@@ -72,6 +72,31 @@ public sealed class DmaBufTests
     }
 
     [Fact]
+    public void A_forgotten_mapping_is_unmapped_by_the_finalizer_and_lets_the_fd_close()
+    {
+        using var oracle = new LeakOracle();
+        using (var card = KernelEnv.OpenVgemCard())
+        using (var dumb = card.CreateDumbBuffer(32, 32, 32))
+        {
+            var dmaBuf = card.ExportDmaBuf(dumb.Handle);
+            string maps = "/dmabuf:";
+            MapAndForget(dmaBuf);
+            Assert.Contains(maps, File.ReadAllText("/proc/self/maps"), StringComparison.Ordinal);
+            dmaBuf.Dispose(); // the forgotten mapping still holds the fd
+            Assert.Contains("/dmabuf:", string.Join('\n', LeakOracle.FdTable().Values), StringComparison.Ordinal);
+
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            Assert.DoesNotContain(maps, File.ReadAllText("/proc/self/maps"), StringComparison.Ordinal);
+        }
+
+        oracle.Verify(); // and the dma-buf fd is closed
+
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        static void MapAndForget(DmaBuf b) => b.Map(DmaBufAccess.Read);
+    }
+
+    [Fact]
     public void Invalid_sync_flags_are_refused_with_a_clear_error()
     {
         using var oracle = new LeakOracle();

@@ -116,6 +116,7 @@ initramfs() {
     mkdir -p "$tmp/bin" "$tmp/proc" "$tmp/sys" "$tmp/dev" "$tmp/host"
     cp /bin/busybox "$tmp/bin/busybox"
     cp "$here/init.sh" "$tmp/init"; chmod +x "$tmp/init"
+    printf '%s\n' "$PWD" > "$tmp/workdir"
     if [ "$kernel" = b ]; then (cd "$tmp" && cpio -id --quiet < "$kdir/modules.cpio"); fi
     (cd "$tmp" && find . | cpio -o -H newc --quiet | gzip -1) > "$out"
     rm -rf "$tmp"

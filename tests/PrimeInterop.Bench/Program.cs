@@ -1,0 +1,74 @@
+// PrimeInterop benchmark: the library against native/prime-bench (libdrm doing the same ioctls), side by side,
+// in rounds that alternate C and C#, on whatever kernel this runs on. Under QEMU's emulator the absolute times
+// mean nothing; the ratio measured in one run does.
+//   dotnet PrimeInterop.Bench.dll [ITERATIONS] [ROUNDS]
+using System.Diagnostics;
+using System.Globalization;
+using PrimeInterop;
+
+int iterations = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20000;
+int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3;
+string native = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "native", "prime-bench");
+if (!File.Exists(native))
+{
+    Console.Error.WriteLine($"bench: {Path.GetFullPath(native)} is missing; run make -C native");
+    return 2;
+}
+
+using var card = DrmDevice.OpenByDriver("vgem", DrmNodeType.Primary);
+using var render = DrmDevice.OpenByDriver("vgem", DrmNodeType.Render);
+using var dumb = card.CreateDumbBuffer(64, 64, 32);
+
+(double Export, double RoundTrip, double AllocExport, double AllocRoundTrip) Managed(int n)
+{
+    long a0 = GC.GetAllocatedBytesForCurrentThread();
+    var sw = Stopwatch.StartNew();
+    for (int i = 0; i < n; i++)
+    {
+        using var fd = card.ExportDmaBuf(dumb.Handle);
+    }
+
+    double export = sw.Elapsed.TotalNanoseconds / n;
+    long a1 = GC.GetAllocatedBytesForCurrentThread();
+    sw.Restart();
+    for (int i = 0; i < n; i++)
+    {
+        using var fd = card.ExportDmaBuf(dumb.Handle);
+        using var imported = render.ImportDmaBuf(fd);
+    }
+
+    double roundTrip = sw.Elapsed.TotalNanoseconds / n;
+    long a2 = GC.GetAllocatedBytesForCurrentThread();
+    return (export, roundTrip, (a1 - a0) / (double)n, (a2 - a1) / (double)n);
+}
+
+(double Export, double RoundTrip) Native(int n)
+{
+    using var p = Process.Start(new ProcessStartInfo(native, n.ToString(CultureInfo.InvariantCulture)) { RedirectStandardOutput = true })!;
+    var values = p.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries)
+        .Select(l => l.Split(' ')).ToDictionary(f => f[0], f => double.Parse(f[1], CultureInfo.InvariantCulture));
+    p.WaitForExit();
+    return p.ExitCode == 0 ? (values["export"], values["roundtrip"]) : throw new InvalidOperationException($"prime-bench exited {p.ExitCode}");
+}
+
+Managed(Math.Max(iterations / 10, 100)); // warm-up: JIT and tiering
+Console.WriteLine($"PrimeInterop vs libdrm, {iterations} iterations x {rounds} rounds, kernel {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, vgem {card.Path} + {render.Path}");
+Console.WriteLine("  export    = HANDLE_TO_FD on card + close");
+Console.WriteLine("  roundtrip = HANDLE_TO_FD on card + FD_TO_HANDLE on render + GEM_CLOSE + close (C#: with the handle table and its lock)");
+Console.WriteLine($"{"round",-6} {"C export",10} {"C# export",10} {"ratio",6}   {"C rt",10} {"C# rt",10} {"ratio",6}   (ns/op)");
+var exportRatios = new List<double>();
+var rtRatios = new List<double>();
+double allocExport = 0, allocRt = 0;
+for (int r = 1; r <= rounds; r++)
+{
+    var c = Native(iterations);
+    var m = Managed(iterations);
+    exportRatios.Add(m.Export / c.Export);
+    rtRatios.Add(m.RoundTrip / c.RoundTrip);
+    (allocExport, allocRt) = (m.AllocExport, m.AllocRoundTrip);
+    Console.WriteLine($"{r,-6} {c.Export,10:F0} {m.Export,10:F0} {exportRatios[^1],6:F2}   {c.RoundTrip,10:F0} {m.RoundTrip,10:F0} {rtRatios[^1],6:F2}");
+}
+
+static double Median(List<double> v) => v.Order().ElementAt(v.Count / 2);
+Console.WriteLine($"median C#/C: export {Median(exportRatios):F2}, roundtrip {Median(rtRatios):F2}; managed allocations: export {allocExport:F0} B/op, roundtrip {allocRt:F0} B/op");
+return 0;
