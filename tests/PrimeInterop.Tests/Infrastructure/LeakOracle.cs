@@ -12,6 +12,8 @@ namespace PrimeInterop.Tests.Infrastructure;
 /// </summary>
 public sealed class LeakOracle : IDisposable
 {
+    static LeakOracle() => WarmUpRuntime();
+
     private readonly Dictionary<int, string> _fdsBefore = FdTable();
     private readonly List<(Microsoft.Win32.SafeHandles.SafeFileHandle File, string Path, uint Handle)> _expectClosed = [];
     private bool _verified;
@@ -92,6 +94,29 @@ public sealed class LeakOracle : IDisposable
         }
 
         Assert.True(problems.Length == 0, $"leak oracle: {_fdsBefore.Count} fds before, {after.Count} after\n{problems}");
+    }
+
+    /// <summary>
+    /// The runtime opens some fds once, on first use, and keeps them: the SIGCHLD pipe of Process and the epoll
+    /// and wake-up fds of the socket engine. Which test uses them first depends on test order (xunit orders by
+    /// IDs that depend on the assembly's path), so they are created here, before any snapshot.
+    /// </summary>
+    private static void WarmUpRuntime()
+    {
+        using (var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("/bin/true") { UseShellExecute = false }))
+        {
+            p?.WaitForExit();
+        }
+
+        using var pair = new SocketPair();
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(50));
+        try
+        {
+            pair.A.ReceiveAsync(new byte[1], System.Net.Sockets.SocketFlags.None, cts.Token).AsTask().GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     /// <summary>The runtime keeps assemblies and native libraries it loads lazily open; those are not ours.</summary>
