@@ -167,18 +167,18 @@ Task("Bench").IsDependentOn("Build").Does(() =>
 {
     var bench = artifacts.CombineWithFilePath($"bin/PrimeInterop.Bench/{config}/PrimeInterop.Bench.dll");
     var iterations = Argument("iterations", "20000");
-    var args = $"\"{bench}\" {iterations} {Argument("rounds", "3")}";
+    var args = $"\"{bench}\" {iterations} {Argument("rounds", "5")}";
     if (!UseRig())
     {
         Run("dotnet", args);
         return;
     }
     Run("bash", $"\"{rigScript}\" prereqs");
-    var outDir = artifacts.Combine("rig/bench");
-    EnsureDirectoryExists(outDir);
-    CleanDirectory(outDir);
     foreach (var kernel in kernels)
     {
+        var outDir = artifacts.Combine($"rig/bench-{kernel}");
+        EnsureDirectoryExists(outDir);
+        CleanDirectory(outDir);
         var code = Run("bash", $"\"{rigScript}\" run {kernel} \"{outDir}\" -- dotnet {args}", throwOnError: false);
         if (code != 0) throw new Exception($"the benchmark failed in the rig on kernel {kernel} (exit {code}); see {outDir}/serial.log");
     }

@@ -7,7 +7,7 @@ using System.Globalization;
 using PrimeInterop;
 
 int iterations = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20000;
-int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3;
+int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
 string native = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "native", "prime-bench");
 if (!File.Exists(native))
 {
@@ -51,7 +51,13 @@ using var dumb = card.CreateDumbBuffer(64, 64, 32);
     return p.ExitCode == 0 ? (values["export"], values["roundtrip"]) : throw new InvalidOperationException($"prime-bench exited {p.ExitCode}");
 }
 
-Managed(Math.Max(iterations / 10, 100)); // warm-up: JIT and tiering
+// Warm-up by time, not count: tiered JIT promotes hot methods after a delay measured in wall-clock time, which
+// under emulation is long; measuring before that mixes tier-0 and tier-1 code.
+for (var warm = Stopwatch.StartNew(); warm.Elapsed < TimeSpan.FromSeconds(3);)
+{
+    Managed(200);
+}
+
 Console.WriteLine($"PrimeInterop vs libdrm, {iterations} iterations x {rounds} rounds, kernel {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, vgem {card.Path} + {render.Path}");
 Console.WriteLine("  export    = HANDLE_TO_FD on card + close");
 Console.WriteLine("  roundtrip = HANDLE_TO_FD on card + FD_TO_HANDLE on render + GEM_CLOSE + close (C#: with the handle table and its lock)");
