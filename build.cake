@@ -151,7 +151,7 @@ Task("Demo").IsDependentOn("Build").Does(() =>
         throw new Exception("the sample CLI (samples/primectl) is not built yet");
     if (!UseRig())
     {
-        Run("dotnet", $"\"{primectlDll}\" demo");
+        Run("dotnet", $"\"{primectlDll}\" demo --output \"{artifacts.Combine("demo")}\"");
         return;
     }
     Run("bash", $"\"{rigScript}\" prereqs");

@@ -350,8 +350,6 @@ public sealed class DrmDevice : IDisposable
     /// <inheritdoc/>
     public override string ToString() => _version is null ? Path : $"{Path} ({_version})";
 
-    internal string Describe(uint handle) => $"GEM handle {handle} on {Path}";
-
     internal int ReferenceCountOf(GemObject obj)
     {
         lock (_gate)
