@@ -19,12 +19,13 @@ public static class UnixFdPassing
     public static int SendWithFds(this Socket socket, ReadOnlySpan<byte> payload, params ReadOnlySpan<SafeHandle> fds)
     {
         Validate(socket, payload.Length, fds.Length);
+        using var s = new SocketLease(socket); // first: if it throws, no fd has been referenced yet
         int[] raw = AddRefs(fds);
         try
         {
             while (true)
             {
-                int errno = ScmRights.Send((int)socket.SafeHandle.DangerousGetHandle(), payload, raw, 0, out int sent);
+                int errno = ScmRights.Send(s.Fd, payload, raw, 0, out int sent);
                 if (errno == 0)
                 {
                     return sent;
@@ -56,7 +57,13 @@ public static class UnixFdPassing
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                int errno = ScmRights.Send((int)socket.SafeHandle.DangerousGetHandle(), payload.Span, raw, ScmRights.MSG_DONTWAIT, out int sent);
+                int errno;
+                int sent;
+                using (var s = new SocketLease(socket))
+                {
+                    errno = ScmRights.Send(s.Fd, payload.Span, raw, ScmRights.MSG_DONTWAIT, out sent);
+                }
+
                 if (errno == 0)
                 {
                     return sent;
@@ -118,7 +125,14 @@ public static class UnixFdPassing
     private static ReceivedFds? TryReceive(Socket socket, Span<byte> buffer, int maxFds, int flags)
     {
         var fds = new List<int>();
-        int errno = ScmRights.Receive((int)socket.SafeHandle.DangerousGetHandle(), buffer, maxFds, flags, fds, out int received, out int msgFlags);
+        int errno;
+        int received;
+        int msgFlags;
+        using (var s = new SocketLease(socket))
+        {
+            errno = ScmRights.Receive(s.Fd, buffer, maxFds, flags, fds, out received, out msgFlags);
+        }
+
         if (errno == Errno.EAGAIN)
         {
             return null;
@@ -180,6 +194,24 @@ public static class UnixFdPassing
         {
             h.DangerousRelease();
         }
+    }
+
+    /// <summary>Holds the socket's SafeHandle for one call, so a concurrent Dispose cannot recycle its fd under us.</summary>
+    private readonly ref struct SocketLease
+    {
+        private readonly SafeHandle _handle;
+
+        public SocketLease(Socket socket)
+        {
+            _handle = socket.SafeHandle; // ObjectDisposedException once the socket is disposed
+            bool added = false;
+            _handle.DangerousAddRef(ref added);
+            Fd = (int)_handle.DangerousGetHandle();
+        }
+
+        public int Fd { get; }
+
+        public void Dispose() => _handle.DangerousRelease();
     }
 
     private static string? FdHint(int errno) => errno switch

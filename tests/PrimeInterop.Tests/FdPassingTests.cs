@@ -237,6 +237,24 @@ public sealed class FdPassingTests
     }
 
     [Fact]
+    public void A_disposed_socket_is_refused_before_any_syscall()
+    {
+        using var oracle = new LeakOracle();
+        var pair = new SocketPair();
+        var (r, w) = Pipe();
+        using (r)
+        using (w)
+        {
+            pair.Dispose();
+            Assert.Throws<ObjectDisposedException>(() => pair.A.SendWithFds("x"u8, r));
+            Assert.Throws<ObjectDisposedException>(() => pair.B.ReceiveWithFds(new byte[4]));
+            Assert.False(r.IsClosed);
+        }
+
+        oracle.Verify();
+    }
+
+    [Fact]
     public void Only_unix_sockets_carry_fds()
     {
         using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
