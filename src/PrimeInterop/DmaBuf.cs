@@ -34,12 +34,10 @@ public sealed class DmaBuf : FileDescriptorHandle
         {
             if (_size < 0)
             {
-                _size = WithFd(fd =>
-                {
-                    ThrowHelper.ThrowIfError(Libc.Seek(fd, 0, Libc.SEEK_END, out long size), "lseek(SEEK_END)", "dma-buf", fd: fd);
-                    Libc.Seek(fd, 0, Libc.SEEK_SET, out _);
-                    return size;
-                });
+                using var lease = new HandleLease(this);
+                ThrowHelper.ThrowIfError(Libc.Seek(lease.Fd, 0, Libc.SEEK_END, out long size), "lseek(SEEK_END)", "dma-buf", fd: lease.Fd);
+                Libc.Seek(lease.Fd, 0, Libc.SEEK_SET, out _);
+                _size = size;
             }
 
             return _size;
@@ -51,28 +49,34 @@ public sealed class DmaBuf : FileDescriptorHandle
     {
         get
         {
-            _identity ??= WithFd(fd =>
+            if (_identity is null)
             {
-                ThrowHelper.ThrowIfError(Libc.Stat(fd, out ulong dev, out ulong ino, out _, out _), "fstat", "dma-buf", fd: fd);
-                return new DmaBufIdentity(dev, ino);
-            });
+                using var lease = new HandleLease(this);
+                ThrowHelper.ThrowIfError(Libc.Stat(lease.Fd, out ulong dev, out ulong ino, out _, out _), "fstat", "dma-buf", fd: lease.Fd);
+                _identity = new DmaBufIdentity(dev, ino);
+            }
+
             return _identity.Value;
         }
     }
 
     /// <summary>The name set with <see cref="SetName"/> (by anyone), from <c>/proc/self/fdinfo</c>; null if none.</summary>
-    public string? Name => WithFd(fd =>
+    public string? Name
     {
-        foreach (string line in File.ReadLines($"/proc/self/fdinfo/{fd}"))
+        get
         {
-            if (line.StartsWith("name:", StringComparison.Ordinal))
+            using var lease = new HandleLease(this);
+            foreach (string line in File.ReadLines($"/proc/self/fdinfo/{lease.Fd}"))
             {
-                return line[5..].Trim();
+                if (line.StartsWith("name:", StringComparison.Ordinal))
+                {
+                    return line[5..].Trim();
+                }
             }
-        }
 
-        return null;
-    });
+            return null;
+        }
+    }
 
     /// <summary>
     /// Wraps an existing fd after checking that it is a dma-buf. With <paramref name="ownsHandle"/> the fd is
@@ -107,7 +111,8 @@ public sealed class DmaBuf : FileDescriptorHandle
 
         byte[] bytes = new byte[count + 1];
         Encoding.UTF8.GetBytes(name, bytes);
-        ThrowHelper.ThrowIfError(DmaBufUapi.SetName(this, bytes), "DMA_BUF_SET_NAME", "dma-buf", fd: FileDescriptor);
+        using var lease = new HandleLease(this);
+        ThrowHelper.ThrowIfError(DmaBufUapi.SetName(lease.Fd, bytes), "DMA_BUF_SET_NAME", "dma-buf", fd: lease.Fd);
     }
 
     /// <summary>
@@ -136,13 +141,10 @@ public sealed class DmaBuf : FileDescriptorHandle
         }
 
         int prot = ((access & DmaBufAccess.Read) != 0 ? Libc.PROT_READ : 0) | ((access & DmaBufAccess.Write) != 0 ? Libc.PROT_WRITE : 0);
-        IntPtr address = WithFd(fd =>
-        {
-            int errno = Libc.Mmap(fd, (nuint)length, prot, offset, out IntPtr a);
-            ThrowHelper.ThrowIfError(errno, "mmap", "dma-buf", fd: fd, hint: errno == Errno.EACCES
-                ? "a writable mapping needs a dma-buf exported with DmaBufExportFlags.ReadWrite" : null);
-            return a;
-        });
+        using var lease = new HandleLease(this);
+        int errno = Libc.Mmap(lease.Fd, (nuint)length, prot, offset, out IntPtr address);
+        ThrowHelper.ThrowIfError(errno, "mmap", "dma-buf", fd: lease.Fd, hint: errno == Errno.EACCES
+            ? "a writable mapping needs a dma-buf exported with DmaBufExportFlags.ReadWrite" : null);
         return new DmaBufMapping(this, address, length);
     }
 
@@ -154,11 +156,9 @@ public sealed class DmaBuf : FileDescriptorHandle
     public SyncFile ExportSyncFile(DmaBufAccess access)
     {
         DmaBufMapping.ValidateAccess(access);
-        return WithFd(fd =>
-        {
-            ThrowHelper.ThrowIfError(DmaBufUapi.ExportSyncFile(this, (uint)access, out int syncFd), "DMA_BUF_IOCTL_EXPORT_SYNC_FILE", "dma-buf", fd: fd);
-            return new SyncFile(syncFd);
-        });
+        using var lease = new HandleLease(this);
+        ThrowHelper.ThrowIfError(DmaBufUapi.ExportSyncFile(lease.Fd, (uint)access, out int syncFd), "DMA_BUF_IOCTL_EXPORT_SYNC_FILE", "dma-buf", fd: lease.Fd);
+        return new SyncFile(syncFd);
     }
 
     /// <summary>
@@ -170,25 +170,18 @@ public sealed class DmaBuf : FileDescriptorHandle
     {
         ArgumentNullException.ThrowIfNull(syncFile);
         DmaBufMapping.ValidateAccess(access);
-        bool added = false;
-        syncFile.DangerousAddRef(ref added);
-        try
-        {
-            int syncFd = (int)syncFile.DangerousGetHandle();
-            ThrowHelper.ThrowIfError(DmaBufUapi.ImportSyncFile(this, (uint)access, syncFd), "DMA_BUF_IOCTL_IMPORT_SYNC_FILE", "dma-buf", fd: FileDescriptor);
-        }
-        finally
-        {
-            syncFile.DangerousRelease();
-        }
+        using var sync = new HandleLease(syncFile);
+        using var lease = new HandleLease(this);
+        ThrowHelper.ThrowIfError(DmaBufUapi.ImportSyncFile(lease.Fd, (uint)access, sync.Fd), "DMA_BUF_IOCTL_IMPORT_SYNC_FILE", "dma-buf", fd: lease.Fd);
     }
 
     /// <summary>A second, independently owned, close-on-exec fd for the same dma-buf.</summary>
-    public DmaBuf Duplicate() => WithFd(fd =>
+    public DmaBuf Duplicate()
     {
-        ThrowHelper.ThrowIfError(Libc.DupCloseOnExec(fd, out int copy), "fcntl(F_DUPFD_CLOEXEC)", "dma-buf", fd: fd);
+        using var lease = new HandleLease(this);
+        ThrowHelper.ThrowIfError(Libc.DupCloseOnExec(lease.Fd, out int copy), "fcntl(F_DUPFD_CLOEXEC)", "dma-buf", fd: lease.Fd);
         return new DmaBuf(copy, ownsHandle: true);
-    });
+    }
 
     /// <inheritdoc/>
     public override string ToString() => IsClosed ? "dma-buf (closed)" : $"dma-buf fd {(int)handle}";

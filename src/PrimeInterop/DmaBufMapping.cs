@@ -8,14 +8,14 @@ namespace PrimeInterop;
 /// </summary>
 public sealed class DmaBufMapping : IDisposable
 {
-    private readonly DmaBuf _buffer;
+    private readonly int _fd; // valid while _memory is: it holds a reference on the dma-buf
     private readonly MappingHandle _memory;
 
     internal DmaBufMapping(DmaBuf buffer, IntPtr address, long length)
     {
         bool added = false;
-        buffer.DangerousAddRef(ref added); // SYNC needs the fd for as long as the mapping lives
-        _buffer = buffer;
+        buffer.DangerousAddRef(ref added); // SYNC needs the fd for as long as the mapping lives; MappingHandle drops it
+        _fd = (int)buffer.DangerousGetHandle();
         _memory = new MappingHandle(address, length, buffer);
         Length = length;
     }
@@ -48,8 +48,11 @@ public sealed class DmaBufMapping : IDisposable
 
     internal Span<byte> Span => _memory.Span(this);
 
-    internal void Sync(ulong flags) =>
-        ThrowHelper.ThrowIfError(DmaBufUapi.Sync(_buffer, flags), "DMA_BUF_IOCTL_SYNC", "dma-buf", fd: _buffer.FileDescriptor);
+    internal void Sync(ulong flags)
+    {
+        using var mapped = new HandleLease(_memory); // ObjectDisposedException once unmapped; else _fd is open
+        ThrowHelper.ThrowIfError(DmaBufUapi.Sync(_fd, flags), "DMA_BUF_IOCTL_SYNC", "dma-buf", fd: _fd);
+    }
 }
 
 /// <summary>A CPU access scope on a <see cref="DmaBufMapping"/>; dispose it to end the access.</summary>

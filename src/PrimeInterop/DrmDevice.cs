@@ -188,23 +188,15 @@ public sealed class DrmDevice : IDisposable
     public GemHandle ImportDmaBuf(SafeHandle dmaBuf)
     {
         ArgumentNullException.ThrowIfNull(dmaBuf);
-        bool added = false;
-        dmaBuf.DangerousAddRef(ref added);
-        try
+        using var lease = new HandleLease(dmaBuf);
+        int fd = lease.Fd;
+        return Acquire(() =>
         {
-            int fd = (int)dmaBuf.DangerousGetHandle();
-            return Acquire(() =>
-            {
-                int errno = DrmPrime.FdToHandle(_fd, fd, out uint h);
-                ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_PRIME_FD_TO_HANDLE", Path, fd: fd, hint:
-                    errno == Errno.EINVAL && !DmaBuf.IsDmaBuf(fd) ? $"fd {fd} is not a dma-buf" : null);
-                return h;
-            }, isDumb: false);
-        }
-        finally
-        {
-            dmaBuf.DangerousRelease();
-        }
+            int errno = DrmPrime.FdToHandle(_fd, fd, out uint h);
+            ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_PRIME_FD_TO_HANDLE", Path, fd: fd, hint:
+                errno == Errno.EINVAL && !DmaBuf.IsDmaBuf(fd) ? $"fd {fd} is not a dma-buf" : null);
+            return h;
+        }, isDumb: false);
     }
 
     /// <summary>
@@ -327,18 +319,10 @@ public sealed class DrmDevice : IDisposable
 
         // Holding the handle keeps it from being closed under the ioctl, and keeps this file open even after
         // the device was disposed.
-        bool added = false;
-        handle.DangerousAddRef(ref added);
-        try
-        {
-            int errno = DrmPrime.HandleToFd(_fd, handle.Value, DrmPrime.DRM_CLOEXEC | (uint)flags, out int fd);
-            ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_PRIME_HANDLE_TO_FD", Path, gemHandle: handle.Value);
-            return new DmaBuf(fd, ownsHandle: true);
-        }
-        finally
-        {
-            handle.DangerousRelease();
-        }
+        using var held = new HandleLease(handle);
+        int errno = DrmPrime.HandleToFd(_fd, handle.Value, DrmPrime.DRM_CLOEXEC | (uint)flags, out int fd);
+        ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_PRIME_HANDLE_TO_FD", Path, gemHandle: handle.Value);
+        return new DmaBuf(fd, ownsHandle: true);
     }
 
     /// <summary>
@@ -362,24 +346,16 @@ public sealed class DrmDevice : IDisposable
     internal int RawFd => _fd;
 
     /// <summary>A reference on the file for one device-level operation; ObjectDisposedException once disposed.</summary>
-    private FileLease Lease()
+    private HandleLease Lease()
     {
-        bool added = false;
         try
         {
-            _file.DangerousAddRef(ref added);
+            return new HandleLease(_file);
         }
         catch (ObjectDisposedException)
         {
             throw new ObjectDisposedException(nameof(DrmDevice), $"The DRM device {Path} has been disposed.");
         }
-
-        return new FileLease(_file);
-    }
-
-    private readonly struct FileLease(SafeFileHandle file) : IDisposable
-    {
-        public void Dispose() => file.DangerousRelease();
     }
 
     /// <summary>

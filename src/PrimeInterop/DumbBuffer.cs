@@ -41,20 +41,11 @@ public sealed class DumbBuffer : IDisposable
     public DrmMapping Map()
     {
         DrmDevice device = Handle.Device;
-        bool added = false;
-        Handle.DangerousAddRef(ref added);
-        try
-        {
-            // The handle keeps the device's file open, so its fd is valid here.
-            ThrowHelper.ThrowIfError(DrmModeDumb.Map(device.RawFd, Handle.Value, out ulong offset), "DRM_IOCTL_MODE_MAP_DUMB", device.Path, gemHandle: Handle.Value);
-            int errno = Libc.Mmap(device.RawFd, (nuint)Size, Libc.PROT_READ | Libc.PROT_WRITE, (long)offset, out IntPtr address);
-            ThrowHelper.ThrowIfError(errno, "mmap", device.Path, gemHandle: Handle.Value);
-            return new DrmMapping(address, (long)Size);
-        }
-        finally
-        {
-            Handle.DangerousRelease();
-        }
+        using var held = new HandleLease(Handle); // the handle keeps the device's file open, so its fd is valid
+        ThrowHelper.ThrowIfError(DrmModeDumb.Map(device.RawFd, Handle.Value, out ulong offset), "DRM_IOCTL_MODE_MAP_DUMB", device.Path, gemHandle: Handle.Value);
+        int errno = Libc.Mmap(device.RawFd, (nuint)Size, Libc.PROT_READ | Libc.PROT_WRITE, (long)offset, out IntPtr address);
+        ThrowHelper.ThrowIfError(errno, "mmap", device.Path, gemHandle: Handle.Value);
+        return new DrmMapping(address, (long)Size);
     }
 
     /// <summary>Drops this buffer's handle reference.</summary>

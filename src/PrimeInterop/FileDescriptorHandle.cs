@@ -27,19 +27,4 @@ public abstract class FileDescriptorHandle : SafeHandle
 
     /// <inheritdoc/>
     protected override bool ReleaseHandle() => Libc.Close((int)handle) == 0;
-
-    /// <summary>Runs <paramref name="action"/> with the raw fd while holding a reference on this handle.</summary>
-    private protected T WithFd<T>(Func<int, T> action)
-    {
-        bool added = false;
-        DangerousAddRef(ref added);
-        try
-        {
-            return action((int)handle);
-        }
-        finally
-        {
-            DangerousRelease();
-        }
-    }
 }

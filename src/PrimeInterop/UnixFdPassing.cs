@@ -19,7 +19,7 @@ public static class UnixFdPassing
     public static int SendWithFds(this Socket socket, ReadOnlySpan<byte> payload, params ReadOnlySpan<SafeHandle> fds)
     {
         Validate(socket, payload.Length, fds.Length);
-        using var s = new SocketLease(socket); // first: if it throws, no fd has been referenced yet
+        using var s = new HandleLease(socket.SafeHandle); // first: if it throws, no fd has been referenced yet
         int[] raw = AddRefs(fds);
         try
         {
@@ -59,7 +59,7 @@ public static class UnixFdPassing
                 cancellationToken.ThrowIfCancellationRequested();
                 int errno;
                 int sent;
-                using (var s = new SocketLease(socket))
+                using (var s = new HandleLease(socket.SafeHandle))
                 {
                     errno = ScmRights.Send(s.Fd, payload.Span, raw, ScmRights.MSG_DONTWAIT, out sent);
                 }
@@ -128,7 +128,7 @@ public static class UnixFdPassing
         int errno;
         int received;
         int msgFlags;
-        using (var s = new SocketLease(socket))
+        using (var s = new HandleLease(socket.SafeHandle))
         {
             errno = ScmRights.Receive(s.Fd, buffer, maxFds, flags, fds, out received, out msgFlags);
         }
@@ -194,24 +194,6 @@ public static class UnixFdPassing
         {
             h.DangerousRelease();
         }
-    }
-
-    /// <summary>Holds the socket's SafeHandle for one call, so a concurrent Dispose cannot recycle its fd under us.</summary>
-    private readonly ref struct SocketLease
-    {
-        private readonly SafeHandle _handle;
-
-        public SocketLease(Socket socket)
-        {
-            _handle = socket.SafeHandle; // ObjectDisposedException once the socket is disposed
-            bool added = false;
-            _handle.DangerousAddRef(ref added);
-            Fd = (int)_handle.DangerousGetHandle();
-        }
-
-        public int Fd { get; }
-
-        public void Dispose() => _handle.DangerousRelease();
     }
 
     private static string? FdHint(int errno) => errno switch

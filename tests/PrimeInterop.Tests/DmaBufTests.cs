@@ -110,7 +110,7 @@ public sealed class DmaBufTests
             Assert.Throws<ArgumentOutOfRangeException>(() => { using var _ = mapping.BeginAccess(0); });
 
             // Below the API, the kernel refuses flags outside DMA_BUF_SYNC_VALID_FLAGS_MASK the same way.
-            int errno = Interop.DmaBufUapi.Sync(dmaBuf, 0x10);
+            int errno = Interop.DmaBufUapi.Sync(dmaBuf.FileDescriptor, 0x10);
             Assert.Equal(Interop.Errno.EINVAL, errno);
         }
 

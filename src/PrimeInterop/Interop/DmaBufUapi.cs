@@ -40,14 +40,14 @@ internal static unsafe class DmaBufUapi
     public static readonly uint DMA_BUF_IOCTL_EXPORT_SYNC_FILE = Ioctl.IOWR(Base, 2, sizeof(dma_buf_export_sync_file));
     public static readonly uint DMA_BUF_IOCTL_IMPORT_SYNC_FILE = Ioctl.IOW(Base, 3, sizeof(dma_buf_import_sync_file));
 
-    public static int Sync(SafeHandle fd, ulong flags)
+    public static int Sync(int fd, ulong flags)
     {
         var arg = new dma_buf_sync { flags = flags };
         return Ioctl.Invoke(fd, DMA_BUF_IOCTL_SYNC, &arg);
     }
 
     /// <summary>SET_NAME takes a pointer to a NUL-terminated string as its argument itself, not a struct.</summary>
-    public static int SetName(SafeHandle fd, ReadOnlySpan<byte> nulTerminated)
+    public static int SetName(int fd, ReadOnlySpan<byte> nulTerminated)
     {
         fixed (byte* p = nulTerminated)
         {
@@ -55,7 +55,7 @@ internal static unsafe class DmaBufUapi
         }
     }
 
-    public static int ExportSyncFile(SafeHandle fd, uint flags, out int syncFd)
+    public static int ExportSyncFile(int fd, uint flags, out int syncFd)
     {
         var arg = new dma_buf_export_sync_file { flags = flags, fd = -1 };
         int errno = Ioctl.Invoke(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &arg);
@@ -63,7 +63,7 @@ internal static unsafe class DmaBufUapi
         return errno;
     }
 
-    public static int ImportSyncFile(SafeHandle fd, uint flags, int syncFd)
+    public static int ImportSyncFile(int fd, uint flags, int syncFd)
     {
         var arg = new dma_buf_import_sync_file { flags = flags, fd = syncFd };
         return Ioctl.Invoke(fd, DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &arg);

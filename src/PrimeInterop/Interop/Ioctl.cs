@@ -35,19 +35,4 @@ internal static unsafe class Ioctl
             }
         }
     }
-
-    /// <summary>ioctl on a SafeHandle's fd, holding a reference on it for the duration of the call.</summary>
-    public static int Invoke(SafeHandle fd, uint request, void* arg)
-    {
-        bool added = false;
-        fd.DangerousAddRef(ref added);
-        try
-        {
-            return Invoke((int)fd.DangerousGetHandle(), request, arg);
-        }
-        finally
-        {
-            fd.DangerousRelease();
-        }
-    }
 }

@@ -46,17 +46,11 @@ public sealed class LeakOracle : IDisposable
     /// <summary>True when the handle exists in the device's file right now.</summary>
     public static bool HandleIsOpen(System.Runtime.InteropServices.SafeHandle deviceFile, uint handle)
     {
-        bool added = false;
-        deviceFile.DangerousAddRef(ref added);
         int errno;
         int fd;
-        try
+        using (var lease = new HandleLease(deviceFile))
         {
-            errno = DrmPrime.HandleToFd((int)deviceFile.DangerousGetHandle(), handle, DrmPrime.DRM_CLOEXEC, out fd);
-        }
-        finally
-        {
-            deviceFile.DangerousRelease();
+            errno = DrmPrime.HandleToFd(lease.Fd, handle, DrmPrime.DRM_CLOEXEC, out fd);
         }
 
         if (errno == 0)
