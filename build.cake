@@ -42,6 +42,22 @@ int Run(string file, string args, bool throwOnError = true)
     return code;
 }
 
+// Runs `command` in a guest of `kernel`; the guest's files (serial.log, uname, what the command writes to
+// /tmp/rig-out) land in a fresh artifacts/rig/<name>. Returns that folder and rig.sh's exit code.
+(DirectoryPath OutDir, int Code) RunInRig(string kernel, string name, string command, bool quiet = false)
+{
+    var outDir = artifacts.Combine($"rig/{name}");
+    EnsureDirectoryExists(outDir);
+    CleanDirectory(outDir);
+    var code = StartProcess("bash", new ProcessSettings
+    {
+        Arguments = $"\"{rigScript}\" run {kernel} \"{outDir}\" -- {command}",
+        WorkingDirectory = root,
+        EnvironmentVariables = quiet ? new Dictionary<string, string> { ["RIG_QUIET"] = "1" } : null,
+    });
+    return (outDir, code);
+}
+
 TestCounts ReadResults(FilePath xml, string label)
 {
     var doc = XDocument.Load(xml.FullPath);
@@ -101,16 +117,8 @@ Task("RigTests").IsDependentOn("Build").Does(() =>
     bool parallel = kernels.Length > 1 && rigParallel;
     (string Kernel, DirectoryPath OutDir, int Code) RunKernel(string kernel)
     {
-        var outDir = artifacts.Combine($"rig/{kernel}");
-        EnsureDirectoryExists(outDir);
-        CleanDirectory(outDir);
-        var settings = new ProcessSettings
-        {
-            Arguments = $"\"{rigScript}\" run {kernel} \"{outDir}\" -- dotnet \"{testDll}\" -noColor -trait \"Category=Kernel\" -result-xml /tmp/rig-out/results.xml",
-            WorkingDirectory = root,
-            EnvironmentVariables = parallel ? new Dictionary<string, string> { ["RIG_QUIET"] = "1" } : null,
-        };
-        return (kernel, outDir, StartProcess("bash", settings));
+        var (outDir, code) = RunInRig(kernel, kernel, $"dotnet \"{testDll}\" -noColor -trait \"Category=Kernel\" -result-xml /tmp/rig-out/results.xml", quiet: parallel);
+        return (kernel, outDir, code);
     }
     var runs = parallel
         ? System.Threading.Tasks.Task.WhenAll(kernels.Select(k => System.Threading.Tasks.Task.Run(() => RunKernel(k)))).GetAwaiter().GetResult()
@@ -155,10 +163,7 @@ Task("Demo").IsDependentOn("Build").Does(() =>
         return;
     }
     Run("bash", $"\"{rigScript}\" prereqs");
-    var outDir = artifacts.Combine("rig/demo");
-    EnsureDirectoryExists(outDir);
-    CleanDirectory(outDir);
-    var code = Run("bash", $"\"{rigScript}\" run a \"{outDir}\" -- dotnet \"{primectlDll}\" demo --output /tmp/rig-out", throwOnError: false);
+    var (outDir, code) = RunInRig("a", "demo", $"dotnet \"{primectlDll}\" demo --output /tmp/rig-out");
     if (code != 0) throw new Exception($"the demo failed in the rig (exit {code}); see {outDir}/serial.log");
     Information($"demo output (PNG of the received pixels) is in {outDir}");
 });
@@ -176,10 +181,7 @@ Task("Bench").IsDependentOn("Build").Does(() =>
     Run("bash", $"\"{rigScript}\" prereqs");
     foreach (var kernel in kernels)
     {
-        var outDir = artifacts.Combine($"rig/bench-{kernel}");
-        EnsureDirectoryExists(outDir);
-        CleanDirectory(outDir);
-        var code = Run("bash", $"\"{rigScript}\" run {kernel} \"{outDir}\" -- dotnet {args}", throwOnError: false);
+        var (outDir, code) = RunInRig(kernel, $"bench-{kernel}", $"dotnet {args}");
         if (code != 0) throw new Exception($"the benchmark failed in the rig on kernel {kernel} (exit {code}); see {outDir}/serial.log");
     }
 });
