@@ -35,4 +35,26 @@ internal static unsafe class Ioctl
             }
         }
     }
+
+    /// <summary>
+    /// For the ioctls that return a new fd as their result (UDMABUF_CREATE): retried on EINTR only, since a
+    /// creating call is not idempotent for every EAGAIN. Returns 0 or the errno.
+    /// </summary>
+    public static int InvokeForResult(int fd, uint request, void* arg, out int result)
+    {
+        while (true)
+        {
+            result = LibC.ioctl(fd, unchecked((int)request), arg);
+            if (result != -1)
+            {
+                return 0;
+            }
+
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != Errno.EINTR)
+            {
+                return errno;
+            }
+        }
+    }
 }

@@ -1,0 +1,86 @@
+using System.Runtime.InteropServices;
+
+#pragma warning disable CS8981
+
+namespace PrimeInterop.Interop;
+
+/// <summary>sync_file ioctls (include/uapi/linux/sync_file.h): MERGE and FILE_INFO.</summary>
+internal static unsafe class SyncFileUapi
+{
+    public const char Base = '>';
+    public const int NameLength = 32;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct sync_merge_data
+    {
+        public fixed byte name[NameLength];
+        public int fd2;
+        public int fence;
+        public uint flags;
+        public uint pad;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct sync_fence_info
+    {
+        public fixed byte obj_name[NameLength];
+        public fixed byte driver_name[NameLength];
+        public int status;
+        public uint flags;
+        public ulong timestamp_ns;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct sync_file_info
+    {
+        public fixed byte name[NameLength];
+        public int status;
+        public uint flags;
+        public uint num_fences;
+        public uint pad;
+        public ulong sync_fence_info;
+    }
+
+    public static readonly uint SYNC_IOC_MERGE = Ioctl.IOWR(Base, 3, sizeof(sync_merge_data));
+    public static readonly uint SYNC_IOC_FILE_INFO = Ioctl.IOWR(Base, 4, sizeof(sync_file_info));
+
+    public static int Merge(int fd, int fd2, ReadOnlySpan<byte> name, out int fence)
+    {
+        var arg = new sync_merge_data { fd2 = fd2, fence = -1 };
+        name[..Math.Min(name.Length, NameLength - 1)].CopyTo(new Span<byte>(arg.name, NameLength));
+        int errno = Ioctl.Invoke(fd, SYNC_IOC_MERGE, &arg);
+        fence = errno == 0 ? arg.fence : -1;
+        return errno;
+    }
+
+    /// <summary>
+    /// FILE_INFO in its two steps: the count of fences, then the fences. A sync_file's fences are fixed at creation,
+    /// so the second call's count cannot grow; the kernel refuses a count that is too small (EINVAL) anyway.
+    /// </summary>
+    public static int GetInfo(int fd, out sync_file_info info, out sync_fence_info[] fences)
+    {
+        fences = [];
+        var head = default(sync_file_info);
+        int errno = Ioctl.Invoke(fd, SYNC_IOC_FILE_INFO, &head);
+        info = head;
+        if (errno != 0 || head.num_fences == 0)
+        {
+            return errno;
+        }
+
+        var list = new sync_fence_info[head.num_fences];
+        fixed (sync_fence_info* p = list)
+        {
+            var full = new sync_file_info { num_fences = (uint)list.Length, sync_fence_info = (ulong)p };
+            errno = Ioctl.Invoke(fd, SYNC_IOC_FILE_INFO, &full);
+            info = full;
+        }
+
+        if (errno == 0)
+        {
+            fences = list;
+        }
+
+        return errno;
+    }
+}
