@@ -77,4 +77,80 @@ for (int r = 1; r <= rounds; r++)
 
 static double Median(List<double> v) => v.Order().ElementAt(v.Count / 2);
 Console.WriteLine($"median C#/C: export {Median(exportRatios):F2}, roundtrip {Median(rtRatios):F2}; managed allocations: export {allocExport:F0} B/op, roundtrip {allocRt:F0} B/op");
+
+// Fence wait latency: from just before vgem signals a write fence to the code after `await WaitReadyAsync(Read)`
+// (C#: the poller thread's epoll_wait, then a thread-pool continuation), against a C thread blocked in poll().
+string fenceNative = Path.Combine(Path.GetDirectoryName(native)!, "fence-latency");
+int samples = Math.Max(20, iterations / 100);
+using var fenced = card.ExportDmaBuf(dumb.Handle);
+
+async Task<double> ManagedFenceLatency(int n)
+{
+    var values = new List<double>(n);
+    for (int i = 0; i < n; i++)
+    {
+        using var fence = FenceAttach();
+        Task<long> woke = WakeTime();
+        Thread.Sleep(2); // as the C waiter: registered before the signal
+        long t0 = Stopwatch.GetTimestamp();
+        fence.Signal();
+        values.Add(Stopwatch.GetElapsedTime(t0, await woke).TotalNanoseconds);
+    }
+
+    return Median(values);
+}
+
+async Task<long> WakeTime()
+{
+    await fenced.WaitReadyAsync(DmaBufAccess.Read).ConfigureAwait(false);
+    return Stopwatch.GetTimestamp();
+}
+
+VgemFenceHandle FenceAttach()
+{
+    int errno = PrimeInterop.Interop.Vgem.AttachFence((int)card.FileHandle.DangerousGetHandle(), dumb.Handle.Value, write: true, out uint id);
+    return errno == 0 ? new VgemFenceHandle(card, id) : throw new InvalidOperationException($"VGEM_FENCE_ATTACH: errno {errno}");
+}
+
+double NativeFenceLatency(int n)
+{
+    using var p = Process.Start(new ProcessStartInfo(fenceNative, n.ToString(CultureInfo.InvariantCulture)) { RedirectStandardOutput = true })!;
+    var values = p.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries)
+        .Select(l => l.Split(' ')).ToDictionary(f => f[0], f => double.Parse(f[1], CultureInfo.InvariantCulture));
+    p.WaitForExit();
+    return p.ExitCode == 0 ? values["median_ns"] : throw new InvalidOperationException($"fence-latency exited {p.ExitCode}");
+}
+
+await ManagedFenceLatency(20); // warm-up
+Console.WriteLine($"fence wait: signal -> await continuation (C#) vs signal -> poll() return (C thread), median of {samples} per round (us)");
+var latencyRatios = new List<double>();
+for (int r = 1; r <= rounds; r++)
+{
+    double c = NativeFenceLatency(samples);
+    double m = await ManagedFenceLatency(samples);
+    latencyRatios.Add(m / c);
+    Console.WriteLine($"{r,-6} C {c / 1000,8:F1}   C# {m / 1000,8:F1}   ratio {latencyRatios[^1],6:F2}");
+}
+
+Console.WriteLine($"median C#/C fence wait latency: {Median(latencyRatios):F2}");
 return 0;
+
+/// <summary>A pending vgem fence; Signal() signals it.</summary>
+internal sealed class VgemFenceHandle(DrmDevice card, uint id) : IDisposable
+{
+    private bool _signaled;
+
+    public void Signal()
+    {
+        int errno = PrimeInterop.Interop.Vgem.SignalFence((int)card.FileHandle.DangerousGetHandle(), id);
+        _signaled = errno == 0 ? true : throw new InvalidOperationException($"VGEM_FENCE_SIGNAL: errno {errno}");
+    }
+
+    public void Dispose()
+    {
+        if (!_signaled)
+        {
+            PrimeInterop.Interop.Vgem.SignalFence((int)card.FileHandle.DangerousGetHandle(), id);
+        }
+    }
+}
