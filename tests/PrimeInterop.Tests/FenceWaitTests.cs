@@ -24,7 +24,7 @@ public sealed class FenceWaitTests
             Assert.True(buffer.IsReady(DmaBufAccess.Read) && buffer.IsReady(DmaBufAccess.Write)); // no fences yet
             await buffer.WaitReadyAsync(DmaBufAccess.Write, TestContext.Current.CancellationToken); // completes at once
 
-            using var fence = VgemFence.Attach(dumb.Handle, write: true);
+            using var fence = VgemFence.Attach(dumb.Handle, DmaBufAccess.Write);
             Task read = buffer.WaitReadyAsync(DmaBufAccess.Read, TestContext.Current.CancellationToken);
             Task write = buffer.WaitReadyAsync(DmaBufAccess.Write, TestContext.Current.CancellationToken);
             await Task.Delay(Pending, TestContext.Current.CancellationToken);
@@ -50,7 +50,7 @@ public sealed class FenceWaitTests
         using (var dumb = card.CreateDumbBuffer(64, 64, 32))
         using (var buffer = card.ExportDmaBuf(dumb.Handle))
         {
-            using var fence = VgemFence.Attach(dumb.Handle, write: false);
+            using var fence = VgemFence.Attach(dumb.Handle, DmaBufAccess.Read);
             // POLLIN waits for writers only: a pending reader does not hold another reader.
             await buffer.WaitReadyAsync(DmaBufAccess.Read, TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
             Task write = buffer.WaitReadyAsync(DmaBufAccess.Write, TestContext.Current.CancellationToken);
@@ -73,7 +73,7 @@ public sealed class FenceWaitTests
         using (var card = KernelEnv.OpenVgemCard())
         using (var dumb = card.CreateDumbBuffer(64, 64, 32))
         using (var buffer = card.ExportDmaBuf(dumb.Handle))
-        using (var fence = VgemFence.Attach(dumb.Handle, write: true))
+        using (var fence = VgemFence.Attach(dumb.Handle, DmaBufAccess.Write))
         {
             int fdsBefore = LeakOracle.FdCount();
             using var cts = new CancellationTokenSource();
@@ -130,7 +130,7 @@ public sealed class FenceWaitTests
                 await Task.Delay(100, TestContext.Current.CancellationToken);
                 int threadsBefore = ProcessThreads.Count();
                 var clock = Stopwatch.StartNew();
-                fences.AddRange(dumbs.Select(d => VgemFence.Attach(d.Handle, write: true)));
+                fences.AddRange(dumbs.Select(d => VgemFence.Attach(d.Handle, DmaBufAccess.Write)));
                 var waits = new List<Task>(Buffers * WaitsPerBuffer);
                 for (int w = 0; w < WaitsPerBuffer; w++)
                 {
@@ -171,7 +171,7 @@ public sealed class FenceWaitTests
         using (var card = KernelEnv.OpenVgemCard())
         using (var dumb = card.CreateDumbBuffer(64, 64, 32))
         using (var buffer = card.ExportDmaBuf(dumb.Handle))
-        using (var fence = VgemFence.Attach(dumb.Handle, write: true))
+        using (var fence = VgemFence.Attach(dumb.Handle, DmaBufAccess.Write))
         using (var sync = buffer.ExportSyncFile(DmaBufAccess.Read))
         {
             Assert.False(sync.IsSignaled);

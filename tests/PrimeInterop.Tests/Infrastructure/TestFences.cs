@@ -4,53 +4,6 @@ using PrimeInterop.Interop;
 namespace PrimeInterop.Tests.Infrastructure;
 
 /// <summary>
-/// A real pending fence from vgem (DRM_IOCTL_VGEM_FENCE_ATTACH) on a buffer's reservation object, signalled by
-/// <see cref="Signal"/> (DRM_IOCTL_VGEM_FENCE_SIGNAL). A write fence holds readers and writers; a read fence holds
-/// writers only. vgem signals a fence by itself after 10 s, so tests signal well before. Dispose signals a fence
-/// that is still pending, so no test leaves one behind.
-/// </summary>
-public sealed class VgemFence : IDisposable
-{
-    private readonly GemHandle _handle;
-    private bool _signaled;
-
-    private VgemFence(GemHandle handle, uint id)
-    {
-        _handle = handle;
-        Id = id;
-    }
-
-    public uint Id { get; }
-
-    /// <summary>Attaches a fence to <paramref name="handle"/>'s object (a vgem handle: created or imported there).</summary>
-    public static VgemFence Attach(GemHandle handle, bool write)
-    {
-        using var lease = new HandleLease(handle); // keeps the device's fd open for the call
-        int errno = Vgem.AttachFence(handle.Device.RawFd, handle.Value, write, out uint id);
-        Assert.True(errno == 0, $"DRM_IOCTL_VGEM_FENCE_ATTACH on {handle}: {Errno.Name(errno)}");
-        return new VgemFence(handle, id);
-    }
-
-    public void Signal()
-    {
-        using var lease = new HandleLease(_handle);
-        int errno = Vgem.SignalFence(_handle.Device.RawFd, Id);
-        Assert.True(errno == 0, $"DRM_IOCTL_VGEM_FENCE_SIGNAL of fence {Id}: {Errno.Name(errno)} (ETIMEDOUT: vgem's 10 s timeout signalled it first)");
-        _signaled = true;
-    }
-
-    public void Dispose()
-    {
-        if (!_signaled && !_handle.IsClosed)
-        {
-            _signaled = true;
-            using var lease = new HandleLease(_handle);
-            Vgem.SignalFence(_handle.Device.RawFd, Id);
-        }
-    }
-}
-
-/// <summary>
 /// A sw_sync timeline (debugfs sync/sw_sync, kernel A): <see cref="CreateFence"/> makes a sync_file that signals
 /// when <see cref="Advance"/> has moved the timeline to its point. Closing the timeline signals what is left.
 /// </summary>
