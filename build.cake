@@ -1,7 +1,7 @@
 // PrimeInterop build. Run with: dotnet tool restore && dotnet cake --target=<Target>
 //   Clean  Build  Test (host tests, then the rig; the README's test command)  Rig (rig only)
 //   Demo (the sample CLI's demo: directly where vgem is loaded, else in the rig)  Bench  Pack
-// Arguments: --configuration=Release  --kernels=a,b  --rig=auto|always|never  --rig-parallel=true|false
+// Arguments: --source=dumb|udmabuf|heap (Demo)  --configuration=Release  --kernels=a,b  --rig=auto|always|never  --rig-parallel=true|false
 // No #addin or #tool: everything here is Cake's own or the .NET runtime's.
 using System.Xml.Linq;
 
@@ -9,6 +9,7 @@ var target = Argument("target", "Test");
 var configuration = Argument("configuration", "Release");
 var kernels = Argument("kernels", "a,b").Split(',', StringSplitOptions.RemoveEmptyEntries);
 var rigMode = Argument("rig", EnvironmentVariable("PRIMEINTEROP_RIG_MODE") ?? "auto");
+var demoSource = Argument("source", "dumb"); // Demo: where the exported buffer comes from (dumb, udmabuf, heap)
 var rigParallel = Argument("rig-parallel", false); // sequential streams each guest console; parallel measured no faster on 2 cores
 
 var root = MakeAbsolute(Directory("."));
@@ -159,11 +160,11 @@ Task("Demo").IsDependentOn("Build").Does(() =>
         throw new Exception("the sample CLI (samples/primectl) is not built yet");
     if (!UseRig())
     {
-        Run("dotnet", $"\"{primectlDll}\" demo --output \"{artifacts.Combine("demo")}\"");
+        Run("dotnet", $"\"{primectlDll}\" demo --source {demoSource} --output \"{artifacts.Combine("demo")}\"");
         return;
     }
     Run("bash", $"\"{rigScript}\" prereqs");
-    var (outDir, code) = RunInRig("a", "demo", $"dotnet \"{primectlDll}\" demo --output /tmp/rig-out");
+    var (outDir, code) = RunInRig("a", "demo", $"dotnet \"{primectlDll}\" demo --source {demoSource} --output /tmp/rig-out");
     if (code != 0) throw new Exception($"the demo failed in the rig (exit {code}); see {outDir}/serial.log");
     Information($"demo output (PNG of the received pixels) is in {outDir}");
 });
