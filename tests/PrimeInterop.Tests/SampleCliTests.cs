@@ -79,6 +79,10 @@ public sealed class SampleCliTests
         Assert.Equal(ExitCodes.Usage, code);
         (code, _, _) = Primectl();
         Assert.Equal(ExitCodes.Usage, code);
+        (code, _, stderr) = Primectl("export", "--source", "gpu");
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("dumb", stderr, StringComparison.Ordinal);
+        Assert.Contains("udmabuf", stderr, StringComparison.Ordinal);
         (code, _, stderr) = Primectl("export", "--width", "0");
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Contains("--width and --height are 1 to 16384", stderr, StringComparison.Ordinal);
@@ -184,6 +188,22 @@ public sealed class SampleCliTests
 
     [Fact]
     [Trait(KernelEnv.Category, KernelEnv.Kernel)]
+    public void Demo_with_a_udmabuf_source_draws_through_the_memfd_under_a_write_fence()
+    {
+        KernelEnv.RequireCapability("udmabuf");
+        string output = Directory.CreateTempSubdirectory("primectl-demo").FullName;
+        var (code, stdout, stderr) = Primectl("demo", "--source", "udmabuf", "--output", output);
+        TestContext.Current.TestOutputHelper?.WriteLine(stdout);
+        Assert.True(code == 0, $"demo exited {code}: {stdout}{stderr}");
+        Assert.Contains("udmabuf over a sealed memfd", stdout, StringComparison.Ordinal);
+        Assert.Contains("drew the test image after sending, under the pending fence", stdout, StringComparison.Ordinal);
+        Assert.Matches(@"waited\s+\d+ ms for the exporter's write fence", stdout);
+        Assert.Contains("verified   all 65536 pixels", stdout, StringComparison.Ordinal);
+        Directory.Delete(output, recursive: true);
+    }
+
+    [Fact]
+    [Trait(KernelEnv.Category, KernelEnv.Kernel)]
     public void Demo_exports_in_one_process_and_imports_and_verifies_in_another()
     {
         KernelEnv.RequireVgem();
@@ -197,6 +217,7 @@ public sealed class SampleCliTests
         string importer = System.Text.RegularExpressions.Regex.Match(stdout, @"imported\s+pid (\d+)").Groups[1].Value;
         Assert.NotEqual(exporter, importer); // two processes
         Assert.Contains("verified   all 65536 pixels", stdout, StringComparison.Ordinal);
+        Assert.Matches(@"waited\s+\d+ ms for the exporter's write fence", stdout); // sent before drawing, read after the signal
         if (KernelEnv.HasCapability("vkms"))
         {
             Assert.Matches(@"framebuffer \d+ on /dev/dri/card\d+ \(vkms\)", stdout);
