@@ -7,13 +7,16 @@ using PrimeInterop.Tests.Infrastructure;
 
 namespace PrimeInterop.Tests;
 
-/// <summary>udmabuf (kernel A): dma-bufs over sealed memfd pages, and the kernel's rules for the memfd.</summary>
-[Trait(KernelEnv.Category, KernelEnv.Kernel)]
+/// <summary>
+/// udmabuf (kernel A): dma-bufs over sealed memfd pages, and the kernel's rules for the memfd. The rule checks run
+/// everywhere; every test that opens /dev/udmabuf carries Category=Kernel.
+/// </summary>
 public sealed class UdmabufTests
 {
     private static readonly int Page = Environment.SystemPageSize;
 
     [Fact]
+    [Trait(KernelEnv.Category, KernelEnv.Kernel)]
     public void Bytes_written_through_the_memfd_read_through_the_mapping_and_a_vgem_import_and_back()
     {
         KernelEnv.RequireCapability("udmabuf");
@@ -61,6 +64,7 @@ public sealed class UdmabufTests
     }
 
     [Fact]
+    [Trait(KernelEnv.Category, KernelEnv.Kernel)]
     public void Create_list_lays_ranges_of_several_memfds_end_to_end()
     {
         KernelEnv.RequireCapability("udmabuf");
@@ -87,6 +91,7 @@ public sealed class UdmabufTests
     }
 
     [Fact]
+    [Trait(KernelEnv.Category, KernelEnv.Kernel)]
     public void The_memfd_can_be_closed_after_creation_and_the_buffer_lives_on()
     {
         KernelEnv.RequireCapability("udmabuf");
@@ -124,16 +129,21 @@ public sealed class UdmabufTests
         oracle.Verify();
     }
 
+    /// <summary>Runs everywhere (no udmabuf needed): the checks come before /dev/udmabuf is opened.</summary>
     [Fact]
-    public void Bad_memfds_and_ranges_get_the_documented_errors_and_leak_nothing()
+    public void Bad_memfds_and_ranges_get_the_documented_errors_before_any_ioctl_and_leak_nothing()
     {
-        KernelEnv.RequireCapability("udmabuf");
         using var oracle = new LeakOracle();
         using (var unsealed = RawMemfd(4 * Page, 0))
         using (var writeSealed = RawMemfd(4 * Page, Memfd.F_SEAL_SHRINK | Memfd.F_SEAL_WRITE))
         using (var good = Udmabuf.CreateMemfd(4 * Page))
         using (var notMemfd = File.OpenHandle("/dev/null"))
         {
+            Assert.Equal(0, Memfd.GetSeals((int)good.DangerousGetHandle(), out int seals));
+            Assert.Equal(Memfd.F_SEAL_SHRINK | Memfd.F_SEAL_GROW | Memfd.F_SEAL_SEAL, seals);
+            Assert.Equal(4 * Page, RandomAccess.GetLength(good));
+            Assert.True(UdmabufTests.IsCloseOnExec(good));
+
             var e = Assert.Throws<ArgumentException>(() => Udmabuf.Create(unsealed, 0, Page));
             Assert.Contains("lacks F_SEAL_SHRINK", e.Message, StringComparison.Ordinal);
             e = Assert.Throws<ArgumentException>(() => Udmabuf.Create(writeSealed, 0, Page));
@@ -144,14 +154,33 @@ public sealed class UdmabufTests
             Assert.Contains("multiple of the page size", e.Message, StringComparison.Ordinal);
             Assert.Throws<ArgumentOutOfRangeException>(() => Udmabuf.Create(good, 0, Page + 1));
             Assert.Throws<ArgumentOutOfRangeException>(() => Udmabuf.Create(good, 0, 0));
+            Assert.Throws<ArgumentOutOfRangeException>(() => Udmabuf.Create(good, -Page, Page));
             e = Assert.Throws<ArgumentOutOfRangeException>(() => Udmabuf.Create(good, 2 * Page, 3 * Page));
             Assert.Contains("beyond the end of the", e.Message, StringComparison.Ordinal);
             Assert.Throws<ArgumentOutOfRangeException>(() => Udmabuf.Create(good, long.MaxValue - (Page - 1), Page)); // no overflow
-            // In a list, the message names the range.
             e = Assert.Throws<ArgumentException>(() => Udmabuf.Create([new UdmabufRange(good, 0, Page), new UdmabufRange(unsealed, 0, Page)]));
-            Assert.Contains("ranges[1]", e.Message, StringComparison.Ordinal);
+            Assert.Contains("ranges[1]", e.Message, StringComparison.Ordinal); // in a list, the message names the range
+            Assert.Throws<ArgumentOutOfRangeException>(() => Udmabuf.Create([]));
+            Assert.Throws<ArgumentOutOfRangeException>(() => Udmabuf.CreateMemfd(Page + 1));
+            good.Dispose();
+            Assert.Throws<ObjectDisposedException>(() => Udmabuf.Create(good, 0, Page));
+        }
 
-            // The library's rules are the kernel's: below the API, UDMABUF_CREATE refuses the same inputs.
+        oracle.Verify();
+    }
+
+    [Fact]
+    [Trait(KernelEnv.Category, KernelEnv.Kernel)]
+    public void The_kernel_refuses_the_same_memfds_and_ranges_itself()
+    {
+        KernelEnv.RequireCapability("udmabuf");
+        using var oracle = new LeakOracle();
+        using (var unsealed = RawMemfd(4 * Page, 0))
+        using (var writeSealed = RawMemfd(4 * Page, Memfd.F_SEAL_SHRINK | Memfd.F_SEAL_WRITE))
+        using (var good = Udmabuf.CreateMemfd(4 * Page))
+        using (var notMemfd = File.OpenHandle("/dev/null"))
+        {
+            // Below the API, UDMABUF_CREATE refuses what the library refuses: the library's rules are the kernel's.
             Assert.Equal(0, Libc.Open(Udmabuf.DevicePath, Libc.O_RDWR | Libc.O_CLOEXEC, out int device));
             try
             {
@@ -159,9 +188,11 @@ public sealed class UdmabufTests
                 Assert.Equal(Errno.EINVAL, RawCreate(device, writeSealed, 0, Page));
                 Assert.Equal(Errno.EINVAL, RawCreate(device, good, 100, Page));
                 Assert.Equal(Errno.EINVAL, RawCreate(device, good, 0, Page + 1));
-                Assert.NotEqual(0, RawCreate(device, notMemfd, 0, Page));
+                int notAMemfd = RawCreate(device, notMemfd, 0, Page);
+                Assert.NotEqual(0, notAMemfd);
                 int beyond = RawCreate(device, good, 2 * Page, 3 * Page);
-                Measurements.Record($"udmabuf: the kernel answers a range beyond the memfd with {(beyond == 0 ? "success" : Errno.Name(beyond))}");
+                Measurements.Record($"udmabuf: the kernel answers /dev/null with {Errno.Name(notAMemfd)}, a range beyond the memfd with {(beyond == 0 ? "success" : Errno.Name(beyond))}");
+                Assert.Equal(0, RawCreate(device, good, Page, 3 * Page));
             }
             finally
             {
@@ -173,6 +204,7 @@ public sealed class UdmabufTests
     }
 
     [Fact]
+    [Trait(KernelEnv.Category, KernelEnv.Kernel)]
     public void A_udmabuf_imports_into_vkms_and_becomes_a_framebuffer()
     {
         KernelEnv.RequireCapability("udmabuf");
@@ -193,6 +225,7 @@ public sealed class UdmabufTests
     }
 
     [Fact]
+    [Trait(KernelEnv.Category, KernelEnv.Kernel)]
     public async Task A_udmabuf_travels_over_a_socket_and_maps_on_the_other_side()
     {
         KernelEnv.RequireCapability("udmabuf");
@@ -224,9 +257,9 @@ public sealed class UdmabufTests
         oracle.Verify();
     }
 
-    internal static bool IsCloseOnExec(FileDescriptorHandle h)
+    internal static bool IsCloseOnExec(SafeHandle h)
     {
-        Assert.Equal(0, Libc.IsCloseOnExec(h.FileDescriptor, out bool cloexec));
+        Assert.Equal(0, Libc.IsCloseOnExec((int)h.DangerousGetHandle(), out bool cloexec));
         return cloexec;
     }
 
