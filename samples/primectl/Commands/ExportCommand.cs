@@ -28,8 +28,9 @@ internal sealed class ExportCommand(IDrmDeviceFactory devices) : Command
         using var device = devices.Open(options.Get("driver", "vgem"), DrmNodeType.Primary);
         using var dumb = device.CreateDumbBuffer(width, height, 32);
         using (var map = dumb.Map())
+        using (var cpu = map.BeginAccess())
         {
-            TestImage.Fill(map.Span, width, height, dumb.Pitch, seed);
+            TestImage.Fill(cpu.Span, width, height, dumb.Pitch, seed);
         }
 
         using var dmaBuf = device.ExportDmaBuf(dumb.Handle);

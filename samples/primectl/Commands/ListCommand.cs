@@ -16,7 +16,8 @@ internal sealed class ListCommand(IDrmDeviceFactory devices) : Command
 
     public override Task<int> RunAsync(ParsedOptions options, IServiceProvider services, CancellationToken cancellationToken)
     {
-        var nodes = devices.EnumerateNodes();
+        // Listing versions and capabilities is what the user asked for: each node is opened briefly to read them.
+        var nodes = devices.EnumerateNodes().Select(n => n.Probe()).ToList();
         if (options.Has("json"))
         {
             var rows = nodes.Select(n => new
