@@ -1,7 +1,7 @@
 /* Prints every ioctl number, struct size and field offset PrimeInterop uses, compiled against the kernel's
  * uapi headers (libdrm's copies of drm.h/drm_mode.h, linux-libc-dev's dma-buf.h). The layout test compares
  * this output with the managed definitions in src/PrimeInterop/Interop. */
-#define _GNU_SOURCE
+#define _GNU_SOURCE /* SCM_CREDENTIALS */
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -14,6 +14,9 @@
 #include <linux/udmabuf.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <linux/magic.h>
+#include <poll.h>
+#include <sys/vfs.h>
 #include "vgem.h"
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -94,9 +97,6 @@ int main(void)
     SIZE(sync_fence_info);
     OFF(sync_fence_info, obj_name); OFF(sync_fence_info, driver_name); OFF(sync_fence_info, status);
     OFF(sync_fence_info, flags); OFF(sync_fence_info, timestamp_ns);
-    SIZE(sync_file_info);
-    OFF(sync_file_info, name); OFF(sync_file_info, status); OFF(sync_file_info, flags); OFF(sync_file_info, num_fences);
-    OFF(sync_file_info, pad); OFF(sync_file_info, sync_fence_info);
     SIZE(drm_vgem_fence_attach);
     OFF(drm_vgem_fence_attach, handle); OFF(drm_vgem_fence_attach, flags); OFF(drm_vgem_fence_attach, out_fence);
     OFF(drm_vgem_fence_attach, pad);
@@ -106,6 +106,13 @@ int main(void)
     OFF(sw_sync_create_fence_data, value); OFF(sw_sync_create_fence_data, name); OFF(sw_sync_create_fence_data, fence);
     SIZE(epoll_event);
     OFF(epoll_event, events); OFF(epoll_event, data);
+    SIZE(sync_file_info);
+    OFF(sync_file_info, name); OFF(sync_file_info, status); OFF(sync_file_info, flags);
+    OFF(sync_file_info, num_fences); OFF(sync_file_info, pad); OFF(sync_file_info, sync_fence_info);
+    SIZE(statfs);
+    OFF(statfs, f_type); OFF(statfs, f_bsize); OFF(statfs, f_blocks); OFF(statfs, f_bfree); OFF(statfs, f_bavail);
+    OFF(statfs, f_files); OFF(statfs, f_ffree); OFF(statfs, f_fsid); OFF(statfs, f_namelen); OFF(statfs, f_frsize);
+    OFF(statfs, f_flags); OFF(statfs, f_spare);
 
     SIZE(cmsghdr);
     OFF(cmsghdr, cmsg_len); OFF(cmsghdr, cmsg_level); OFF(cmsghdr, cmsg_type);
@@ -125,6 +132,17 @@ int main(void)
     CONST(MSG_DONTWAIT);
     CONST(MSG_NOSIGNAL);
     CONST(MSG_CMSG_CLOEXEC);
+    CONST(SCM_CREDENTIALS);
+    CONST(SO_PASSCRED);
+    CONST(DMA_BUF_MAGIC);
+    CONST(ANON_INODE_FS_MAGIC);
+    CONST(O_NOCTTY);
+    CONST(O_NONBLOCK);
+    CONST(F_GETFL);
+    CONST(F_SETFL);
+    CONST(EFD_CLOEXEC);
+    CONST(POLLIN);
+    CONST(POLLOUT);
 
     CONST(DRM_MODE_FB_MODIFIERS);
     CONST(DRM_CLOEXEC);
@@ -157,7 +175,5 @@ int main(void)
     CONST(EPOLLERR);
     CONST(EPOLLHUP);
     CONST(EPOLLONESHOT);
-    CONST(EFD_CLOEXEC);
-    CONST(EFD_NONBLOCK);
     return 0;
 }

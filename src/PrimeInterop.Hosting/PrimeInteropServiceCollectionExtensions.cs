@@ -15,19 +15,24 @@ public static class PrimeInteropServiceCollectionExtensions
     /// Adds <see cref="IDrmDeviceFactory"/> (singleton) and <see cref="PrimeInteropOptions"/>, validated when the
     /// host starts (<c>ValidateOnStart</c>) and again on first use. Logging is used when registered, else nothing is logged.
     /// </summary>
-    public static IServiceCollection AddPrimeInterop(this IServiceCollection services, Action<PrimeInteropOptions>? configure = null)
+    public static IServiceCollection AddPrimeInterop(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
-        var builder = services.AddOptions<PrimeInteropOptions>().ValidateOnStart();
-        if (configure is not null)
-        {
-            builder.Configure(configure);
-        }
-
+        services.AddOptions<PrimeInteropOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<PrimeInteropOptions>, PrimeInteropOptionsValidator>());
         services.TryAddSingleton<IDrmDeviceFactory>(sp => new DrmDeviceFactory(
             sp.GetRequiredService<IOptions<PrimeInteropOptions>>(),
             sp.GetService<ILoggerFactory>()?.CreateLogger<DrmDeviceFactory>() ?? NullLogger<DrmDeviceFactory>.Instance));
+        return services;
+    }
+
+    /// <summary>Adds PrimeInterop (see <see cref="AddPrimeInterop(IServiceCollection)"/>) with its options set by <paramref name="configure"/>.</summary>
+    public static IServiceCollection AddPrimeInterop(this IServiceCollection services, Action<PrimeInteropOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        services.AddPrimeInterop();
+        services.AddOptions<PrimeInteropOptions>().Configure(configure);
         return services;
     }
 

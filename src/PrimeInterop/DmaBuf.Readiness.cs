@@ -19,15 +19,24 @@ public sealed partial class DmaBuf
     /// readiness, cancellation, timeout or disposal of this object. A wait nobody cancels on a fence nobody signals
     /// stays pending (and holds that fd) until this object is disposed.
     /// </remarks>
-    public Task WaitReadyAsync(DmaBufAccess access, CancellationToken cancellationToken = default) =>
+    public Task WaitReadyAsync(DmaBufAccess access, CancellationToken cancellationToken) =>
         WaitReadyAsync(access, Timeout.InfiniteTimeSpan, cancellationToken);
+
+    /// <summary>As <see cref="WaitReadyAsync(DmaBufAccess, CancellationToken)"/>, not cancellable.</summary>
+    /// <param name="access">What the caller is about to do with the buffer.</param>
+    public Task WaitReadyAsync(DmaBufAccess access) => WaitReadyAsync(access, Timeout.InfiniteTimeSpan, CancellationToken.None);
+
+    /// <summary>As <see cref="WaitReadyAsync(DmaBufAccess, TimeSpan, CancellationToken)"/>, not cancellable.</summary>
+    /// <param name="access">What the caller is about to do with the buffer.</param>
+    /// <param name="timeout">How long to wait; <see cref="Timeout.InfiniteTimeSpan"/> for ever, zero to only look.</param>
+    public Task WaitReadyAsync(DmaBufAccess access, TimeSpan timeout) => WaitReadyAsync(access, timeout, CancellationToken.None);
 
     /// <summary>As <see cref="WaitReadyAsync(DmaBufAccess, CancellationToken)"/>, giving up after <paramref name="timeout"/>.</summary>
     /// <param name="access">What the caller is about to do with the buffer.</param>
     /// <param name="timeout">How long to wait; <see cref="Timeout.InfiniteTimeSpan"/> for ever, zero to only look.</param>
     /// <param name="cancellationToken">Cancels the wait; it then throws <see cref="OperationCanceledException"/>.</param>
     /// <exception cref="TimeoutException">The fences did not allow <paramref name="access"/> in time.</exception>
-    public Task WaitReadyAsync(DmaBufAccess access, TimeSpan timeout, CancellationToken cancellationToken = default)
+    public Task WaitReadyAsync(DmaBufAccess access, TimeSpan timeout, CancellationToken cancellationToken)
     {
         DmaBufMapping.ValidateAccess(access);
         return FdPoller.Instance.WaitAsync(this, PollEvents(access), timeout, $"{this} ({access} fences)", DisposalToken, cancellationToken);

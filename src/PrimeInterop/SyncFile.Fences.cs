@@ -12,13 +12,20 @@ public sealed partial class SyncFile
     /// </summary>
     /// <param name="cancellationToken">Cancels the wait; it then throws <see cref="OperationCanceledException"/>.</param>
     /// <exception cref="ObjectDisposedException">This sync_file was disposed, before or during the wait.</exception>
-    public Task WaitAsync(CancellationToken cancellationToken = default) => WaitAsync(Timeout.InfiniteTimeSpan, cancellationToken);
+    public Task WaitAsync(CancellationToken cancellationToken) => WaitAsync(Timeout.InfiniteTimeSpan, cancellationToken);
+
+    /// <summary>As <see cref="WaitAsync(CancellationToken)"/>, not cancellable.</summary>
+    public Task WaitAsync() => WaitAsync(Timeout.InfiniteTimeSpan, CancellationToken.None);
+
+    /// <summary>As <see cref="WaitAsync(TimeSpan, CancellationToken)"/>, not cancellable.</summary>
+    /// <param name="timeout">How long to wait; <see cref="Timeout.InfiniteTimeSpan"/> for ever, zero to only look.</param>
+    public Task WaitAsync(TimeSpan timeout) => WaitAsync(timeout, CancellationToken.None);
 
     /// <summary>As <see cref="WaitAsync(CancellationToken)"/>, giving up after <paramref name="timeout"/>.</summary>
     /// <param name="timeout">How long to wait; <see cref="Timeout.InfiniteTimeSpan"/> for ever, zero to only look.</param>
     /// <param name="cancellationToken">Cancels the wait; it then throws <see cref="OperationCanceledException"/>.</param>
     /// <exception cref="TimeoutException">The sync_file did not signal in time.</exception>
-    public Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken = default) =>
+    public Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
         FdPoller.Instance.WaitAsync(this, Epoll.EPOLLIN, timeout, ToString(), DisposalToken, cancellationToken);
 
     /// <summary>True when every fence in the sync_file has signalled (a poll with zero timeout).</summary>
@@ -37,22 +44,11 @@ public sealed partial class SyncFile
     public SyncFileInfo GetInfo()
     {
         using var lease = new HandleLease(this);
-        ThrowHelper.ThrowIfError(SyncFileUapi.GetInfo(lease.Fd, out var info, out var fences), "SYNC_IOC_FILE_INFO", "sync_file", fd: lease.Fd,
+        ThrowHelper.ThrowIfError(SyncFileUapi.GetInfo(lease.Fd, out string name, out int status, out var fences), "SYNC_IOC_FILE_INFO", "sync_file", fd: lease.Fd,
             hint: "is this fd a sync_file?");
-        unsafe
-        {
-            var list = new SyncFenceInfo[fences.Length];
-            for (int i = 0; i < fences.Length; i++)
-            {
-                fixed (SyncFileUapi.sync_fence_info* f = &fences[i])
-                {
-                    list[i] = new SyncFenceInfo(Text(f->obj_name), Text(f->driver_name), (FenceStatus)Math.Sign(f->status),
-                        f->status < 0 ? -f->status : 0, f->status != 0 ? TimeSpan.FromTicks((long)(f->timestamp_ns / 100)) : null);
-                }
-            }
-
-            return new SyncFileInfo(Text(info.name), (FenceStatus)Math.Sign(info.status), info.status < 0 ? -info.status : 0, list);
-        }
+        var list = fences.Select(f => new SyncFenceInfo(f.Timeline, f.Driver, (FenceStatus)Math.Sign(f.Status), f.Status < 0 ? -f.Status : 0,
+            f.Status != 0 ? TimeSpan.FromTicks((long)(f.TimestampNs / 100)) : null)).ToArray();
+        return new SyncFileInfo(name, (FenceStatus)Math.Sign(status), status < 0 ? -status : 0, list);
     }
 
     /// <summary>
@@ -82,13 +78,6 @@ public sealed partial class SyncFile
 
     /// <inheritdoc/>
     public override string ToString() => IsClosed ? "sync_file (closed)" : $"sync_file fd {(int)handle}";
-
-    private static unsafe string Text(byte* chars)
-    {
-        var span = new ReadOnlySpan<byte>(chars, SyncFileUapi.NameLength);
-        int nul = span.IndexOf((byte)0);
-        return Encoding.UTF8.GetString(nul < 0 ? span : span[..nul]);
-    }
 }
 
 /// <summary>The state of a fence, or of a sync_file as a whole (<c>status</c> in sync_file.h).</summary>

@@ -86,50 +86,45 @@ public static class Udmabuf
             throw new ArgumentOutOfRangeException(nameof(ranges), ranges.Count, $"A udmabuf takes 1 to {UdmabufUapi.DefaultListLimit} ranges.");
         }
 
-        var leases = new List<SafeHandle>(ranges.Count);
+        var memfds = new SafeHandle[ranges.Count];
+        for (int i = 0; i < ranges.Count; i++)
+        {
+            memfds[i] = ranges[i].Memfd ?? throw new ArgumentNullException(nameof(ranges), $"{nameof(ranges)}[{i}].{nameof(UdmabufRange.Memfd)} is null.");
+        }
+
+        using var leases = new HandleLeases(memfds); // every memfd stays open (and its number ours) until the ioctl is done
         var items = new UdmabufUapi.udmabuf_create_item[ranges.Count];
+        for (int i = 0; i < ranges.Count; i++)
+        {
+            UdmabufRange r = ranges[i];
+            int fd = leases.Fds[i];
+            CheckRange(fd, r, ranges.Count == 1 ? "memfd" : $"{nameof(ranges)}[{i}]");
+            items[i] = new UdmabufUapi.udmabuf_create_item { memfd = (uint)fd, offset = (ulong)r.Offset, size = (ulong)r.Length };
+        }
+
+        int errno = Libc.Open(DevicePath, Libc.O_RDWR | Libc.O_CLOEXEC, out int device);
+        ThrowHelper.ThrowIfError(errno, "open", DevicePath, hint: errno == Errno.ENOENT ? "this kernel has no udmabuf (CONFIG_UDMABUF)" : null);
+        int created;
         try
         {
-            for (int i = 0; i < ranges.Count; i++)
-            {
-                UdmabufRange r = ranges[i];
-                ArgumentNullException.ThrowIfNull(r.Memfd, $"{nameof(ranges)}[{i}].{nameof(r.Memfd)}");
-                bool added = false;
-                r.Memfd.DangerousAddRef(ref added);
-                leases.Add(r.Memfd);
-                int fd = (int)r.Memfd.DangerousGetHandle();
-                CheckRange(fd, r, ranges.Count == 1 ? "memfd" : $"{nameof(ranges)}[{i}]");
-                items[i] = new UdmabufUapi.udmabuf_create_item { memfd = (uint)fd, offset = (ulong)r.Offset, size = (ulong)r.Length };
-            }
-
-            int errno = Libc.Open(DevicePath, Libc.O_RDWR | Libc.O_CLOEXEC, out int device);
-            ThrowHelper.ThrowIfError(errno, "open", DevicePath, hint: errno == Errno.ENOENT ? "this kernel has no udmabuf (CONFIG_UDMABUF)" : null);
-            int created;
-            try
-            {
-                errno = ranges.Count == 1
-                    ? UdmabufUapi.Create(device, (int)items[0].memfd, items[0].offset, items[0].size, out created)
-                    : UdmabufUapi.CreateList(device, items, out created);
-            }
-            finally
-            {
-                Libc.Close(device);
-            }
-
-            long total = ranges.Sum(r => r.Length);
-            ThrowHelper.ThrowIfError(errno, ranges.Count == 1 ? "UDMABUF_CREATE" : "UDMABUF_CREATE_LIST", DevicePath, hint: errno switch
-            {
-                Errno.EINVAL => string.Create(CultureInfo.InvariantCulture,
-                    $"{total} bytes may exceed the kernel's size_limit_mb (/sys/module/udmabuf/parameters/size_limit_mb, 64 MiB by default)"),
-                Errno.ENOMEM => string.Create(CultureInfo.InvariantCulture, $"{total} bytes could not be pinned"),
-                _ => null,
-            });
-            return new DmaBuf(created, ownsHandle: true);
+            errno = ranges.Count == 1
+                ? UdmabufUapi.Create(device, (int)items[0].memfd, items[0].offset, items[0].size, out created)
+                : UdmabufUapi.CreateList(device, items, out created);
         }
         finally
         {
-            leases.ForEach(h => h.DangerousRelease());
+            Libc.Close(device);
         }
+
+        long total = ranges.Sum(r => r.Length);
+        ThrowHelper.ThrowIfError(errno, ranges.Count == 1 ? "UDMABUF_CREATE" : "UDMABUF_CREATE_LIST", DevicePath, hint: errno switch
+        {
+            Errno.EINVAL => string.Create(CultureInfo.InvariantCulture,
+                $"{total} bytes may exceed the kernel's size_limit_mb (/sys/module/udmabuf/parameters/size_limit_mb, 64 MiB by default)"),
+            Errno.ENOMEM => string.Create(CultureInfo.InvariantCulture, $"{total} bytes could not be pinned"),
+            _ => null,
+        });
+        return new DmaBuf(created, ownsHandle: true);
     }
 
     /// <summary>The kernel's rules (drivers/dma-buf/udmabuf.c), checked first so the error can say which one failed.</summary>

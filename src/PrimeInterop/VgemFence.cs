@@ -29,8 +29,8 @@ public sealed class VgemFence : IDisposable
 
     /// <summary>
     /// Attaches a fence to the object behind <paramref name="handle"/>, which must live in a vgem device. A write
-    /// fence holds back readers and writers; a read fence holds back writers only. The fence keeps a reference on
-    /// the handle until it is signalled and disposed.
+    /// fence holds back readers and writers; a read fence holds back writers only. Keep the handle alive until the
+    /// fence is signalled: the fence's id lives in the handle's open file.
     /// </summary>
     /// <param name="handle">A handle in a vgem device (created there or imported).</param>
     /// <param name="access"><see cref="DmaBufAccess.Write"/> or <see cref="DmaBufAccess.Read"/>.</param>
@@ -43,28 +43,20 @@ public sealed class VgemFence : IDisposable
             throw new ArgumentOutOfRangeException(nameof(access), access, "A vgem fence is a Read or a Write fence.");
         }
 
-        bool added = false;
-        handle.DangerousAddRef(ref added); // the device's fd stays open while the handle is referenced
-        try
+        using var lease = handle.Lease(); // ObjectDisposedException once disposed; the device's fd is open inside
+        int errno = Vgem.AttachFence(handle.Device.RawFd, handle.Value, access == DmaBufAccess.Write, out uint id);
+        ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_VGEM_FENCE_ATTACH", handle.Device.Path, gemHandle: handle.Value, hint: errno switch
         {
-            int errno = Vgem.AttachFence(handle.Device.RawFd, handle.Value, access == DmaBufAccess.Write, out uint id);
-            ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_VGEM_FENCE_ATTACH", handle.Device.Path, gemHandle: handle.Value, hint: errno switch
-            {
-                Errno.EBUSY => "vgem attaches no fence while a conflicting one is pending (any fence blocks a write fence; a write fence blocks a read fence)",
-                Errno.EINVAL or Errno.ENOTTY => "the handle must live in a vgem device",
-                _ => null,
-            });
-            return new VgemFence(handle, id, access);
-        }
-        catch
-        {
-            handle.DangerousRelease();
-            throw;
-        }
+            Errno.EBUSY => "vgem attaches no fence while a conflicting one is pending (any fence blocks a write fence; a write fence blocks a read fence)",
+            Errno.EINVAL or Errno.ENOTTY => "the handle must live in a vgem device",
+            _ => null,
+        });
+        return new VgemFence(handle, id, access);
     }
 
     /// <summary>Signals the fence: waiters on the buffer go on.</summary>
     /// <exception cref="DrmException">ETIMEDOUT when vgem's 10-second timeout signalled it first.</exception>
+    /// <exception cref="ObjectDisposedException">The handle was disposed first (vgem's timeout will signal the fence).</exception>
     public void Signal()
     {
         if (Interlocked.Exchange(ref _done, 1) != 0)
@@ -72,25 +64,26 @@ public sealed class VgemFence : IDisposable
             throw new InvalidOperationException($"vgem fence {Id} was already signalled.");
         }
 
-        try
-        {
-            int errno = Vgem.SignalFence(_handle.Device.RawFd, Id);
-            ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_VGEM_FENCE_SIGNAL", _handle.Device.Path, gemHandle: _handle.Value,
-                hint: errno == Errno.ETIMEDOUT ? "vgem's 10-second timeout had signalled the fence already" : null);
-        }
-        finally
-        {
-            _handle.DangerousRelease();
-        }
+        using var lease = _handle.Lease();
+        int errno = Vgem.SignalFence(_handle.Device.RawFd, Id);
+        ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_VGEM_FENCE_SIGNAL", _handle.Device.Path, gemHandle: _handle.Value,
+            hint: errno == Errno.ETIMEDOUT ? "vgem's 10-second timeout had signalled the fence already" : null);
     }
 
-    /// <summary>Signals the fence if it is still pending, and drops the handle reference.</summary>
+    /// <summary>Signals the fence if it is still pending and its handle is still alive.</summary>
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _done, 1) == 0)
+        if (Interlocked.Exchange(ref _done, 1) == 0 && !_handle.IsDisposed)
         {
-            Vgem.SignalFence(_handle.Device.RawFd, Id);
-            _handle.DangerousRelease();
+            try
+            {
+                using var lease = _handle.Lease();
+                Vgem.SignalFence(_handle.Device.RawFd, Id);
+            }
+            catch (ObjectDisposedException)
+            {
+                // disposed in between: vgem's timeout signals the fence
+            }
         }
     }
 

@@ -96,7 +96,8 @@ internal sealed class ExportSource : IDisposable
         if (_dumb is not null)
         {
             using var map = _dumb.Map();
-            TestImage.Fill(map.Span, width, height, Pitch, seed);
+            using var cpu = map.BeginAccess();
+            TestImage.Fill(cpu.Span, width, height, Pitch, seed);
         }
         else if (_memfd is not null)
         {

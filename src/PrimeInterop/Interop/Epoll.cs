@@ -5,10 +5,10 @@ using Tmds.Linux;
 
 namespace PrimeInterop.Interop;
 
-/// <summary>epoll(7) and eventfd(2): the readiness poller's one thread waits on these.</summary>
+/// <summary>epoll(7), and poll(2) with a zero timeout: what the readiness poller's one thread waits with.</summary>
 internal static unsafe class Epoll
 {
-    public const int EPOLL_CLOEXEC = 0x80000, EFD_CLOEXEC = 0x80000, EFD_NONBLOCK = 0x800;
+    public const int EPOLL_CLOEXEC = 0x80000;
     public const int EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2;
     public const uint EPOLLIN = 0x001, EPOLLOUT = 0x004, EPOLLERR = 0x008, EPOLLHUP = 0x010, EPOLLONESHOT = 1u << 30;
 
@@ -58,26 +58,6 @@ internal static unsafe class Epoll
                 }
             }
         }
-    }
-
-    public static int CreateEventFd(out int fd)
-    {
-        fd = LibC.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        return fd == -1 ? Marshal.GetLastPInvokeError() : 0;
-    }
-
-    /// <summary>Adds 1 to the eventfd's counter (wakes epoll). EAGAIN (counter full) means it is awake anyway.</summary>
-    public static void Signal(int eventFd)
-    {
-        ulong one = 1;
-        LibC.write(eventFd, &one, sizeof(ulong));
-    }
-
-    /// <summary>Resets the eventfd's counter to 0.</summary>
-    public static void Drain(int eventFd)
-    {
-        ulong value;
-        LibC.read(eventFd, &value, sizeof(ulong));
     }
 
     /// <summary>poll(2) on one fd with a zero timeout: the events that are ready right now, or -errno.</summary>

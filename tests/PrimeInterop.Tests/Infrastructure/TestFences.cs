@@ -24,7 +24,7 @@ public sealed class SwSyncTimeline : IDisposable
         using var lease = new HandleLease(_file);
         int errno = SwSync.CreateFence(lease.Fd, point, System.Text.Encoding.UTF8.GetBytes(name), out int fence);
         Assert.True(errno == 0, $"SW_SYNC_IOC_CREATE_FENCE: {Errno.Name(errno)}");
-        return SyncFile.FromFileDescriptor(fence);
+        return SyncFile.FromFileDescriptor(fence, ownsHandle: true);
     }
 
     public void Advance(uint count = 1)
