@@ -65,10 +65,20 @@ public sealed class DmaHeap : IDisposable
     /// </summary>
     /// <param name="size">The size in bytes, greater than zero.</param>
     /// <param name="flags"><see cref="DmaBufExportFlags.ReadWrite"/> (O_RDWR) or <see cref="DmaBufExportFlags.None"/> (O_RDONLY).</param>
-    /// <exception cref="DrmException">The heap could not allocate (ENOMEM for more than the machine has).</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> is zero or less, or more than the memory this process may use
+    /// (the kernel's system heap would otherwise try, and wake the OOM killer).</exception>
+    /// <exception cref="DrmException">The heap could not allocate (ENOMEM).</exception>
     public DmaBuf Allocate(long size, DmaBufExportFlags flags = DmaBufExportFlags.ReadWrite)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(size);
+        long memory = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (size > memory)
+        {
+            // Linux 6.12's system heap has no such check: it allocates page after page until the OOM killer acts.
+            throw new ArgumentOutOfRangeException(nameof(size), size, string.Create(CultureInfo.InvariantCulture,
+                $"{size} bytes is more than the {memory} bytes of memory this process may use; the {Name} heap would try to allocate it all (and wake the OOM killer) before failing."));
+        }
+
         if ((flags & ~DmaBufExportFlags.ReadWrite) != 0)
         {
             throw new ArgumentOutOfRangeException(nameof(flags), flags, "Only DmaBufExportFlags.ReadWrite may be given; close-on-exec is always set.");

@@ -142,9 +142,10 @@ public static class Udmabuf
             throw new ArgumentException($"{what}: memfd fd {fd} lacks F_SEAL_SHRINK, which udmabuf requires (the pages must not go away); add it with fcntl(F_ADD_SEALS, F_SEAL_SHRINK).", what);
         }
 
-        if ((seals & Memfd.F_SEAL_WRITE) != 0)
+        if ((seals & (Memfd.F_SEAL_WRITE | Memfd.F_SEAL_FUTURE_WRITE)) != 0)
         {
-            throw new ArgumentException($"{what}: memfd fd {fd} has F_SEAL_WRITE, which udmabuf refuses (a dma-buf's pages are writable).", what);
+            string seal = (seals & Memfd.F_SEAL_WRITE) != 0 ? "F_SEAL_WRITE" : "F_SEAL_FUTURE_WRITE";
+            throw new ArgumentException($"{what}: memfd fd {fd} has {seal}, which udmabuf refuses (a dma-buf's pages are writable).", what);
         }
 
         CheckPageMultiple(r.Offset, $"{what}.Offset", allowZero: true);

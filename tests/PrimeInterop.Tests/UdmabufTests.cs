@@ -148,6 +148,12 @@ public sealed class UdmabufTests
             Assert.Contains("lacks F_SEAL_SHRINK", e.Message, StringComparison.Ordinal);
             e = Assert.Throws<ArgumentException>(() => Udmabuf.Create(writeSealed, 0, Page));
             Assert.Contains("has F_SEAL_WRITE", e.Message, StringComparison.Ordinal);
+            using (var futureSealed = RawMemfd(4 * Page, Memfd.F_SEAL_SHRINK | Memfd.F_SEAL_FUTURE_WRITE))
+            {
+                e = Assert.Throws<ArgumentException>(() => Udmabuf.Create(futureSealed, 0, Page));
+                Assert.Contains("has F_SEAL_FUTURE_WRITE", e.Message, StringComparison.Ordinal);
+            }
+
             e = Assert.Throws<ArgumentException>(() => Udmabuf.Create(notMemfd, 0, Page));
             Assert.Contains("not a sealable memfd", e.Message, StringComparison.Ordinal);
             e = Assert.Throws<ArgumentOutOfRangeException>(() => Udmabuf.Create(good, 100, Page));
@@ -188,16 +194,21 @@ public sealed class UdmabufTests
                 Assert.Equal(Errno.EINVAL, RawCreate(device, writeSealed, 0, Page));
                 Assert.Equal(Errno.EINVAL, RawCreate(device, good, 100, Page));
                 Assert.Equal(Errno.EINVAL, RawCreate(device, good, 0, Page + 1));
-                int notAMemfd = RawCreate(device, notMemfd, 0, Page);
-                Assert.NotEqual(0, notAMemfd);
+                Assert.Equal(Errno.EBADFD, RawCreate(device, notMemfd, 0, Page)); // check_memfd_seals: not shmem
                 int beyond = RawCreate(device, good, 2 * Page, 3 * Page);
-                Measurements.Record($"udmabuf: the kernel answers /dev/null with {Errno.Name(notAMemfd)}, a range beyond the memfd with {(beyond == 0 ? "success" : Errno.Name(beyond))}");
+                Measurements.Record($"udmabuf: the kernel answers a range beyond the memfd with {(beyond == 0 ? "success" : Errno.Name(beyond))}");
+                Assert.NotEqual(0, beyond);
                 Assert.Equal(0, RawCreate(device, good, Page, 3 * Page));
             }
             finally
             {
                 Libc.Close(device);
             }
+
+            // More than size_limit_mb (64 MiB by default): the kernel's EINVAL, with the limit named.
+            var e = Assert.Throws<DrmException>(() => Udmabuf.Create(128L << 20));
+            Assert.Equal(("EINVAL", "UDMABUF_CREATE"), (e.ErrnoName, e.Operation));
+            Assert.Contains("size_limit_mb", e.Message, StringComparison.Ordinal);
         }
 
         oracle.Verify();
