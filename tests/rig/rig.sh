@@ -20,6 +20,9 @@
 set -euo pipefail
 # kdir=$(kernel_a) runs kernel_a in a subshell: without this, set -e would be off in there.
 shopt -s inherit_errexit
+# A step that fails without its own message still says what failed (-E: in functions and subshells too).
+set -E
+trap 'printf "rig: error: \`%s\` failed (exit %s, rig.sh line %s)\n" "$BASH_COMMAND" "$?" "$LINENO" >&2' ERR
 
 readonly RIG_NO_RESULT=3
 # depmod and modprobe live in /sbin, which is not on an unprivileged user's PATH on Debian.
@@ -224,7 +227,7 @@ run() {
         -append "console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init" \
         -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
         -virtfs "local,path=$out,mount_tag=rigout,security_model=none,multidevs=remap" || rc=$?
-    sleep 0.2; if [ -n "$tailpid" ]; then kill "$tailpid" 2>/dev/null; wait "$tailpid" 2>/dev/null || true; tailpid=; fi
+    sleep 0.2; if [ -n "$tailpid" ]; then kill "$tailpid" 2>/dev/null || true; wait "$tailpid" 2>/dev/null || true; tailpid=; fi
     rm -f "$initrd"
     local took=$((SECONDS - start))
     if [ ! -f "$out/exit-code" ]; then
@@ -234,7 +237,7 @@ run() {
         exit $RIG_NO_RESULT
     fi
     log "kernel $(cat "$out/uname" 2>/dev/null) booted in $(cat "$out/boot-seconds" 2>/dev/null || echo ?)s (guest uptime at /init end); run took ${took}s wall"
-    return "$(cat "$out/exit-code")"
+    exit "$(cat "$out/exit-code")" # the command's own exit code (exit: a failing command is not a rig error)
 }
 
 case "${1:-}" in
