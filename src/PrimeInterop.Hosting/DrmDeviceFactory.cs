@@ -29,7 +29,7 @@ internal sealed partial class DrmDeviceFactory(IOptions<PrimeInteropOptions> opt
         }
         catch
         {
-            device.Dispose(); // reading the version for the log line failed: the caller never sees the device
+            device.Dispose(); // reading the version (or logging it) failed: the caller never gets the device
             throw;
         }
     }

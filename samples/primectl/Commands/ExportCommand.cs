@@ -37,8 +37,9 @@ internal sealed class ExportCommand : PrimeCtlCommand
         using var device = OpenDevice(services, parse.GetValue(_driver), DrmNodeType.Primary);
         using var dumb = device.CreateDumbBuffer(width, height, 32);
         using (var map = dumb.Map())
+        using (var cpu = map.BeginAccess())
         {
-            TestImage.Fill(map.Span, width, height, dumb.Pitch, seed);
+            TestImage.Fill(cpu.Span, width, height, dumb.Pitch, seed);
         }
 
         using var dmaBuf = device.ExportDmaBuf(dumb.Handle);

@@ -19,7 +19,11 @@ internal sealed class ListCommand : PrimeCtlCommand
     }
 
     protected override Task<int> RunAsync(ParseResult parse, IServiceProvider services, CancellationToken cancellationToken) =>
-        Task.FromResult(Write(services.GetRequiredService<IDrmDeviceFactory>().EnumerateNodes(), parse.GetValue(_json), Console.Out));
+        // Versions and capabilities are what the user asked for: each node is opened briefly to read them.
+        Task.FromResult(Write(
+            services.GetRequiredService<IDrmDeviceFactory>().EnumerateNodes().Select(n => n.Probe()).ToList(),
+            parse.GetValue(_json),
+            Console.Out));
 
     /// <summary>Writes the nodes as a table or JSON; exit code 3 when there are none.</summary>
     public static int Write(IReadOnlyList<DrmNode> nodes, bool json, TextWriter output)
