@@ -118,6 +118,30 @@ public sealed class SampleCliTests
     }
 
     [Fact]
+    public void The_png_writer_writes_a_valid_png()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"primectl-{Environment.ProcessId}.png");
+        byte[] pixels = [0x03, 0x02, 0x01, 0xff, 0x06, 0x05, 0x04, 0xff]; // 2x1 XRGB8888: B, G, R, X
+        try
+        {
+            PngWriter.WriteXrgb8888(path, pixels, 2, 1, 8);
+            byte[] png = File.ReadAllBytes(path);
+            Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0d, 0x0a, 0x1a, 0x0a], png[..8]);
+            Assert.Equal([0, 0, 0, 0, (byte)'I', (byte)'E', (byte)'N', (byte)'D', 0xae, 0x42, 0x60, 0x82], png[^12..]); // IEND's well-known CRC
+            int idat = 8 + 12 + 13; // signature, IHDR chunk
+            int length = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(idat));
+            using var z = new System.IO.Compression.ZLibStream(new MemoryStream(png, idat + 8, length), System.IO.Compression.CompressionMode.Decompress);
+            var raw = new MemoryStream();
+            z.CopyTo(raw);
+            Assert.Equal([0, 1, 2, 3, 4, 5, 6], raw.ToArray()); // filter byte 0, then R G B per pixel
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void A_missing_driver_exits_3_with_what_to_do_instead_of_a_stack_trace()
     {
         var (code, _, stderr) = Primectl("demo", "--driver", "nosuchdrm");
