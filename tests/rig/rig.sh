@@ -13,7 +13,8 @@
 #
 # Environment: RIG_TIMEOUT (seconds, default 900), RIG_ACCEL (tcg | kvm | auto; default tcg — KVM is used only
 # when asked for and a probe boot proves that it works), RIG_CACHE (default ~/.cache/primeinterop), RIG_QUIET=1
-# (do not stream the guest console).
+# (do not stream the guest console), RIG_LOCK (a file to flock around the guest's boot and run only, so that
+# several checkouts on one machine boot one guest at a time while their builds run side by side).
 #
 # Exit codes of `run`: the command's own exit code, 2 for a usage or setup error, and 3 (RIG_NO_RESULT) when the
 # guest produced no result (no boot, a crash, the timeout); build.cake knows 3 by the same name.
@@ -216,6 +217,11 @@ run() {
     if [ "$mode" = kvm ] || [ "$mode" = auto ]; then
         if kvm_works "$kdir" "$kimg"; then accel=(-accel kvm -cpu host); log "KVM works here; using it"
         else log "KVM asked for but a probe boot did not finish; using TCG"; fi
+    fi
+    if [ -n "${RIG_LOCK:-}" ]; then
+        [ -e "$RIG_LOCK" ] || : > "$RIG_LOCK"
+        local lockfd; exec {lockfd}<"$RIG_LOCK"
+        flock -n "$lockfd" || { log "waiting for $RIG_LOCK (another guest is running)"; flock "$lockfd"; }
     fi
     local timeout=${RIG_TIMEOUT:-900} start=$SECONDS rc=0
     log "booting kernel $kernel ($kdir/$kimg), ${accel[1]}, timeout ${timeout}s"
