@@ -39,7 +39,17 @@ internal static class Program
             return ExitCodes.Usage;
         }
 
-        return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        try
+        {
+            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+#pragma warning disable CA1031 // the last resort: every command maps its own failures; nothing may end in a stack trace
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            Console.Error.WriteLine($"primectl: {e.Message}");
+            return ExitCodes.Failed;
+        }
     }
 
     public static RootCommand CreateRootCommand()

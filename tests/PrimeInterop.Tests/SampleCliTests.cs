@@ -79,6 +79,10 @@ public sealed class SampleCliTests
         Assert.Equal(ExitCodes.Usage, code);
         (code, _, _) = Primectl();
         Assert.Equal(ExitCodes.Usage, code);
+        (code, _, stderr) = Primectl("help", "frob");
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("no command 'frob'", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
         (code, _, stderr) = Primectl("export", "--width", "0");
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Contains("--width and --height are 1 to 16384", stderr, StringComparison.Ordinal);
