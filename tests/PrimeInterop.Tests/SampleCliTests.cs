@@ -152,7 +152,23 @@ public sealed class SampleCliTests
         Assert.True(code == ExitCodes.NoDevice, $"exit {code}: {stderr}");
         Assert.Contains("no DRM node with driver 'nosuchdrm'", stderr, StringComparison.Ordinal);
         Assert.Contains("dotnet cake --target=Demo", stderr, StringComparison.Ordinal);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("primectl demo:", StringComparison.Ordinal));
         Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void No_device_is_exit_3_and_one_line()
+    {
+        if (Directory.Exists("/dev/dri"))
+        {
+            return; // a machine with DRM devices: the rig's list test covers it
+        }
+
+        var (code, stdout, stderr) = Primectl("list");
+        Assert.Equal(ExitCodes.NoDevice, code);
+        Assert.Equal("", stdout);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("primectl list: no DRM device (there is no /dev/dri). To fix: sudo modprobe vgem", stderr, StringComparison.Ordinal);
     }
 
     [Fact]
