@@ -285,6 +285,21 @@ Task("Consumer").IsDependentOn("Pack").Does(() =>
     if (code != 0) throw new Exception($"the README snippets failed in the rig (exit {code}); see {log}");
 });
 
+// Rewrites src/*/PublicAPI.Unshipped.txt from the code as it is (everything public that PublicAPI.Shipped.txt does
+// not list), with the analyzers' own code fix. Run it after an intended public API change and review the diff.
+Task("PublicApi").Does(() =>
+{
+    foreach (var project in new[] { "src/PrimeInterop/PrimeInterop.csproj", "src/PrimeInterop.Hosting/PrimeInterop.Hosting.csproj" })
+    {
+        var unshipped = root.CombineWithFilePath(project).GetDirectory().CombineWithFilePath("PublicAPI.Unshipped.txt");
+        System.IO.File.WriteAllText(unshipped.FullPath, "#nullable enable\n");
+        Run("dotnet", $"format analyzers \"{root.CombineWithFilePath(project)}\" --diagnostics RS0016 --severity warn");
+        var lines = System.IO.File.ReadAllLines(unshipped.FullPath).Skip(1).Where(l => l.Length > 0).OrderBy(l => l, StringComparer.Ordinal);
+        System.IO.File.WriteAllText(unshipped.FullPath, "#nullable enable\n" + string.Join("\n", lines) + "\n");
+        Information($"{unshipped}: {lines.Count()} public symbols not yet shipped");
+    }
+});
+
 Task("Default").IsDependentOn("Test");
 
 RunTarget(target);
