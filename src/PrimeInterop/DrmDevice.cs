@@ -11,14 +11,13 @@ namespace PrimeInterop;
 /// that refers to it. Do not hand this file's fd (or a <c>dup</c> of it, which shares the namespace) to another
 /// library that imports or closes handles on its own: neither side could then know when a handle is really free.
 /// </summary>
-public sealed class DrmDevice : IDisposable
+public sealed partial class DrmDevice : IDisposable
 {
     private const uint DrmMajor = 226;
 
     private readonly SafeFileHandle _file;
     private readonly int _fd; // valid while _file has a reference: a lease, or any live GemHandle
-    private readonly Lock _gate = new();
-    private readonly Dictionary<uint, GemObject> _objects = [];
+    private readonly GemHandleTable _table = new();
     private DrmVersion? _version;
 
     private DrmDevice(SafeFileHandle file, string path, DrmNodeType nodeType)
@@ -59,16 +58,7 @@ public sealed class DrmDevice : IDisposable
         TryGetCapability(DrmCapability.Prime, out ulong v) ? (PrimeCapabilities)(v & 3) : PrimeCapabilities.None;
 
     /// <summary>How many distinct buffer objects this file currently holds handles for (through this library).</summary>
-    public int OpenObjectCount
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _objects.Count;
-            }
-        }
-    }
+    public int OpenObjectCount => _table.Count;
 
     /// <summary>Opens a DRM node by path.</summary>
     /// <exception cref="DrmException">The node cannot be opened, or is not a DRM device.</exception>
@@ -166,16 +156,18 @@ public sealed class DrmDevice : IDisposable
         }
 
         var arg = new DrmModeDumb.drm_mode_create_dumb { width = width, height = height, bpp = bitsPerPixel };
-        GemHandle handle = Acquire(() =>
+        HoldFileForHandle();
+        int errno = _table.CreateDumb(_fd, ref arg);
+        if (errno != 0)
         {
-            int errno = DrmModeDumb.Create(_fd, ref arg);
-            ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_MODE_CREATE_DUMB", Path, hint:
+            _file.DangerousRelease();
+            ThrowHelper.Throw(errno, "DRM_IOCTL_MODE_CREATE_DUMB", Path, hint:
                 errno == Errno.EACCES && NodeType == DrmNodeType.Render
                     ? "Dumb buffers need the primary node (/dev/dri/cardN) of this device, not a render node"
                     : null);
-            return arg.handle;
-        }, isDumb: true);
-        return new DumbBuffer(handle, width, height, bitsPerPixel, arg.pitch, arg.size);
+        }
+
+        return new DumbBuffer(new GemHandle(this, arg.handle), width, height, bitsPerPixel, arg.pitch, arg.size);
     }
 
     /// <summary>
@@ -189,14 +181,15 @@ public sealed class DrmDevice : IDisposable
     {
         ArgumentNullException.ThrowIfNull(dmaBuf);
         using var lease = new HandleLease(dmaBuf);
-        int fd = lease.Fd;
-        return Acquire(() =>
+        HoldFileForHandle();
+        int errno = _table.Import(_fd, lease.Fd, out uint h);
+        if (errno != 0)
         {
-            int errno = DrmPrime.FdToHandle(_fd, fd, out uint h);
-            ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_PRIME_FD_TO_HANDLE", Path, fd: fd, hint:
-                errno == Errno.EINVAL && !DmaBuf.IsDmaBuf(fd) ? $"fd {fd} is not a dma-buf" : null);
-            return h;
-        }, isDumb: false);
+            _file.DangerousRelease();
+            ThrowImportError(errno, lease.Fd);
+        }
+
+        return new GemHandle(this, h);
     }
 
     /// <summary>
@@ -255,7 +248,7 @@ public sealed class DrmDevice : IDisposable
 
             for (int i = 0; i < buffer.Handles.Count; i++)
             {
-                refs.Add(Acquire(() => buffer.Handles[i].Value, isDumb: false)); // the framebuffer's own reference
+                refs.Add(Adopt(buffer.Handles[i].Value)); // the framebuffer's own reference
                 unsafe
                 {
                     cmd.handles[i] = buffer.Handles[i].Value;
@@ -296,7 +289,7 @@ public sealed class DrmDevice : IDisposable
     public GemHandle AdoptHandle(uint handle)
     {
         ArgumentOutOfRangeException.ThrowIfZero(handle);
-        return Acquire(() => handle, isDumb: false);
+        return Adopt(handle);
     }
 
     /// <summary>
@@ -334,13 +327,7 @@ public sealed class DrmDevice : IDisposable
     /// <inheritdoc/>
     public override string ToString() => _version is null ? Path : $"{Path} ({_version})";
 
-    internal int ReferenceCountOf(GemObject obj)
-    {
-        lock (_gate)
-        {
-            return obj.References;
-        }
-    }
+    internal int ReferenceCountOf(uint handle) => _table.ReferencesOf(handle);
 
     /// <summary>Raw fd of this file for handle-backed operations; the caller holds a GemHandle reference.</summary>
     internal int RawFd => _fd;
@@ -359,50 +346,39 @@ public sealed class DrmDevice : IDisposable
     }
 
     /// <summary>
-    /// Runs the kernel call that yields a handle and records the handle, all under the table lock, so that a
-    /// concurrent final release cannot close a handle between the kernel returning it and the table counting it.
+    /// Takes the reference on the file that a new handle reference will hold (dropped in <see cref="Release"/>);
+    /// ObjectDisposedException once the device is disposed. Taken before the table counts the handle, so that a
+    /// failure in between leaves nothing to undo but this reference.
     /// </summary>
-    private GemHandle Acquire(Func<uint> kernelCall, bool isDumb)
-    {
-        _ = Lease(); // this reference passes to the GemHandle and is dropped in Release()
-        try
-        {
-            lock (_gate)
-            {
-                uint h = kernelCall();
-                if (!_objects.TryGetValue(h, out GemObject? obj))
-                {
-                    obj = new GemObject(h, isDumb);
-                    _objects.Add(h, obj);
-                }
+    private void HoldFileForHandle() => _ = Lease();
 
-                obj.References++;
-                return new GemHandle(this, obj);
-            }
-        }
-        catch
-        {
-            _file.DangerousRelease();
-            throw;
-        }
+    /// <summary>One more reference on a handle this file holds (the table's rules: see <see cref="GemHandleTable"/>).</summary>
+    private GemHandle Adopt(uint handle)
+    {
+        HoldFileForHandle();
+        _table.Adopt(handle);
+        return new GemHandle(this, handle);
     }
 
     /// <summary>Drops one reference; the last closes the kernel handle. Called from GemHandle.ReleaseHandle.</summary>
-    internal bool Release(GemObject obj)
+    internal bool Release(uint handle)
     {
-        int errno = 0;
-        lock (_gate)
+        int errno;
+        try
         {
-            if (--obj.References == 0)
-            {
-                _objects.Remove(obj.Handle);
-                errno = obj.IsDumb ? DrmModeDumb.Destroy(_fd, obj.Handle) : Drm.GemClose(_fd, obj.Handle);
-            }
+            errno = _table.Release(_fd, handle);
+        }
+        finally
+        {
+            _file.DangerousRelease();
         }
 
-        _file.DangerousRelease();
         return errno == 0;
     }
+
+    private void ThrowImportError(int errno, int fd) =>
+        ThrowHelper.Throw(errno, "DRM_IOCTL_PRIME_FD_TO_HANDLE", Path, fd: fd, hint:
+            errno == Errno.EINVAL && !DmaBuf.IsDmaBuf(fd) ? $"fd {fd} is not a dma-buf" : null);
 
     private static string? OpenHint(int errno) => errno switch
     {
@@ -410,14 +386,4 @@ public sealed class DrmDevice : IDisposable
         Errno.ENOENT => "no such node; is a DRM driver loaded (sudo modprobe vgem)?",
         _ => null,
     };
-
-    /// <summary>A buffer object's single handle in this file and the count of its live references.</summary>
-    internal sealed class GemObject(uint handle, bool isDumb)
-    {
-        public uint Handle { get; } = handle;
-
-        public bool IsDumb { get; } = isDumb;
-
-        public int References { get; set; }
-    }
 }

@@ -11,40 +11,41 @@ namespace PrimeInterop;
 /// </summary>
 public sealed class GemHandle : SafeHandle
 {
-    private readonly DrmDevice.GemObject _object;
+    private readonly uint _value;
 
-    internal GemHandle(DrmDevice device, DrmDevice.GemObject obj)
+    /// <summary>Wraps one reference the device's handle table has already counted (and the file reference with it).</summary>
+    internal GemHandle(DrmDevice device, uint handle)
         : base(IntPtr.Zero, ownsHandle: true)
     {
         Device = device;
-        _object = obj;
-        SetHandle(new IntPtr(obj.Handle));
+        _value = handle;
+        SetHandle(new IntPtr(handle));
     }
 
     /// <summary>The device (open DRM file) whose handle namespace this handle lives in.</summary>
     public DrmDevice Device { get; }
 
     /// <summary>The kernel's handle number, valid only in <see cref="Device"/>'s file.</summary>
-    public uint Value => _object.Handle;
+    public uint Value => _value;
 
     /// <summary>How many live <see cref="GemHandle"/> references this file holds on the object right now.</summary>
-    public int ReferenceCount => Device.ReferenceCountOf(_object);
+    public int ReferenceCount => IsClosed ? 0 : Device.ReferenceCountOf(_value);
 
     /// <inheritdoc/>
     public override bool IsInvalid => handle == IntPtr.Zero;
-
-    internal DrmDevice.GemObject Object => _object;
 
     /// <summary>True when both refer to the same buffer object through the same open file.</summary>
     public bool RefersToSameObject(GemHandle other)
     {
         ArgumentNullException.ThrowIfNull(other);
-        return ReferenceEquals(_object, other._object);
+
+        // While both are open the number cannot have been closed and recycled, so equal numbers are one object.
+        return ReferenceEquals(Device, other.Device) && _value == other._value && !IsClosed && !other.IsClosed;
     }
 
     /// <inheritdoc/>
     public override string ToString() => $"GEM handle {Value} on {Device.Path}";
 
     /// <inheritdoc/>
-    protected override bool ReleaseHandle() => Device.Release(_object);
+    protected override bool ReleaseHandle() => Device.Release(_value);
 }

@@ -20,7 +20,9 @@ public static class UnixFdPassing
     {
         Validate(socket, payload.Length, fds.Length);
         using var s = new HandleLease(socket.SafeHandle); // first: if it throws, no fd has been referenced yet
-        int[] raw = AddRefs(fds);
+        Span<int> raw = fds.Length <= 16 ? stackalloc int[16] : new int[fds.Length]; // per-frame sends allocate nothing
+        raw = raw[..fds.Length];
+        AddRefs(fds, raw);
         try
         {
             while (true)
@@ -51,7 +53,8 @@ public static class UnixFdPassing
         ArgumentNullException.ThrowIfNull(fds);
         Validate(socket, payload.Length, fds.Count);
         SafeHandle[] handles = [.. fds];
-        int[] raw = AddRefs(handles);
+        int[] raw = new int[handles.Length];
+        AddRefs(handles, raw);
         try
         {
             while (true)
@@ -166,9 +169,8 @@ public static class UnixFdPassing
         ArgumentOutOfRangeException.ThrowIfGreaterThan(fds, MaxFdsPerMessage);
     }
 
-    private static int[] AddRefs(ReadOnlySpan<SafeHandle> handles)
+    private static void AddRefs(ReadOnlySpan<SafeHandle> handles, Span<int> raw)
     {
-        int[] raw = new int[handles.Length];
         int added = 0;
         try
         {
@@ -184,8 +186,6 @@ public static class UnixFdPassing
             ReleaseRefs(handles[..added]);
             throw;
         }
-
-        return raw;
     }
 
     private static void ReleaseRefs(ReadOnlySpan<SafeHandle> handles)
