@@ -67,6 +67,12 @@ internal sealed class ManagedBench : IDisposable
         Measure(Paths.FdPass1, messages, k => FdPass(k, 1));
         Measure(Paths.FdPass4, messages, k => FdPass(k, 4));
         Measure(Paths.Scale, n, Scale);
+        int card = (int)_card.FileHandle.DangerousGetHandle(), render = (int)_render.FileHandle.DangerousGetHandle();
+        int held = (int)_held.DangerousGetHandle();
+        uint handle = _dumb.Handle.Value;
+        Measure(Paths.FloorExport, n, k => Floor.Export(card, handle, k));
+        Measure(Paths.FloorRoundTrip, n, k => Floor.RoundTrip(card, render, handle, k));
+        Measure(Paths.FloorDupImport, n, k => Floor.DupImport(render, held, k));
         alloc[Paths.Send] = SendAllocation(Math.Min(messages, 100));
         return (ns, alloc);
 

@@ -40,6 +40,7 @@ Console.WriteLine("""
       access          DMA_BUF_IOCTL_SYNC start + end on a mapped dma-buf  (C#: DmaBufMapping.BeginAccess + dispose)
       fdpass-N        one message with N dma-buf fds to a C echo peer and back, received fds closed (C#: SendWithFds, ReceiveWithFds)
       scale-10k       roundtrip into a render file that holds 10,000 other live handles
+      floor-*         the floor of the SafeHandle API: raw ioctls + one bare SafeHandle per result, no table/lease/checks
     """);
 
 var columns = Paths.All;
