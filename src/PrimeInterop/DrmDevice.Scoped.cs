@@ -125,7 +125,11 @@ public sealed partial class DrmDevice
         }
 
         int errno = DrmPrime.HandleToFd(_fd, handle, DrmPrime.DRM_CLOEXEC | (uint)flags, out int fd);
-        ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_PRIME_HANDLE_TO_FD", Path, gemHandle: handle);
+        if (errno != 0)
+        {
+            ThrowHelper.Throw(errno, "DRM_IOCTL_PRIME_HANDLE_TO_FD", Path, gemHandle: handle);
+        }
+
         return fd;
     }
 }

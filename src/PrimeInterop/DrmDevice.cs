@@ -314,7 +314,11 @@ public sealed partial class DrmDevice : IDisposable
         // the device was disposed.
         using var held = new HandleLease(handle);
         int errno = DrmPrime.HandleToFd(_fd, handle.Value, DrmPrime.DRM_CLOEXEC | (uint)flags, out int fd);
-        ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_PRIME_HANDLE_TO_FD", Path, gemHandle: handle.Value);
+        if (errno != 0)
+        {
+            ThrowHelper.Throw(errno, "DRM_IOCTL_PRIME_HANDLE_TO_FD", Path, gemHandle: handle.Value);
+        }
+
         return new DmaBuf(fd, ownsHandle: true);
     }
 
