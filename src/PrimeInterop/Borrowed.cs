@@ -10,7 +10,7 @@ public delegate void BorrowedGemHandleAction<TState>(scoped BorrowedGemHandle ha
     where TState : allows ref struct;
 
 /// <summary>
-/// The body of a <see cref="DrmDevice.ExportScoped{TState}(GemHandle, ref TState, BorrowedDmaBufAction{TState}, DmaBufExportFlags)"/>
+/// The body of a <see cref="DrmDevice.ExportScoped{TState}(GemHandle, ref TState, BorrowedDmaBufAction{TState})"/>
 /// scope; <paramref name="dmaBuf"/> is <c>scoped</c> like the handle of <see cref="BorrowedGemHandleAction{TState}"/>.
 /// </summary>
 /// <typeparam name="TState">Whatever the body needs; may be a ref struct.</typeparam>
@@ -43,7 +43,7 @@ public readonly ref struct BorrowedGemHandle
 }
 
 /// <summary>
-/// A dma-buf fd that lives exactly as long as the <see cref="DrmDevice.ExportScoped{TState}(GemHandle, ref TState, BorrowedDmaBufAction{TState}, DmaBufExportFlags)"/>
+/// A dma-buf fd that lives exactly as long as the <see cref="DrmDevice.ExportScoped{TState}(GemHandle, ref TState, BorrowedDmaBufAction{TState})"/>
 /// scope that lent it (close-on-exec, closed once when the scope ends, also by an exception). No SafeHandle, no
 /// allocation. Import it with <see cref="DrmDevice.ImportScoped{TState}(BorrowedDmaBuf, ref TState, BorrowedGemHandleAction{TState})"/>;
 /// for anything that must outlive the scope, export a <see cref="DmaBuf"/> instead.

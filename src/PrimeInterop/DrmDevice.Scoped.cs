@@ -17,7 +17,7 @@ public sealed partial class DrmDevice
     /// <paramref name="body"/>, then drops the reference; the handle is closed if that was its last one.
     /// The dma-buf is held (not closed by a concurrent Dispose) for the whole scope.
     /// </summary>
-    /// <param name="dmaBuf">A <see cref="DmaBuf"/>, or any SafeHandle over a dma-buf fd (not a <see cref="GemHandle"/>).</param>
+    /// <param name="dmaBuf">A <see cref="DmaBuf"/>, or any SafeHandle over a dma-buf fd.</param>
     /// <param name="state">Passed by reference to <paramref name="body"/>: its inputs and results.</param>
     /// <param name="body">Preferably a <c>static</c> lambda: one that captures nothing is allocated once.</param>
     public void ImportScoped<TState>(SafeHandle dmaBuf, ref TState state, BorrowedGemHandleAction<TState> body)
@@ -25,16 +25,11 @@ public sealed partial class DrmDevice
     {
         ArgumentNullException.ThrowIfNull(dmaBuf);
         ArgumentNullException.ThrowIfNull(body);
-        if (dmaBuf is GemHandle)
-        {
-            throw new ArgumentException("A GemHandle is not a dma-buf fd; export it first.", nameof(dmaBuf));
-        }
-
         using var lease = new HandleLease(dmaBuf);
         ImportScoped(lease.Fd, ref state, body);
     }
 
-    /// <summary>Imports a dma-buf lent by <see cref="ExportScoped{TState}(GemHandle, ref TState, BorrowedDmaBufAction{TState}, DmaBufExportFlags)"/> (of this or another device) for the duration of <paramref name="body"/>.</summary>
+    /// <summary>Imports a dma-buf lent by <see cref="ExportScoped{TState}(GemHandle, ref TState, BorrowedDmaBufAction{TState})"/> (of this or another device) for the duration of <paramref name="body"/>.</summary>
     public void ImportScoped<TState>(scoped BorrowedDmaBuf dmaBuf, ref TState state, BorrowedGemHandleAction<TState> body)
         where TState : allows ref struct
     {
@@ -46,7 +41,14 @@ public sealed partial class DrmDevice
     /// Exports a buffer object as a close-on-exec dma-buf (<c>PRIME_HANDLE_TO_FD</c>) for the duration of
     /// <paramref name="body"/>, then closes the fd.
     /// </summary>
-    public void ExportScoped<TState>(GemHandle handle, ref TState state, BorrowedDmaBufAction<TState> body, DmaBufExportFlags flags = DmaBufExportFlags.None)
+    public void ExportScoped<TState>(GemHandle handle, ref TState state, BorrowedDmaBufAction<TState> body)
+        where TState : allows ref struct => ExportScoped(handle, DmaBufExportFlags.None, ref state, body);
+
+    /// <summary>
+    /// Exports a buffer object as a close-on-exec dma-buf (<c>PRIME_HANDLE_TO_FD</c>, with <paramref name="flags"/>)
+    /// for the duration of <paramref name="body"/>, then closes the fd.
+    /// </summary>
+    public void ExportScoped<TState>(GemHandle handle, DmaBufExportFlags flags, ref TState state, BorrowedDmaBufAction<TState> body)
         where TState : allows ref struct
     {
         ArgumentNullException.ThrowIfNull(handle);
@@ -57,9 +59,9 @@ public sealed partial class DrmDevice
         }
 
         int fd;
-        using (var held = new HandleLease(handle)) // the handle stays open under the ioctl; it holds this file
+        using (var held = handle.Lease()) // the handle stays open under the ioctl; it holds this file
         {
-            fd = ExportFd(handle.Value, flags);
+            fd = ExportFd(handle.Number, flags);
         }
 
         try
@@ -73,7 +75,11 @@ public sealed partial class DrmDevice
     }
 
     /// <summary>Exports a handle lent by <see cref="ImportScoped{TState}(SafeHandle, ref TState, BorrowedGemHandleAction{TState})"/> on this device for the duration of <paramref name="body"/>.</summary>
-    public void ExportScoped<TState>(scoped BorrowedGemHandle handle, ref TState state, BorrowedDmaBufAction<TState> body, DmaBufExportFlags flags = DmaBufExportFlags.None)
+    public void ExportScoped<TState>(scoped BorrowedGemHandle handle, ref TState state, BorrowedDmaBufAction<TState> body)
+        where TState : allows ref struct => ExportScoped(handle, DmaBufExportFlags.None, ref state, body);
+
+    /// <summary>Exports a handle lent by an import scope on this device, with <paramref name="flags"/>, for the duration of <paramref name="body"/>.</summary>
+    public void ExportScoped<TState>(scoped BorrowedGemHandle handle, DmaBufExportFlags flags, ref TState state, BorrowedDmaBufAction<TState> body)
         where TState : allows ref struct
     {
         ArgumentNullException.ThrowIfNull(body);
@@ -99,7 +105,7 @@ public sealed partial class DrmDevice
     private void ImportScoped<TState>(int dmaBufFd, ref TState state, BorrowedGemHandleAction<TState> body)
         where TState : allows ref struct
     {
-        using var file = Lease(); // this file stays open (and its handle namespace alive) for the whole scope
+        using var device = DeviceLease(); // this file stays open (and its handle namespace alive) for the whole scope
         int errno = _table.Import(_fd, dmaBufFd, out uint handle);
         if (errno != 0)
         {

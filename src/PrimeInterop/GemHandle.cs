@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using PrimeInterop.Interop;
 
 namespace PrimeInterop;
 
@@ -9,43 +10,96 @@ namespace PrimeInterop;
 /// and <c>GEM_CLOSE</c> is issued once, when the last of them is disposed (or finalized).
 /// A handle holds a reference on its device's fd, so the fd stays open until the last handle is gone.
 /// </summary>
-public sealed class GemHandle : SafeHandle
+/// <remarks>
+/// Deliberately not a <see cref="SafeHandle"/>: a GEM handle is a number in a DRM file's own namespace, not an
+/// fd, and no API that takes an fd (fd passing, <see cref="DrmDevice.ImportDmaBuf"/>) can be handed one.
+/// </remarks>
+public sealed class GemHandle : IDisposable
 {
-    private readonly uint _value;
+    private readonly Reference _reference;
+    private volatile bool _disposed;
 
-    /// <summary>Wraps one reference the device's handle table has already counted (and the file reference with it).</summary>
-    internal GemHandle(DrmDevice device, uint handle)
-        : base(IntPtr.Zero, ownsHandle: true)
+    /// <summary>Wraps one reference the device's handle table has already counted.</summary>
+    internal GemHandle(DrmDevice device, uint handle, SafeHandle deviceFile)
     {
         Device = device;
-        _value = handle;
-        SetHandle(new IntPtr(handle));
+        Number = handle;
+        _reference = new Reference(device, handle, deviceFile);
     }
 
     /// <summary>The device (open DRM file) whose handle namespace this handle lives in.</summary>
     public DrmDevice Device { get; }
 
-    /// <summary>The kernel's handle number, valid only in <see cref="Device"/>'s file.</summary>
-    public uint Value => _value;
+    /// <summary>The kernel's handle number, valid only in <see cref="Device"/>'s file while this reference lives.</summary>
+    /// <exception cref="ObjectDisposedException">This reference was disposed: the number may already name another object.</exception>
+    public uint Value
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(IsDisposed, this);
+            return Number;
+        }
+    }
+
+    /// <summary>True once this reference was disposed (or is being released).</summary>
+    public bool IsDisposed => _reference.IsClosed || _disposed;
 
     /// <summary>How many live <see cref="GemHandle"/> references this file holds on the object right now.</summary>
-    public int ReferenceCount => IsClosed ? 0 : Device.ReferenceCountOf(_value);
+    public int ReferenceCount => IsDisposed ? 0 : Device.ReferenceCountOf(Number);
 
-    /// <inheritdoc/>
-    public override bool IsInvalid => handle == IntPtr.Zero;
+    /// <summary>The handle number, for the library's own calls made inside a <see cref="Lease"/>.</summary>
+    internal uint Number { get; }
 
     /// <summary>True when both refer to the same buffer object through the same open file.</summary>
     public bool RefersToSameObject(GemHandle other)
     {
         ArgumentNullException.ThrowIfNull(other);
 
-        // While both are open the number cannot have been closed and recycled, so equal numbers are one object.
-        return ReferenceEquals(Device, other.Device) && _value == other._value && !IsClosed && !other.IsClosed;
+        // While both live, the number is open in the file and cannot have been recycled: equal numbers, one object.
+        return ReferenceEquals(Device, other.Device) && Number == other.Number && !IsDisposed && !other.IsDisposed;
+    }
+
+    /// <summary>Drops this reference; the last reference to the object closes its kernel handle.</summary>
+    public void Dispose()
+    {
+        _disposed = true;
+        _reference.Dispose();
     }
 
     /// <inheritdoc/>
-    public override string ToString() => $"GEM handle {Value} on {Device.Path}";
+    public override string ToString() => $"GEM handle {Number} on {Device.Path}{(IsDisposed ? " (disposed)" : "")}";
 
-    /// <inheritdoc/>
-    protected override bool ReleaseHandle() => Device.Release(_value);
+    /// <summary>
+    /// Holds the reference for the duration of one call on the handle (ObjectDisposedException once disposed).
+    /// The reference holds the device's file, so <see cref="DrmDevice.RawFd"/> is valid inside the lease.
+    /// </summary>
+    internal HandleLease Lease()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        try
+        {
+            return new HandleLease(_reference);
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new ObjectDisposedException(ToString());
+        }
+    }
+
+    /// <summary>The counted reference: a child of the device's file, released into the device's table.</summary>
+    private sealed class Reference : ChildSafeHandle
+    {
+        private readonly DrmDevice _device;
+        private readonly uint _handle;
+
+        public Reference(DrmDevice device, uint handle, SafeHandle deviceFile)
+            : base(deviceFile)
+        {
+            _device = device;
+            _handle = handle;
+            SetHandle(new IntPtr(handle));
+        }
+
+        protected override bool ReleaseChild() => _device.Release(_handle);
+    }
 }
