@@ -18,7 +18,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache="${RIG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/primeinterop}"
-packages=(qemu-system-x86 busybox-static cpio kmod linux-source-6.12 flex bison bc libelf-dev libssl-dev gcc make xz-utils)
+packages=(qemu-system-x86 busybox-static cpio kmod linux-source-6.12 flex bison bc libelf-dev libssl-dev gcc make xz-utils
+          weston wayland-utils libgl1-mesa-dri libegl-mesa0) # weston runs in the guest (GL through Mesa's kms_swrast)
 
 log() { printf 'rig: %s\n' "$*" >&2; }
 die() { printf 'rig: error: %s\n' "$*" >&2; exit 2; }
