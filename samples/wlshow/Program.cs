@@ -44,14 +44,14 @@ driver ??= backend == WestonBackend.Drm ? "vkms" : "vgem";
 try
 {
     WestonProcess? weston = null;
-    if (backend is { } b)
+    if (backend is { } kind)
     {
-        string? card = b == WestonBackend.Drm
+        string? card = kind == WestonBackend.Drm
             ? Path.GetFileName(DrmNode.Enumerate().FirstOrDefault(n => n.DriverName == driver && n.Type == DrmNodeType.Primary)?.Path
                 ?? throw new InvalidOperationException($"no {driver} card for weston's DRM backend"))
             : null;
-        weston = WestonProcess.Start(b, card);
-        Console.WriteLine($"weston ({b}{(card is null ? "" : " on " + card)}) answered {weston.StartupTime.TotalSeconds:0.00} s after start");
+        weston = WestonProcess.Start(kind, card);
+        Console.WriteLine($"weston ({kind}{(card is null ? "" : " on " + card)}) answered {weston.StartupTime.TotalSeconds:0.00} s after start");
     }
 
     using (weston)
@@ -63,44 +63,25 @@ try
 
         uint w = (uint)client.OutputWidth, h = (uint)client.OutputHeight;
         using var card = DrmDevice.OpenByDriver(driver, DrmNodeType.Primary);
-        using var dumb = card.CreateDumbBuffer(w, h, 32);
         ulong modifier = client.IsAdvertised(DrmFourcc.Xrgb8888, DmaBufDescription.LinearModifier)
             ? DmaBufDescription.LinearModifier : DmaBufDescription.InvalidModifier;
-        using var description = new DmaBufDescription(w, h, DrmFourcc.Xrgb8888, modifier,
-            [new DmaBufPlane(card.ExportDmaBuf(dumb.Handle, DmaBufExportFlags.ReadWrite), 0, dumb.Pitch)]);
-        using var map = dumb.Map();
+        using var a = new ClientBuffer(card, w, h, modifier);
+        using var b = new ClientBuffer(card, w, h, modifier);
 
+        // Frame 1 on buffer A, frame 2 on buffer B, frame 3 on A again once the compositor released it.
         int failures = 0;
-        WaylandDmaBuffer? buffer = null;
-        for (uint seed = 1; seed <= 2; seed++)
-        {
-            // Frame 2 reuses the buffer after the compositor released it.
-            if (buffer is not null)
-            {
-                client.WaitForRelease(buffer);
-            }
-
-            TestImage.Fill(map.Span, w, h, dumb.Pitch, seed);
-            var clock = Stopwatch.StartNew();
-            buffer ??= client.CreateBuffer(description);
-            if (seed == 1)
-            {
-                Console.WriteLine($"presented buffer: {buffer} from {card.Path} ({card.Version.Name})");
-            }
-
-            client.Present(buffer);
-            var shot = client.TakeScreenshot();
-            var (bad, first) = TestImage.Compare(shot, w, h, seed);
-            Console.WriteLine(bad == 0
-                ? $"frame {seed}: screenshot {shot.Width}x{shot.Height} equals the client's pixels ({(long)w * h} pixels), {clock.Elapsed.TotalMilliseconds:0} ms from {(seed == 1 ? "create_immed" : "attach")} to verified screenshot"
-                : $"frame {seed}: screenshot differs in {bad} of {(long)w * h} pixels; first {first}");
-            failures += bad == 0 ? 0 : 1;
-            if (seed == 1)
-            {
-                client.Present(buffer); // a new commit of the same buffer: the compositor releases it after this frame
-            }
-        }
-
+        var clock = Stopwatch.StartNew();
+        a.Fill(1);
+        var bufferA = client.CreateBuffer(a.Description);
+        Console.WriteLine($"presented buffer: {bufferA} from {card.Path} ({card.Version.Name})");
+        failures += ShowAndVerify(client, bufferA, 1, clock, "create_immed");
+        b.Fill(2);
+        var bufferB = client.CreateBuffer(b.Description);
+        failures += ShowAndVerify(client, bufferB, 2, Stopwatch.StartNew(), "create_immed");
+        client.WaitForRelease(bufferA);
+        Console.WriteLine($"{bufferA.Proxy} released ({bufferA.ReleaseCount}x); refilling and presenting it again");
+        a.Fill(3);
+        failures += ShowAndVerify(client, bufferA, 3, Stopwatch.StartNew(), "attach");
         Console.WriteLine(failures == 0 ? "verified: the compositor showed exactly the client's pixels" : "NOT verified");
         return failures == 0 ? 0 : 1;
     }
@@ -109,4 +90,16 @@ catch (Exception e) when (e is WaylandProtocolException or NotSupportedException
 {
     Console.Error.WriteLine($"wlshow: {e.Message}");
     return 4;
+}
+
+static int ShowAndVerify(DmaBufClient client, WaylandDmaBuffer buffer, uint seed, Stopwatch clock, string from)
+{
+    client.Present(buffer);
+    var shot = client.TakeScreenshot();
+    uint w = buffer.Description.Width, h = buffer.Description.Height;
+    var (bad, first) = TestImage.Compare(shot, w, h, seed);
+    Console.WriteLine(bad == 0
+        ? $"frame {seed} ({buffer.Proxy}): screenshot {shot.Width}x{shot.Height} equals the client's {(long)w * h} pixels; {clock.Elapsed.TotalMilliseconds:0} ms from {from} to verified screenshot"
+        : $"frame {seed} ({buffer.Proxy}): screenshot differs in {bad} of {(long)w * h} pixels; first {first}");
+    return bad == 0 ? 0 : 1;
 }

@@ -78,7 +78,7 @@ public abstract class WestonTestsBase<TFixture>(TFixture fixture)
         using var oracle = new LeakOracle();
         using (var card = OpenCard())
         using (var client = Connect(weston))
-        using (var frame = new Frame(card, client))
+        using (var frame = new ClientBuffer(card, (uint)client.OutputWidth, (uint)client.OutputHeight))
         {
             frame.Fill(1);
             var clock = Stopwatch.StartNew();
@@ -98,8 +98,8 @@ public abstract class WestonTestsBase<TFixture>(TFixture fixture)
         using var oracle = new LeakOracle();
         using (var card = OpenCard())
         using (var client = Connect(weston))
-        using (var first = new Frame(card, client))
-        using (var second = new Frame(card, client))
+        using (var first = new ClientBuffer(card, (uint)client.OutputWidth, (uint)client.OutputHeight))
+        using (var second = new ClientBuffer(card, (uint)client.OutputWidth, (uint)client.OutputHeight))
         {
             first.Fill(1);
             second.Fill(2);
@@ -119,8 +119,8 @@ public abstract class WestonTestsBase<TFixture>(TFixture fixture)
         using var oracle = new LeakOracle();
         using (var card = OpenCard())
         using (var client = Connect(weston))
-        using (var a = new Frame(card, client))
-        using (var b = new Frame(card, client))
+        using (var a = new ClientBuffer(card, (uint)client.OutputWidth, (uint)client.OutputHeight))
+        using (var b = new ClientBuffer(card, (uint)client.OutputWidth, (uint)client.OutputHeight))
         {
             a.Fill(1);
             b.Fill(2);
@@ -201,8 +201,8 @@ public abstract class WestonTestsBase<TFixture>(TFixture fixture)
         using var oracle = new LeakOracle();
         using (var card = OpenCard())
         using (var client = Connect(weston))
-        using (var a = new Frame(card, client))
-        using (var b = new Frame(card, client))
+        using (var a = new ClientBuffer(card, (uint)client.OutputWidth, (uint)client.OutputHeight))
+        using (var b = new ClientBuffer(card, (uint)client.OutputWidth, (uint)client.OutputHeight))
         {
             a.Fill(4);
             b.Fill(5);
@@ -237,37 +237,10 @@ public abstract class WestonTestsBase<TFixture>(TFixture fixture)
     private static int DmaBufFdsOf(int pid) =>
         Directory.GetFileSystemEntries($"/proc/{pid}/fd").Count(fd => Interop.Libc.ReadLink(fd) is { } t && t.StartsWith("/dmabuf:", StringComparison.Ordinal));
 
-    private static void AssertShows(Screenshot shot, Frame frame, uint seed)
+    private static void AssertShows(Screenshot shot, ClientBuffer frame, uint seed)
     {
         var (bad, first) = TestImage.Compare(shot, frame.Description.Width, frame.Description.Height, seed);
         Assert.True(bad == 0, string.Create(CultureInfo.InvariantCulture, $"the screenshot differs from the client's image (seed {seed}) in {bad} pixels; first: {first}"));
-    }
-
-    /// <summary>A dumb buffer of the output's size, mapped, and its description (XR24, implicit modifier).</summary>
-    private sealed class Frame : IDisposable
-    {
-        private readonly DumbBuffer _dumb;
-        private readonly DrmMapping _map;
-
-        public Frame(DrmDevice card, DmaBufClient client)
-        {
-            uint w = (uint)client.OutputWidth, h = (uint)client.OutputHeight;
-            _dumb = card.CreateDumbBuffer(w, h, 32);
-            _map = _dumb.Map();
-            Description = new DmaBufDescription(w, h, DrmFourcc.Xrgb8888, DmaBufDescription.InvalidModifier,
-                [new DmaBufPlane(card.ExportDmaBuf(_dumb.Handle, DmaBufExportFlags.ReadWrite), 0, _dumb.Pitch)]);
-        }
-
-        public DmaBufDescription Description { get; }
-
-        public void Fill(uint seed) => TestImage.Fill(_map.Span, Description.Width, Description.Height, _dumb.Pitch, seed);
-
-        public void Dispose()
-        {
-            Description.Dispose();
-            _map.Dispose();
-            _dumb.Dispose();
-        }
     }
 }
 
