@@ -52,7 +52,7 @@ public sealed class DmaBufClient : IDisposable
     private readonly Dictionary<uint, HashSet<ulong>> _formats = [];
     private readonly WaylandObject _compositor;
     private readonly WaylandObject _shm;
-    private readonly WaylandObject _dmabuf;
+    private readonly WaylandObject? _dmabuf;
     private readonly WaylandObject _output;
     private readonly WaylandObject? _shell;
     private readonly WaylandObject? _screenshooter;
@@ -78,8 +78,9 @@ public sealed class DmaBufClient : IDisposable
 
         _compositor = Bind(registry, "wl_compositor", 4);
         _shm = Bind(registry, "wl_shm", 1);
-        _dmabuf = Bind(registry, "zwp_linux_dmabuf_v1", 3, minimum: 3);
-        _dmabuf.OnEvent = (opcode, args) =>
+        // Without linux-dmabuf (weston's pixman renderer) the client still connects; CreateBuffer says why it cannot.
+        _dmabuf = _globals.ContainsKey("zwp_linux_dmabuf_v1") ? Bind(registry, "zwp_linux_dmabuf_v1", 3, minimum: 3) : null;
+        _dmabuf?.OnEvent = (opcode, args) =>
         {
             switch (opcode)
             {
@@ -150,8 +151,8 @@ public sealed class DmaBufClient : IDisposable
     /// <summary>The globals the compositor announced, name → version.</summary>
     public IReadOnlyDictionary<string, uint> Globals => _globals.ToDictionary(g => g.Key, g => g.Value.Version);
 
-    /// <summary>The version of <c>zwp_linux_dmabuf_v1</c> in use.</summary>
-    public uint DmaBufVersion => _dmabuf.Version;
+    /// <summary>The version of <c>zwp_linux_dmabuf_v1</c> in use; 0 when the compositor offers none.</summary>
+    public uint DmaBufVersion => _dmabuf?.Version ?? 0;
 
     /// <summary>What linux-dmabuf advertised: format → modifiers.</summary>
     public IReadOnlyDictionary<DrmFourcc, IReadOnlySet<ulong>> DmaBufFormats =>
@@ -215,6 +216,11 @@ public sealed class DmaBufClient : IDisposable
     public WaylandDmaBuffer CreateBuffer(DmaBufDescription description)
     {
         ArgumentNullException.ThrowIfNull(description);
+        if (_dmabuf is null)
+        {
+            throw new NotSupportedException("The compositor offers no zwp_linux_dmabuf_v1 (weston's pixman renderer has none; run it with GL); nothing was sent.");
+        }
+
         if (!IsAdvertised(description.Format, description.Modifier))
         {
             string offered = _formats.TryGetValue(description.Format.Value, out var mods)
