@@ -32,7 +32,11 @@ public sealed class ClientBuffer : IDisposable
     public DmaBufDescription Description { get; }
 
     /// <summary>Draws <see cref="TestImage"/> with <paramref name="seed"/>; only while the compositor does not hold the buffer.</summary>
-    public void Fill(uint seed) => TestImage.Fill(_map.Span, Description.Width, Description.Height, _dumb.Pitch, seed);
+    public void Fill(uint seed)
+    {
+        using var cpu = _map.BeginAccess();
+        TestImage.Fill(cpu.Span, Description.Width, Description.Height, _dumb.Pitch, seed);
+    }
 
     public void Dispose()
     {
