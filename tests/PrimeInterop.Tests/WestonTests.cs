@@ -12,6 +12,7 @@ namespace PrimeInterop.Tests;
 public abstract class WestonFixture : IDisposable
 {
     private WestonProcess? _weston;
+    private Exception? _startError;
 
     public abstract WestonBackend Backend { get; }
 
@@ -19,9 +20,23 @@ public abstract class WestonFixture : IDisposable
     {
         get
         {
+            if (_startError is not null)
+            {
+                throw new InvalidOperationException($"weston ({Backend}) failed to start for an earlier test", _startError);
+            }
+
             if (_weston is null)
             {
-                _weston = WestonProcess.Start(Backend, Card());
+                try
+                {
+                    _weston = WestonProcess.Start(Backend, Card());
+                }
+                catch (Exception e)
+                {
+                    _startError = e; // one slow failure per class, not one per test
+                    throw;
+                }
+
                 RigRecord($"weston {Backend} startup (process start to first round trip): {_weston.StartupTime.TotalSeconds:0.00} s");
             }
 
