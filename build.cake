@@ -1,8 +1,9 @@
 // PrimeInterop build. Run with: dotnet tool restore && dotnet cake --target=<Target>
 //   Clean  Build  Test (host tests, then the rig; the README's test command)  Rig (rig only)
-//   Demo (the sample CLI's demo: directly where vgem is loaded, else in the rig; --aot=true: the NativeAOT binary)
+//   Demo (the sample CLI's demo: directly where vgem is loaded, else in the rig; --aot=true: the NativeAOT binary;
+//   --compositor=weston: the Wayland sample samples/wlshow against weston)
 //   Bench  Pack (both .nupkg + .snupkg into artifacts/package)  Consumer (README snippets built against the packages, run)
-// Arguments: --configuration=Release  --kernels=a,b  --rig=auto|always|never  --rig-parallel=true|false  --aot=true
+// Arguments: --configuration=Release  --kernels=a,b  --rig=auto|always|never  --rig-parallel=true|false  --aot=true  --compositor=weston
 // No #addin or #tool: everything here is Cake's own or the .NET runtime's.
 using System.Xml.Linq;
 
@@ -10,6 +11,7 @@ var target = Argument("target", "Test");
 var configuration = Argument("configuration", "Release");
 var kernels = Argument("kernels", "a,b").Split(',', StringSplitOptions.RemoveEmptyEntries);
 var rigMode = Argument("rig", EnvironmentVariable("PRIMEINTEROP_RIG_MODE") ?? "auto");
+var compositor = Argument("compositor", ""); // Demo: --compositor=weston runs the Wayland sample (samples/wlshow) against weston
 var rigParallel = Argument("rig-parallel", false); // sequential streams each guest console; parallel measured no faster on 2 cores
 var aot = Argument("aot", false);
 
@@ -158,6 +160,13 @@ void Summarize()
 
 Task("Demo").IsDependentOn("Build").Does(() =>
 {
+    if (compositor == "weston")
+    {
+        WestonDemo();
+        return;
+    }
+    if (compositor != "")
+        throw new Exception($"--compositor={compositor}: only weston is supported");
     if (!FileExists(primectlDll))
         throw new Exception("the sample CLI (samples/primectl) is not built yet");
     string primectl = $"dotnet \"{primectlDll}\"";
@@ -182,6 +191,23 @@ Task("Demo").IsDependentOn("Build").Does(() =>
     if (code != 0) throw new Exception($"the demo failed in the rig (exit {code}); see {outDir}/serial.log");
     Information($"demo output (PNG of the received pixels) is in {outDir}");
 });
+
+// The Wayland sample against a real weston 10: the DRM backend scanning out on vkms in the rig (kernel A), where the
+// sample's dma-buf is presented full screen and read back through weston_screenshooter.
+void WestonDemo()
+{
+    var wlshowDll = artifacts.CombineWithFilePath($"bin/wlshow/{config}/wlshow.dll");
+    if (!FileExists(wlshowDll))
+        throw new Exception("the Wayland sample (samples/wlshow) is not built yet");
+    if (!UseRig())
+    {
+        Run("dotnet", $"\"{wlshowDll}\" --weston headless");
+        return;
+    }
+    Run("bash", $"\"{rigScript}\" prereqs");
+    var (outDir, code) = RunInRig("a", "demo-weston", $"dotnet \"{wlshowDll}\" --weston drm");
+    if (code != 0) throw new Exception($"the weston demo failed in the rig (exit {code}); see {outDir}/serial.log");
+}
 
 Task("Bench").IsDependentOn("Build").Does(() =>
 {

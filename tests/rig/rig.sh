@@ -45,11 +45,12 @@ maketemp() { local t; t=$(mktemp "${@:2}"); temps+=("$t"); printf -v "$1" '%s' "
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache="${RIG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/primeinterop}"
-packages=(qemu-system-x86 busybox-static cpio kmod linux-source-6.12 flex bison bc libelf-dev libssl-dev gcc make xz-utils)
+packages=(qemu-system-x86 busybox-static cpio kmod linux-source-6.12 flex bison bc libelf-dev libssl-dev gcc make xz-utils
+          weston wayland-utils libgl1-mesa-dri libegl-mesa0) # weston runs in the guest (GL through Mesa's kms_swrast)
 # The commands the rig runs, and the package each comes from: a package can be installed and its command still
 # not found (an unprivileged user's PATH, a half-removed package).
 tools=(qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio depmod:kmod modprobe:kmod gcc:gcc make:make
-    flex:flex bison:bison bc:bc xz:xz-utils gzip:gzip apt-get:apt dpkg-deb:dpkg)
+    flex:flex bison:bison bc:bc xz:xz-utils gzip:gzip apt-get:apt dpkg-deb:dpkg weston:weston wayland-info:wayland-utils)
 
 log() { printf 'rig: %s\n' "$*" >&2; }
 die() { printf 'rig: error: %s\n' "$*" >&2; exit 2; }
