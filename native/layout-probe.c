@@ -7,6 +7,7 @@
 #include <drm.h>
 #include <drm_mode.h>
 #include <linux/dma-buf.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -68,6 +69,9 @@ int main(void)
     OFF(msghdr, msg_control); OFF(msghdr, msg_controllen); OFF(msghdr, msg_flags);
     SIZE(iovec);
     OFF(iovec, iov_base); OFF(iovec, iov_len);
+    SIZE(rlimit);
+    OFF(rlimit, rlim_cur); OFF(rlimit, rlim_max);
+    CONST(RLIMIT_NOFILE);
     for (int n = 1; n <= 3; n++) {
         printf("cmsg_len %d %zu\n", n, (size_t)CMSG_LEN(n * sizeof(int)));
         printf("cmsg_space %d %zu\n", n, (size_t)CMSG_SPACE(n * sizeof(int)));
