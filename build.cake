@@ -1,8 +1,9 @@
 // PrimeInterop build. Run with: dotnet tool restore && dotnet cake --target=<Target>
 //   Clean  Build  Test (host tests, then the rig; the README's test command)  Rig (rig only)
-//   Demo (the sample CLI's demo: directly where vgem is loaded, else in the rig)  Bench  Pack
+//   Demo (the sample CLI's demo: directly where vgem is loaded, else in the rig; --aot=true: the NativeAOT binary)
+//   Bench  Pack (both .nupkg + .snupkg into artifacts/package)  Consumer (README snippets built against the packages, run)
 //   Soak (tests/PrimeInterop.Soak for --seconds=N, default 60, on kernel A or directly where vgem and vkms are)
-// Arguments: --configuration=Release  --kernels=a,b  --rig=auto|always|never  --rig-parallel=true|false
+// Arguments: --configuration=Release  --kernels=a,b  --rig=auto|always|never  --rig-parallel=true|false  --aot=true
 //   --soak-seconds=10 (Test/Rig: the soak after the tests in kernel A's guest; 0 leaves it out)
 // No #addin or #tool: everything here is Cake's own or the .NET runtime's.
 using System.Xml.Linq;
@@ -12,6 +13,7 @@ var configuration = Argument("configuration", "Release");
 var kernels = Argument("kernels", "a,b").Split(',', StringSplitOptions.RemoveEmptyEntries);
 var rigMode = Argument("rig", EnvironmentVariable("PRIMEINTEROP_RIG_MODE") ?? "auto");
 var rigParallel = Argument("rig-parallel", false); // sequential streams each guest console; parallel measured no faster on 2 cores
+var aot = Argument("aot", false);
 
 var root = MakeAbsolute(Directory("."));
 var artifacts = root.Combine("artifacts");
@@ -21,6 +23,7 @@ var primectlDll = artifacts.CombineWithFilePath($"bin/primectl/{config}/primectl
 var soakDll = artifacts.CombineWithFilePath($"bin/PrimeInterop.Soak/{config}/PrimeInterop.Soak.dll");
 var soakSeconds = Argument("soak-seconds", 10);
 var rigScript = root.CombineWithFilePath("tests/rig/rig.sh");
+const int RigNoResult = 3; // rig.sh's RIG_NO_RESULT: the guest gave no result (no boot, a crash, the timeout)
 var results = new List<(string Label, TestCounts Counts)>();
 var soakLines = new List<(string Line, bool Ok)>();
 
@@ -135,7 +138,7 @@ Task("RigTests").IsDependentOn("Build").Does(() =>
     foreach (var (kernel, outDir, code) in runs)
     {
         var xml = outDir.CombineWithFilePath("results.xml");
-        if (code == 3 || !FileExists(xml))
+        if (code == RigNoResult || !FileExists(xml))
             throw new Exception($"the rig for kernel {kernel} did not boot or run the tests (exit {code}); see {outDir}/serial.log");
         var uname = System.IO.File.ReadAllText(outDir.CombineWithFilePath("uname").FullPath).Trim();
         results.Add(($"rig {uname}", ReadResults(xml, uname)));
@@ -199,13 +202,25 @@ Task("Demo").IsDependentOn("Build").Does(() =>
 {
     if (!FileExists(primectlDll))
         throw new Exception("the sample CLI (samples/primectl) is not built yet");
+    string primectl = $"dotnet \"{primectlDll}\"";
+    if (aot)
+    {
+        // Both processes of the demo are the native binary: the importer starts the exporter as itself.
+        var native = artifacts.Combine("primectl-aot");
+        DotNetPublish(root.CombineWithFilePath("samples/primectl/primectl.csproj").FullPath, new DotNetPublishSettings
+        {
+            Configuration = configuration, Runtime = "linux-x64", OutputDirectory = native,
+            MSBuildSettings = new DotNetMSBuildSettings().WithProperty("PublishAot", "true"),
+        });
+        primectl = $"\"{native.CombineWithFilePath("primectl")}\"";
+    }
     if (!UseRig())
     {
-        Run("dotnet", $"\"{primectlDll}\" demo --output \"{artifacts.Combine("demo")}\"");
+        Run("bash", $"-c '{primectl} demo --output \"{artifacts.Combine("demo")}\"'");
         return;
     }
     Run("bash", $"\"{rigScript}\" prereqs");
-    var (outDir, code) = RunInRig("a", "demo", $"dotnet \"{primectlDll}\" demo --output /tmp/rig-out");
+    var (outDir, code) = RunInRig("a", "demo", $"{primectl} demo --output /tmp/rig-out");
     if (code != 0) throw new Exception($"the demo failed in the rig (exit {code}); see {outDir}/serial.log");
     Information($"demo output (PNG of the received pixels) is in {outDir}");
 });
@@ -246,7 +261,7 @@ Task("Soak").IsDependentOn("Build").Does(() =>
     {
         Run("bash", $"\"{rigScript}\" prereqs");
         var (outDir, code) = RunInRig("a", "soak", $"sh \"{GuestScript("soak", SoakCommand(seconds))}\"");
-        if (code == 3) throw new Exception($"the rig did not boot or run the soak (exit {code}); see {outDir}/serial.log");
+        if (code == RigNoResult) throw new Exception($"the rig did not boot or run the soak (exit {code}); see {outDir}/serial.log");
         ReadSoak(outDir);
     }
 
@@ -255,10 +270,88 @@ Task("Soak").IsDependentOn("Build").Does(() =>
     if (!ok) throw new Exception("the soak found invariant violations or leaks, or did not finish");
 });
 
+var packages = artifacts.Combine("package");
+
 Task("Pack").IsDependentOn("Build").Does(() =>
 {
-    DotNetPack(root.CombineWithFilePath("src/PrimeInterop/PrimeInterop.csproj").FullPath,
-        new DotNetPackSettings { Configuration = configuration, NoBuild = true, OutputDirectory = artifacts.Combine("package") });
+    if (DirectoryExists(packages)) CleanDirectory(packages);
+    foreach (var project in new[] { "src/PrimeInterop/PrimeInterop.csproj", "src/PrimeInterop.Hosting/PrimeInterop.Hosting.csproj" })
+        DotNetPack(root.CombineWithFilePath(project).FullPath,
+            new DotNetPackSettings { Configuration = configuration, NoBuild = true, OutputDirectory = packages });
+    foreach (var id in new[] { "PrimeInterop", "PrimeInterop.Hosting" })
+        if (GetFiles($"{packages}/{id}.[0-9]*.nupkg").Count != 1 || GetFiles($"{packages}/{id}.[0-9]*.snupkg").Count != 1)
+            throw new Exception($"Pack did not produce {id}'s .nupkg and .snupkg in {packages}");
+    Information($"packages: {string.Join(", ", GetFiles($"{packages}/*").Select(f => f.GetFilename().FullPath))}");
+});
+
+// The consumer test: every ```csharp block of README.md becomes a method of a separate project that references the
+// packages just packed (never the projects); it must compile warning-free, and the runnable ones run (in the rig
+// where there is no vgem). A block after the line <!-- snippet: compile-only --> is compiled, not run.
+Task("Consumer").IsDependentOn("Pack").Does(() =>
+{
+    var nupkg = GetFiles($"{packages}/PrimeInterop.[0-9]*.nupkg").Single();
+    var version = nupkg.GetFilenameWithoutExtension().FullPath.Substring("PrimeInterop.".Length);
+    var consumer = artifacts.Combine("consumer");
+    var snippetsDir = consumer.Combine("snippets");
+    // A fresh packages folder: the version just packed, never one cached from an earlier pack of the same version.
+    if (DirectoryExists(consumer)) DeleteDirectory(consumer, new DeleteDirectorySettings { Recursive = true, Force = true });
+    EnsureDirectoryExists(snippetsDir);
+
+    var readme = System.IO.File.ReadAllLines(root.CombineWithFilePath("README.md").FullPath);
+    var names = new List<(string Name, bool Runnable)>();
+    var importLine = new System.Text.RegularExpressions.Regex(@"^using\s+(static\s+)?[\w.]+\s*;\s*$");
+    for (int i = 0; i < readme.Length; i++)
+    {
+        if (readme[i].Trim() != "```csharp") continue;
+        bool runnable = !(i > 0 && readme[i - 1].Contains("snippet: compile-only"));
+        int first = i + 2; // 1-based line number of the block's first line
+        var imports = new List<string>();
+        var body = new List<string>();
+        for (i++; i < readme.Length && readme[i].Trim() != "```"; i++)
+        {
+            if (importLine.IsMatch(readme[i])) { imports.Add(readme[i]); body.Add(""); }
+            else body.Add(readme[i]);
+        }
+        string name = $"Readme{first}";
+        names.Add(($"README.md line {first}", runnable));
+        System.IO.File.WriteAllText(snippetsDir.CombineWithFilePath($"{name}.g.cs").FullPath,
+            string.Join("\n", imports) + "\n#pragma warning disable CS1998, CA1849, CA2007, IDE0005\nnamespace Consumer;\ninternal static partial class Snippets\n{\n" +
+            $"    public static async Task {name}()\n    {{\n#line {first} \"{root.CombineWithFilePath("README.md")}\"\n" +
+            string.Join("\n", body) + "\n#line default\n    }\n}\n");
+    }
+    if (names.Count == 0) throw new Exception("README.md has no ```csharp block");
+    System.IO.File.WriteAllText(snippetsDir.CombineWithFilePath("Snippets.g.cs").FullPath,
+        "namespace Consumer;\ninternal static partial class Snippets\n{\n    public static readonly (string Name, Func<Task> Run, bool Runnable)[] All =\n    [\n" +
+        string.Join("", names.Select(n => $"        (\"{n.Name}\", Readme{n.Name.Split(' ').Last()}, {(n.Runnable ? "true" : "false")}),\n")) +
+        "    ];\n}\n");
+
+    var project = root.CombineWithFilePath("tests/PrimeInterop.Consumer/PrimeInterop.Consumer.csproj").FullPath;
+    DotNetBuild(project, new DotNetBuildSettings
+    {
+        Configuration = configuration,
+        MSBuildSettings = new DotNetMSBuildSettings().WithProperty("PrimeInteropVersion", version),
+    });
+    // Proof that the packages came from artifacts/package: NuGet records each package's source.
+    foreach (var id in new[] { "primeinterop", "primeinterop.hosting" })
+    {
+        var metadata = consumer.CombineWithFilePath($"packages/{id}/{version.ToLowerInvariant()}/.nupkg.metadata");
+        if (!FileExists(metadata) || !System.IO.File.ReadAllText(metadata.FullPath).Contains(packages.FullPath))
+            throw new Exception($"{id} {version} was not restored from {packages} ({metadata})");
+    }
+
+    var dll = consumer.CombineWithFilePath($"bin/PrimeInterop.Consumer/{config}/PrimeInterop.Consumer.dll");
+    Information($"consumer: {names.Count} README snippets compiled against PrimeInterop {version} from {packages}");
+    if (!UseRig())
+    {
+        Run("dotnet", $"\"{dll}\"");
+        return;
+    }
+    Run("bash", $"\"{rigScript}\" prereqs");
+    var (outDir, code) = RunInRig("a", "consumer", $"dotnet \"{dll}\"", quiet: true);
+    var log = outDir.CombineWithFilePath("serial.log").FullPath;
+    foreach (var line in System.IO.File.ReadAllLines(log).Where(l => l.StartsWith("consumer:")))
+        Console.WriteLine(line);
+    if (code != 0) throw new Exception($"the README snippets failed in the rig (exit {code}); see {log}");
 });
 
 Task("Default").IsDependentOn("Test");

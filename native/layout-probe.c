@@ -1,13 +1,19 @@
 /* Prints every ioctl number, struct size and field offset PrimeInterop uses, compiled against the kernel's
  * uapi headers (libdrm's copies of drm.h/drm_mode.h, linux-libc-dev's dma-buf.h). The layout test compares
  * this output with the managed definitions in src/PrimeInterop/Interop. */
+#define _GNU_SOURCE /* SCM_CREDENTIALS */
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <drm.h>
 #include <drm_mode.h>
 #include <linux/dma-buf.h>
+#include <linux/magic.h>
+#include <linux/sync_file.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/vfs.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -32,6 +38,7 @@ int main(void)
     IOCTL(DMA_BUF_SET_NAME);
     IOCTL(DMA_BUF_IOCTL_EXPORT_SYNC_FILE);
     IOCTL(DMA_BUF_IOCTL_IMPORT_SYNC_FILE);
+    IOCTL(SYNC_IOC_FILE_INFO);
 
     SIZE(drm_version);
     OFF(drm_version, version_major); OFF(drm_version, version_minor); OFF(drm_version, version_patchlevel);
@@ -62,6 +69,14 @@ int main(void)
     SIZE(dma_buf_import_sync_file);
     OFF(dma_buf_import_sync_file, flags); OFF(dma_buf_import_sync_file, fd);
 
+    SIZE(sync_file_info);
+    OFF(sync_file_info, name); OFF(sync_file_info, status); OFF(sync_file_info, flags);
+    OFF(sync_file_info, num_fences); OFF(sync_file_info, pad); OFF(sync_file_info, sync_fence_info);
+    SIZE(statfs);
+    OFF(statfs, f_type); OFF(statfs, f_bsize); OFF(statfs, f_blocks); OFF(statfs, f_bfree); OFF(statfs, f_bavail);
+    OFF(statfs, f_files); OFF(statfs, f_ffree); OFF(statfs, f_fsid); OFF(statfs, f_namelen); OFF(statfs, f_frsize);
+    OFF(statfs, f_flags); OFF(statfs, f_spare);
+
     SIZE(cmsghdr);
     OFF(cmsghdr, cmsg_len); OFF(cmsghdr, cmsg_level); OFF(cmsghdr, cmsg_type);
     SIZE(msghdr);
@@ -83,6 +98,17 @@ int main(void)
     CONST(MSG_DONTWAIT);
     CONST(MSG_NOSIGNAL);
     CONST(MSG_CMSG_CLOEXEC);
+    CONST(SCM_CREDENTIALS);
+    CONST(SO_PASSCRED);
+    CONST(DMA_BUF_MAGIC);
+    CONST(ANON_INODE_FS_MAGIC);
+    CONST(O_NOCTTY);
+    CONST(O_NONBLOCK);
+    CONST(F_GETFL);
+    CONST(F_SETFL);
+    CONST(EFD_CLOEXEC);
+    CONST(POLLIN);
+    CONST(POLLOUT);
 
     CONST(DRM_MODE_FB_MODIFIERS);
     CONST(DRM_CLOEXEC);

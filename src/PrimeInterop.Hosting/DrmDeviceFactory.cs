@@ -22,8 +22,16 @@ internal sealed partial class DrmDeviceFactory(IOptions<PrimeInteropOptions> opt
 
     private DrmDevice Opened(DrmDevice device)
     {
-        LogOpened(device.Path, device.Version, device.NodeType);
-        return device;
+        try
+        {
+            LogOpened(device.Path, device.Version, device.NodeType);
+            return device;
+        }
+        catch
+        {
+            device.Dispose(); // reading the version (or logging it) failed: the caller never gets the device
+            throw;
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Found {Count} DRM node(s)")]

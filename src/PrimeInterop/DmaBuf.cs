@@ -87,12 +87,13 @@ public sealed class DmaBuf : FileDescriptorHandle
     {
         if (!IsDmaBuf(fd))
         {
-            if (ownsHandle)
+            string what = Describe(fd);
+            if (ownsHandle && fd >= 0)
             {
                 Libc.Close(fd);
             }
 
-            throw new ArgumentException($"fd {fd} is not a dma-buf ({Libc.ReadLink($"/proc/self/fd/{fd}") ?? "not open"}).", nameof(fd));
+            throw new ArgumentException($"fd {fd} is not a dma-buf ({what}).", nameof(fd));
         }
 
         return new DmaBuf(fd, ownsHandle);
@@ -117,29 +118,16 @@ public sealed class DmaBuf : FileDescriptorHandle
 
     /// <summary>
     /// Maps <paramref name="length"/> bytes from <paramref name="offset"/> (default: the whole buffer) for CPU
-    /// access. Touch the memory only inside <see cref="DmaBufMapping.BeginAccess"/>. A writable mapping needs an fd
-    /// exported with <see cref="DmaBufExportFlags.ReadWrite"/>.
+    /// access. The memory is reached only through <see cref="DmaBufMapping.BeginAccess"/>. A writable mapping needs
+    /// an fd exported with <see cref="DmaBufExportFlags.ReadWrite"/>. A mapping is at most int.MaxValue bytes (a
+    /// span's limit): map a larger buffer in windows.
     /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The range is not page-aligned, does not fit, or is over 2 GiB;
+    /// checked before any syscall but the size's lseek.</exception>
     public DmaBufMapping Map(DmaBufAccess access = DmaBufAccess.ReadWrite, long offset = 0, long length = -1)
     {
         DmaBufMapping.ValidateAccess(access);
-        long size = Size;
-        if (length < 0)
-        {
-            length = size - offset;
-        }
-
-        if (offset < 0 || offset % Environment.SystemPageSize != 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(offset), offset, $"The offset must be a non-negative multiple of the page size ({Environment.SystemPageSize}).");
-        }
-
-        if (length == 0 || offset + length > size)
-        {
-            throw new ArgumentOutOfRangeException(nameof(length), length,
-                $"Mapping {length} bytes at offset {offset} does not fit the {size}-byte dma-buf.");
-        }
-
+        length = MappingRange.Validate(Size, offset, length);
         int prot = ((access & DmaBufAccess.Read) != 0 ? Libc.PROT_READ : 0) | ((access & DmaBufAccess.Write) != 0 ? Libc.PROT_WRITE : 0);
         using var lease = new HandleLease(this);
         int errno = Libc.Mmap(lease.Fd, (nuint)length, prot, offset, out IntPtr address);
@@ -186,8 +174,14 @@ public sealed class DmaBuf : FileDescriptorHandle
     /// <inheritdoc/>
     public override string ToString() => IsClosed ? "dma-buf (closed)" : $"dma-buf fd {(int)handle}";
 
-    /// <summary>True when <paramref name="fd"/> is open and refers to a dma-buf (its /proc link is <c>/dmabuf:…</c>).</summary>
+    /// <summary>
+    /// True when <paramref name="fd"/> is open and refers to a dma-buf, by the kernel's answer: its filesystem is
+    /// the dma-buf pseudo filesystem (<c>fstatfs</c> f_type <c>DMA_BUF_MAGIC</c>). Unlike the /proc link text, a
+    /// peer cannot imitate that with a file of a chosen name. Allocates nothing.
+    /// </summary>
     internal static bool IsDmaBuf(int fd) =>
-        fd >= 0 && (Libc.ReadLink($"/proc/self/fd/{fd}") is string target)
-        && (target.StartsWith("/dmabuf:", StringComparison.Ordinal) || target.StartsWith("anon_inode:dmabuf", StringComparison.Ordinal));
+        fd >= 0 && Libc.FileSystemType(fd, out long type) == 0 && type == Libc.DMA_BUF_MAGIC;
+
+    /// <summary>What <paramref name="fd"/> is, for error messages.</summary>
+    internal static string Describe(int fd) => Libc.ReadLink($"/proc/self/fd/{fd}") ?? "not open";
 }

@@ -49,15 +49,16 @@ public sealed class DmaBufDescription : IDisposable
         for (int i = 0; i < planes.Count; i++)
         {
             DmaBufPlane p = planes[i] ?? throw new ArgumentNullException(nameof(planes), $"Plane {i} is null.");
-            ulong minStride = (ulong)info.PlaneWidth(i, width) * (ulong)info.BytesPerPixel[i];
+            // 128-bit arithmetic: no product or sum of these 32-bit fields can overflow it.
+            UInt128 minStride = (UInt128)info.PlaneWidth(i, width) * (uint)info.BytesPerPixel[i];
             if (p.Stride == 0 || (modifier is LinearModifier or InvalidModifier && p.Stride < minStride))
             {
                 throw new ArgumentException($"Plane {i}: stride {p.Stride} is less than a row of {minStride} bytes.", nameof(planes));
             }
 
             // The kernel's own framebuffer check: (height - 1) * pitch + min_pitch + offset <= object size.
-            ulong end = p.Offset + ((ulong)info.PlaneHeight(i, height) - 1) * p.Stride + minStride;
-            if (end > (ulong)p.Buffer.Size)
+            UInt128 end = (UInt128)p.Offset + ((UInt128)info.PlaneHeight(i, height) - 1) * p.Stride + minStride;
+            if (end > (UInt128)p.Buffer.Size)
             {
                 throw new ArgumentException($"Plane {i}: offset {p.Offset} + {info.PlaneHeight(i, height)} rows of stride {p.Stride} end at byte {end}, past the {p.Buffer.Size}-byte dma-buf.", nameof(planes));
             }
@@ -145,14 +146,20 @@ public sealed class DmaBufDescription : IDisposable
                 BinaryPrimitives.ReadUInt64LittleEndian(source[24..]),
                 planes);
         }
-        catch (Exception e) when (e is ArgumentException or InvalidDataException)
+        catch (Exception e)
         {
+            // Every fd taken so far is closed, whatever failed; the rest are still the caller's (in fds).
             foreach (var p in planes)
             {
                 p.Buffer.Dispose();
             }
 
-            throw e as InvalidDataException ?? new InvalidDataException("Invalid buffer description: " + e.Message, e);
+            if (e is ArgumentException)
+            {
+                throw new InvalidDataException("Invalid buffer description: " + e.Message, e);
+            }
+
+            throw;
         }
     }
 
@@ -188,11 +195,16 @@ public static class DmaBufSocketExtensions
         }
     }
 
-    /// <summary>Receives one description; null when the peer closed the connection before sending one.</summary>
-    /// <exception cref="InvalidDataException">What arrived is not a valid description; its fds were closed.</exception>
+    /// <summary>
+    /// Receives one description; null when the peer closed the connection before sending one. On a seqpacket socket
+    /// it is exactly one record (one recvmsg); on a stream socket the rest of a description sent in parts is read on.
+    /// </summary>
+    /// <exception cref="InvalidDataException">What arrived is not a valid description (a record shorter or longer than
+    /// one, wrong magic, an fd that is not a dma-buf, …); its fds were closed and the next message is unaffected.</exception>
     public static async ValueTask<DmaBufDescription?> ReceiveDmaBufAsync(this Socket socket, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(socket);
+        bool records = socket.SocketType == SocketType.Seqpacket;
         byte[] wire = new byte[DmaBufDescription.WireSize];
         using ReceivedFds fds = await socket.ReceiveWithFdsAsync(wire, 4, cancellationToken).ConfigureAwait(false);
         if (fds.BytesReceived == 0 && fds.Count == 0)
@@ -201,6 +213,11 @@ public static class DmaBufSocketExtensions
         }
 
         int got = fds.BytesReceived;
+        if (records && got != wire.Length)
+        {
+            throw new InvalidDataException($"A {got}-byte record is not a buffer description ({wire.Length} bytes); its {fds.Count} fd(s) were closed.");
+        }
+
         while (got < wire.Length)
         {
             int n = await socket.ReceiveAsync(wire.AsMemory(got), SocketFlags.None, cancellationToken).ConfigureAwait(false);

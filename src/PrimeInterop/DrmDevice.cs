@@ -16,10 +16,11 @@ public sealed class DrmDevice : IDisposable
     private const uint DrmMajor = 226;
 
     private readonly SafeFileHandle _file;
-    private readonly int _fd; // valid while _file has a reference: a lease, or any live GemHandle
+    private readonly int _fd; // valid while _file has a reference: a lease, or any live GemHandle (its child)
     private readonly Lock _gate = new();
     private readonly Dictionary<uint, GemObject> _objects = [];
     private DrmVersion? _version;
+    private volatile bool _disposed;
 
     private DrmDevice(SafeFileHandle file, string path, DrmNodeType nodeType)
     {
@@ -43,9 +44,9 @@ public sealed class DrmDevice : IDisposable
     {
         get
         {
+            using var lease = DeviceLease();
             if (_version is null)
             {
-                using var lease = Lease();
                 ThrowHelper.ThrowIfError(Drm.GetVersion(_fd, out var v), "DRM_IOCTL_VERSION", Path);
                 _version = v;
             }
@@ -70,12 +71,24 @@ public sealed class DrmDevice : IDisposable
         }
     }
 
-    /// <summary>Opens a DRM node by path.</summary>
-    /// <exception cref="DrmException">The node cannot be opened, or is not a DRM device.</exception>
+    /// <summary>
+    /// Opens a DRM node by path. The path is checked with <c>stat</c> to be a character device of the DRM major
+    /// (226) before it is opened, and opened <c>O_NONBLOCK</c> (cleared again after the check), so a FIFO, a tty or
+    /// another device is refused without being opened and nothing can block here.
+    /// </summary>
+    /// <exception cref="DrmException">The node cannot be opened.</exception>
+    /// <exception cref="ArgumentException">The path is not a DRM device node.</exception>
     public static DrmDevice Open(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        int errno = Libc.Open(path, Libc.O_RDWR | Libc.O_CLOEXEC, out int fd);
+        int errno = Libc.StatPath(path, out ulong rdev, out uint mode);
+        if (errno != 0)
+        {
+            ThrowHelper.Throw(errno, "stat", path, hint: OpenHint(errno));
+        }
+
+        DrmNodeType type = NodeTypeOf(path, mode, rdev);
+        errno = Libc.Open(path, Libc.O_RDWR | Libc.O_CLOEXEC | Libc.O_NONBLOCK | Libc.O_NOCTTY, out int fd);
         if (errno != 0)
         {
             ThrowHelper.Throw(errno, "open", path, hint: OpenHint(errno));
@@ -84,17 +97,12 @@ public sealed class DrmDevice : IDisposable
         var file = new SafeFileHandle(fd, ownsHandle: true);
         try
         {
-            ThrowHelper.ThrowIfError(Libc.Stat(fd, out _, out _, out ulong rdev, out uint mode), "fstat", path, fd: fd);
-            uint major = (uint)(((rdev >> 32) & 0xfffff000) | ((rdev >> 8) & 0xfff));
-            uint minor = (uint)(((rdev >> 12) & 0xffffff00) | (rdev & 0xff));
-            const uint S_IFMT = 0xF000, S_IFCHR = 0x2000;
-            if ((mode & S_IFMT) != S_IFCHR || major != DrmMajor)
-            {
-                throw new ArgumentException($"{path} is not a DRM device node (char major {DrmMajor}).", nameof(path));
-            }
-
-            // Render minors are 128-191, primary minors 0-63 (drm_minor_alloc).
-            return new DrmDevice(file, path, minor >= 128 ? DrmNodeType.Render : DrmNodeType.Primary);
+            // The path may have been replaced between stat and open: check what was opened, then make it blocking
+            // again, as libdrm's drmOpen leaves it.
+            ThrowHelper.ThrowIfError(Libc.Stat(fd, out _, out _, out rdev, out mode), "fstat", path, fd: fd);
+            type = NodeTypeOf(path, mode, rdev);
+            ThrowHelper.ThrowIfError(Libc.SetNonBlocking(fd, false), "fcntl(F_SETFL)", path, fd: fd);
+            return new DrmDevice(file, path, type);
         }
         catch
         {
@@ -103,7 +111,7 @@ public sealed class DrmDevice : IDisposable
         }
     }
 
-    /// <summary>Opens the node of a device found by <see cref="DrmNode.Enumerate"/>.</summary>
+    /// <summary>Opens the node of a device found by <see cref="DrmNode.Enumerate(string)"/>.</summary>
     public static DrmDevice Open(DrmNode node)
     {
         ArgumentNullException.ThrowIfNull(node);
@@ -111,19 +119,32 @@ public sealed class DrmDevice : IDisposable
     }
 
     /// <summary>
-    /// Opens the first device whose driver is <paramref name="driverName"/> (as <c>DRM_IOCTL_VERSION</c> names it),
-    /// or, when it is null, the first device that can both import and export dma-bufs; on a node of the
-    /// <paramref name="preferred"/> type when the device has one, else on its other node.
+    /// Opens the first device whose driver is <paramref name="driverName"/>, or, when it is null, the first device
+    /// that can both import and export dma-bufs; on a node of the <paramref name="preferred"/> type when the device
+    /// has one, else on its other node. Devices are found in sysfs (<see cref="DrmNode.Enumerate(string)"/>), and only the
+    /// node returned is opened; primary nodes are never opened to probe them, since opening one can make this
+    /// process DRM master. Where sysfs does not tell (the null driver, or a driver whose kernel name differs from
+    /// its DRM name), render nodes, which carry no master, are asked with <c>DRM_IOCTL_VERSION</c>/<c>GET_CAP</c>.
     /// </summary>
     /// <exception cref="DrmException">No such device (ENODEV).</exception>
     public static DrmDevice OpenByDriver(string? driverName, DrmNodeType preferred = DrmNodeType.Render)
     {
-        const PrimeCapabilities both = PrimeCapabilities.Import | PrimeCapabilities.Export;
-        var match = DrmNode.Enumerate()
-            .Where(n => driverName is null ? (n.PrimeCapabilities & both) == both : n.DriverName == driverName)
-            .GroupBy(n => n.DeviceKey)
-            .Select(g => g.OrderBy(n => n.Type == preferred ? 0 : 1).First())
-            .FirstOrDefault();
+        IReadOnlyList<DrmNode> nodes = DrmNode.Enumerate();
+        DrmNode? match = driverName is null ? null : Pick(nodes, nodes.FirstOrDefault(n => n.DriverName == driverName), preferred);
+        if (match is null)
+        {
+            const PrimeCapabilities both = PrimeCapabilities.Import | PrimeCapabilities.Export;
+            foreach (DrmNode render in nodes.Where(n => n.Type == DrmNodeType.Render))
+            {
+                DrmNode probed = render.Probe();
+                if (driverName is null ? (probed.PrimeCapabilities & both) == both : probed.Version?.Name == driverName)
+                {
+                    match = Pick(nodes, render, preferred);
+                    break;
+                }
+            }
+        }
+
         if (match is null)
         {
             ThrowHelper.Throw(Errno.ENODEV, "open", driverName is null ? "any DRM device" : $"a {driverName} device", hint: driverName is null
@@ -137,7 +158,7 @@ public sealed class DrmDevice : IDisposable
     /// <summary>Reads a capability; throws when the kernel rejects the query.</summary>
     public ulong GetCapability(DrmCapability capability)
     {
-        using var lease = Lease();
+        using var lease = DeviceLease();
         ThrowHelper.ThrowIfError(Drm.GetCap(_fd, (ulong)capability, out ulong value), $"DRM_IOCTL_GET_CAP({capability})", Path);
         return value;
     }
@@ -145,7 +166,7 @@ public sealed class DrmDevice : IDisposable
     /// <summary>Reads a capability; false when the kernel does not know it.</summary>
     public bool TryGetCapability(DrmCapability capability, out ulong value)
     {
-        using var lease = Lease();
+        using var lease = DeviceLease();
         return Drm.GetCap(_fd, (ulong)capability, out value) == 0;
     }
 
@@ -158,7 +179,8 @@ public sealed class DrmDevice : IDisposable
         ArgumentOutOfRangeException.ThrowIfZero(width);
         ArgumentOutOfRangeException.ThrowIfZero(height);
         ArgumentOutOfRangeException.ThrowIfZero(bitsPerPixel);
-        ulong pitch = (width * (ulong)bitsPerPixel + 7) / 8;
+        // 128-bit arithmetic: width * bpp * height cannot overflow it (2^96 at most).
+        UInt128 pitch = ((UInt128)width * bitsPerPixel + 7) / 8;
         if (pitch * height > uint.MaxValue)
         {
             throw new ArgumentOutOfRangeException(nameof(height),
@@ -166,6 +188,7 @@ public sealed class DrmDevice : IDisposable
         }
 
         var arg = new DrmModeDumb.drm_mode_create_dumb { width = width, height = height, bpp = bitsPerPixel };
+        using var device = DeviceLease();
         GemHandle handle = Acquire(() =>
         {
             int errno = DrmModeDumb.Create(_fd, ref arg);
@@ -188,6 +211,7 @@ public sealed class DrmDevice : IDisposable
     public GemHandle ImportDmaBuf(SafeHandle dmaBuf)
     {
         ArgumentNullException.ThrowIfNull(dmaBuf);
+        using var device = DeviceLease();
         using var lease = new HandleLease(dmaBuf);
         int fd = lease.Fd;
         return Acquire(() =>
@@ -235,56 +259,41 @@ public sealed class DrmDevice : IDisposable
             throw new ArgumentException($"The buffer was imported into {buffer.Device.Path}, not {Path}; import it here first.", nameof(buffer));
         }
 
-        var cmd = new DrmModeFb.drm_mode_fb_cmd2
-        {
-            width = buffer.Width,
-            height = buffer.Height,
-            pixel_format = buffer.Format.Value,
-            flags = buffer.Modifier == DmaBufDescription.InvalidModifier ? 0 : DrmModeFb.DRM_MODE_FB_MODIFIERS,
-        };
-        var refs = new List<GemHandle>(buffer.Handles.Count);
-        int held = 0;
+        using var device = DeviceLease();
+        int count = buffer.Handles.Count;
+        var refs = new List<GemHandle>(count);
         try
         {
-            // Hold the buffer's handles (ObjectDisposedException if it was disposed) while taking our own references.
-            for (; held < buffer.Handles.Count; held++)
+            // The framebuffer's own references (ObjectDisposedException if the buffer was disposed): the kernel's
+            // framebuffer holds the objects, and these keep their handles valid for RMFB's sake and our table's.
+            foreach (GemHandle h in buffer.Handles)
             {
-                bool added = false;
-                buffer.Handles[held].DangerousAddRef(ref added);
+                refs.Add(AddReference(h));
             }
 
-            for (int i = 0; i < buffer.Handles.Count; i++)
+            Span<uint> handles = stackalloc uint[count];
+            Span<ulong> modifiers = stackalloc ulong[count];
+            for (int i = 0; i < count; i++)
             {
-                refs.Add(Acquire(() => buffer.Handles[i].Value, isDumb: false)); // the framebuffer's own reference
-                unsafe
-                {
-                    cmd.handles[i] = buffer.Handles[i].Value;
-                    cmd.pitches[i] = buffer.Strides[i];
-                    cmd.offsets[i] = buffer.Offsets[i];
-                    cmd.modifier[i] = cmd.flags != 0 ? buffer.Modifier : 0;
-                }
+                handles[i] = refs[i].Object.Handle;
+                modifiers[i] = buffer.Modifier == DmaBufDescription.InvalidModifier ? 0 : buffer.Modifier;
             }
 
-            int errno = DrmModeFb.AddFB2(_fd, ref cmd);
-            ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_MODE_ADDFB2", Path, gemHandle: buffer.Handles[0].Value, hint: errno switch
+            bool withModifiers = buffer.Modifier != DmaBufDescription.InvalidModifier;
+            int errno = DrmModeFb.AddFB2(_fd, buffer.Width, buffer.Height, buffer.Format.Value,
+                withModifiers ? DrmModeFb.DRM_MODE_FB_MODIFIERS : 0, handles, [.. buffer.Strides], [.. buffer.Offsets], modifiers, out uint fbId);
+            ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_MODE_ADDFB2", Path, gemHandle: handles[0], hint: errno switch
             {
                 Errno.EOPNOTSUPP or Errno.EINVAL when NodeType == DrmNodeType.Render => "framebuffers need a KMS driver's primary node",
                 Errno.EINVAL => $"the driver refused {buffer.Width}x{buffer.Height} {buffer.Format} with these pitches/offsets/modifier",
                 _ => null,
             });
-            return new Framebuffer(this, cmd.fb_id, [.. refs]);
+            return new Framebuffer(this, _file, fbId, [.. refs]);
         }
         catch
         {
             refs.ForEach(h => h.Dispose());
             throw;
-        }
-        finally
-        {
-            for (int i = 0; i < held; i++)
-            {
-                buffer.Handles[i].DangerousRelease();
-            }
         }
     }
 
@@ -296,6 +305,7 @@ public sealed class DrmDevice : IDisposable
     public GemHandle AdoptHandle(uint handle)
     {
         ArgumentOutOfRangeException.ThrowIfZero(handle);
+        using var device = DeviceLease();
         return Acquire(() => handle, isDumb: false);
     }
 
@@ -317,19 +327,26 @@ public sealed class DrmDevice : IDisposable
                 "Only DmaBufExportFlags.ReadWrite may be given; close-on-exec is always set.");
         }
 
-        // Holding the handle keeps it from being closed under the ioctl, and keeps this file open even after
-        // the device was disposed.
-        using var held = new HandleLease(handle);
-        int errno = DrmPrime.HandleToFd(_fd, handle.Value, DrmPrime.DRM_CLOEXEC | (uint)flags, out int fd);
-        ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_PRIME_HANDLE_TO_FD", Path, gemHandle: handle.Value);
+        // An operation of a live handle: holding it keeps it from being closed under the ioctl, and keeps this
+        // file open even after the device was disposed.
+        using var held = handle.Lease();
+        uint number = handle.Object.Handle;
+        int errno = DrmPrime.HandleToFd(_fd, number, DrmPrime.DRM_CLOEXEC | (uint)flags, out int fd);
+        ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_PRIME_HANDLE_TO_FD", Path, gemHandle: number);
         return new DmaBuf(fd, ownsHandle: true);
     }
 
     /// <summary>
-    /// Closes this device's fd once no <see cref="GemHandle"/> needs it any more; handles still alive keep
-    /// the file open and stay usable.
+    /// Stops the device: every later device operation (<see cref="CreateDumbBuffer"/>, <see cref="ImportDmaBuf"/>,
+    /// <see cref="GetCapability"/>, <see cref="Version"/>, …) throws ObjectDisposedException. The fd is closed once
+    /// no <see cref="GemHandle"/> needs it any more; handles still alive keep the file open and stay usable
+    /// (export, map, dispose).
     /// </summary>
-    public void Dispose() => _file.Dispose();
+    public void Dispose()
+    {
+        _disposed = true;
+        _file.Dispose();
+    }
 
     /// <inheritdoc/>
     public override string ToString() => _version is null ? Path : $"{Path} ({_version})";
@@ -345,45 +362,57 @@ public sealed class DrmDevice : IDisposable
     /// <summary>Raw fd of this file for handle-backed operations; the caller holds a GemHandle reference.</summary>
     internal int RawFd => _fd;
 
-    /// <summary>A reference on the file for one device-level operation; ObjectDisposedException once disposed.</summary>
-    private HandleLease Lease()
+    /// <summary>A lease on the file for one device operation; ObjectDisposedException once the device is disposed.</summary>
+    private HandleLease DeviceLease()
     {
-        try
+        if (!_disposed)
         {
-            return new HandleLease(_file);
+            try
+            {
+                return new HandleLease(_file);
+            }
+            catch (ObjectDisposedException)
+            {
+            }
         }
-        catch (ObjectDisposedException)
-        {
-            throw new ObjectDisposedException(nameof(DrmDevice), $"The DRM device {Path} has been disposed.");
-        }
+
+        throw new ObjectDisposedException(nameof(DrmDevice), $"The DRM device {Path} has been disposed.");
     }
 
     /// <summary>
     /// Runs the kernel call that yields a handle and records the handle, all under the table lock, so that a
     /// concurrent final release cannot close a handle between the kernel returning it and the table counting it.
+    /// The caller holds a device lease; the new GemHandle takes its own reference on the file.
     /// </summary>
     private GemHandle Acquire(Func<uint> kernelCall, bool isDumb)
     {
-        _ = Lease(); // this reference passes to the GemHandle and is dropped in Release()
-        try
+        lock (_gate)
         {
-            lock (_gate)
+            uint h = kernelCall();
+            if (!_objects.TryGetValue(h, out GemObject? obj))
             {
-                uint h = kernelCall();
-                if (!_objects.TryGetValue(h, out GemObject? obj))
-                {
-                    obj = new GemObject(h, isDumb);
-                    _objects.Add(h, obj);
-                }
-
-                obj.References++;
-                return new GemHandle(this, obj);
+                obj = new GemObject(h, isDumb);
+                _objects.Add(h, obj);
             }
+
+            obj.References++;
+            return new GemHandle(this, obj, _file);
         }
-        catch
+    }
+
+    /// <summary>Another counted reference to the object of a live handle of this device.</summary>
+    private GemHandle AddReference(GemHandle source)
+    {
+        if (!ReferenceEquals(source.Device, this))
         {
-            _file.DangerousRelease();
-            throw;
+            throw new ArgumentException($"{source} belongs to another open DRM file, not {Path}.", nameof(source));
+        }
+
+        using var held = source.Lease(); // the object cannot reach zero references while we count one more
+        lock (_gate)
+        {
+            source.Object.References++;
+            return new GemHandle(this, source.Object, _file);
         }
     }
 
@@ -400,9 +429,26 @@ public sealed class DrmDevice : IDisposable
             }
         }
 
-        _file.DangerousRelease();
-        return errno == 0;
+        return errno == 0; // the GemHandle's reference on the file is dropped by its ChildSafeHandle
     }
+
+    private static DrmNodeType NodeTypeOf(string path, uint mode, ulong rdev)
+    {
+        uint major = (uint)(((rdev >> 32) & 0xfffff000) | ((rdev >> 8) & 0xfff));
+        uint minor = (uint)(((rdev >> 12) & 0xffffff00) | (rdev & 0xff));
+        const uint S_IFMT = 0xF000, S_IFCHR = 0x2000;
+        if ((mode & S_IFMT) != S_IFCHR || major != DrmMajor)
+        {
+            throw new ArgumentException($"{path} is not a DRM device node (char major {DrmMajor}).", nameof(path));
+        }
+
+        // Render minors are 128-191, primary minors 0-63 (drm_minor_alloc).
+        return minor >= 128 ? DrmNodeType.Render : DrmNodeType.Primary;
+    }
+
+    /// <summary>The node of <paramref name="node"/>'s device of the preferred type, else <paramref name="node"/>.</summary>
+    private static DrmNode? Pick(IReadOnlyList<DrmNode> nodes, DrmNode? node, DrmNodeType preferred) =>
+        node is null ? null : nodes.FirstOrDefault(n => n.DeviceKey == node.DeviceKey && n.Type == preferred) ?? node;
 
     private static string? OpenHint(int errno) => errno switch
     {

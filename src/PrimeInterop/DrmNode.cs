@@ -4,9 +4,11 @@ using System.Text.RegularExpressions;
 namespace PrimeInterop;
 
 /// <summary>
-/// A DRM device node found in sysfs (<c>/sys/class/drm</c>). The node is probed once (opened, then
-/// <c>DRM_IOCTL_VERSION</c> and <c>DRM_CAP_PRIME</c> read, then closed); nodes that cannot be opened are listed with
-/// <see cref="ProbeError"/> set. Virtual drivers such as vgem and vkms have no PCI parent, so nothing here needs one.
+/// A DRM device node found in sysfs (<c>/sys/class/drm</c>), the way libdrm's <c>drmGetDevices2</c> finds them:
+/// without opening anything. The driver's name comes from the device's <c>driver</c> link (<c>i915</c>,
+/// <c>amdgpu</c>, …), or, for virtual devices that have none (vgem, vkms), from the device's own name.
+/// <see cref="Probe"/> opens the node to read the driver's version and PRIME capabilities; opening a primary
+/// node can make the caller DRM master while no one else is, so do that only for a node you mean to use.
 /// </summary>
 public sealed partial record DrmNode
 {
@@ -19,26 +21,31 @@ public sealed partial record DrmNode
     /// <summary>The sysfs device the node belongs to (nodes of one device share it), or the node path when unknown.</summary>
     public required string DeviceKey { get; init; }
 
-    /// <summary>The driver's version information; null when the node could not be opened.</summary>
+    /// <summary>
+    /// The driver's name: from sysfs after <see cref="Enumerate(string)"/>, as <c>DRM_IOCTL_VERSION</c> gives it after
+    /// <see cref="Probe"/>; null when neither told.
+    /// </summary>
+    public string? DriverName { get; init; }
+
+    /// <summary>The driver's version information; null until <see cref="Probe"/>d (or when probing failed).</summary>
     public DrmVersion? Version { get; init; }
 
-    /// <summary>The driver name (from <see cref="Version"/>), or null.</summary>
-    public string? DriverName => Version?.Name;
-
-    /// <summary>PRIME import/export support.</summary>
+    /// <summary>PRIME import/export support; known only after <see cref="Probe"/>.</summary>
     public PrimeCapabilities PrimeCapabilities { get; init; }
 
     /// <summary>Why probing failed (for example a permission error), or null.</summary>
     public string? ProbeError { get; init; }
 
-    /// <summary>Lists DRM nodes from sysfs, primary nodes first, each sorted by minor number.</summary>
+    /// <summary>Lists DRM nodes from sysfs, primary nodes first, each sorted by minor number. Opens nothing.</summary>
     /// <param name="sysfsRoot">The class directory to read; a test or a chroot may point elsewhere.</param>
-    public static IReadOnlyList<DrmNode> Enumerate(string sysfsRoot = "/sys/class/drm")
+    public static IReadOnlyList<DrmNode> Enumerate(string sysfsRoot = "/sys/class/drm") => Enumerate(sysfsRoot, "/dev/dri");
+
+    internal static IReadOnlyList<DrmNode> Enumerate(string sysfsRoot, string devRoot)
     {
         var nodes = new List<(DrmNodeType Type, int Minor, string Name)>();
         IEnumerable<string> names = Directory.Exists(sysfsRoot)
             ? Directory.EnumerateFileSystemEntries(sysfsRoot).Select(System.IO.Path.GetFileName).OfType<string>()
-            : Directory.Exists("/dev/dri") ? Directory.EnumerateFileSystemEntries("/dev/dri").Select(System.IO.Path.GetFileName).OfType<string>() : [];
+            : Directory.Exists(devRoot) ? Directory.EnumerateFileSystemEntries(devRoot).Select(System.IO.Path.GetFileName).OfType<string>() : [];
         foreach (string name in names)
         {
             Match m = NodeName().Match(name);
@@ -52,44 +59,66 @@ public sealed partial record DrmNode
         var result = new List<DrmNode>();
         foreach (var (type, _, name) in nodes.OrderBy(n => n.Type).ThenBy(n => n.Minor))
         {
-            string path = "/dev/dri/" + name;
+            string path = System.IO.Path.Combine(devRoot, name);
             if (!File.Exists(path))
             {
                 continue;
             }
 
-            string deviceKey = ResolveDevice(System.IO.Path.Combine(sysfsRoot, name, "device")) ?? path;
-            result.Add(Probe(path, type, deviceKey));
+            string device = System.IO.Path.Combine(sysfsRoot, name, "device");
+            result.Add(new DrmNode
+            {
+                Path = path,
+                Type = type,
+                DeviceKey = ResolveLink(device) ?? path,
+                DriverName = DriverOf(device),
+            });
         }
 
         return result;
     }
 
-    private static DrmNode Probe(string path, DrmNodeType type, string deviceKey)
+    /// <summary>
+    /// Opens this node (<see cref="DrmDevice.Open(string)"/>: checked without blocking) and reads the driver's
+    /// version and PRIME capabilities. On failure the result has <see cref="ProbeError"/> set.
+    /// </summary>
+    public DrmNode Probe()
     {
         try
         {
-            using var device = DrmDevice.Open(path);
-            return new DrmNode
+            using var device = DrmDevice.Open(Path);
+            return this with
             {
-                Path = path,
                 Type = device.NodeType,
-                DeviceKey = deviceKey,
                 Version = device.Version,
+                DriverName = device.Version.Name,
                 PrimeCapabilities = device.PrimeCapabilities,
+                ProbeError = null,
             };
         }
         catch (Exception e) when (e is DrmException or ArgumentException or UnauthorizedAccessException)
         {
-            return new DrmNode { Path = path, Type = type, DeviceKey = deviceKey, ProbeError = e.Message };
+            return this with { ProbeError = e.Message };
         }
     }
 
-    private static string? ResolveDevice(string link)
+    /// <summary>The kernel driver bound to the device (its <c>driver</c> link), else the device's own name.</summary>
+    private static string? DriverOf(string device)
+    {
+        string? driver = ResolveLink(System.IO.Path.Combine(device, "driver")) is { } d ? System.IO.Path.GetFileName(d) : null;
+        if (driver is null or "faux_driver") // virtual devices: vgem and vkms are named after their driver
+        {
+            driver = ResolveLink(device) is { } dev ? System.IO.Path.GetFileName(dev) : null;
+        }
+
+        return string.IsNullOrEmpty(driver) ? null : driver;
+    }
+
+    private static string? ResolveLink(string link)
     {
         try
         {
-            return new DirectoryInfo(link).ResolveLinkTarget(returnFinalTarget: true)?.FullName;
+            return Directory.Exists(link) ? new DirectoryInfo(link).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? new DirectoryInfo(link).FullName : null;
         }
         catch (IOException)
         {

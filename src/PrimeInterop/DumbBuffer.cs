@@ -37,15 +37,23 @@ public sealed class DumbBuffer : IDisposable
     /// <summary>Size in bytes, as the kernel chose it.</summary>
     public ulong Size { get; }
 
-    /// <summary>Maps the buffer through the device (<c>DRM_IOCTL_MODE_MAP_DUMB</c> + mmap), read-write.</summary>
-    public DrmMapping Map()
+    /// <summary>
+    /// Maps <paramref name="length"/> bytes from <paramref name="offset"/> (default: the whole buffer) through the
+    /// device (<c>DRM_IOCTL_MODE_MAP_DUMB</c> + mmap), read-write. Reach the memory with
+    /// <see cref="DrmMapping.BeginAccess"/>. A mapping is at most int.MaxValue bytes (a span's limit): map a larger
+    /// buffer in windows.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The range is not page-aligned, does not fit, or is over 2 GiB.</exception>
+    public DrmMapping Map(long offset = 0, long length = -1)
     {
+        length = MappingRange.Validate(checked((long)Size), offset, length);
         DrmDevice device = Handle.Device;
-        using var held = new HandleLease(Handle); // the handle keeps the device's file open, so its fd is valid
-        ThrowHelper.ThrowIfError(DrmModeDumb.Map(device.RawFd, Handle.Value, out ulong offset), "DRM_IOCTL_MODE_MAP_DUMB", device.Path, gemHandle: Handle.Value);
-        int errno = Libc.Mmap(device.RawFd, (nuint)Size, Libc.PROT_READ | Libc.PROT_WRITE, (long)offset, out IntPtr address);
-        ThrowHelper.ThrowIfError(errno, "mmap", device.Path, gemHandle: Handle.Value);
-        return new DrmMapping(address, (long)Size);
+        using var held = Handle.Lease(); // the handle keeps the device's file open, so its fd is valid
+        uint number = Handle.Object.Handle;
+        ThrowHelper.ThrowIfError(DrmModeDumb.Map(device.RawFd, number, out ulong fakeOffset), "DRM_IOCTL_MODE_MAP_DUMB", device.Path, gemHandle: number);
+        int errno = Libc.Mmap(device.RawFd, (nuint)length, Libc.PROT_READ | Libc.PROT_WRITE, checked((long)fakeOffset + offset), out IntPtr address);
+        ThrowHelper.ThrowIfError(errno, "mmap", device.Path, gemHandle: number);
+        return new DrmMapping(address, length);
     }
 
     /// <summary>Drops this buffer's handle reference.</summary>
@@ -55,23 +63,98 @@ public sealed class DumbBuffer : IDisposable
     public override string ToString() => $"dumb buffer {Width}x{Height}x{BitsPerPixel} ({Handle})";
 }
 
-/// <summary>A plain shared memory mapping (for example of a dumb buffer); unmapped on dispose.</summary>
+/// <summary>
+/// A plain shared memory mapping (for example of a dumb buffer); unmapped on dispose, or by the finalizer if it is
+/// never disposed. The memory is reached only through a <see cref="BeginAccess"/> scope, which holds the mapping:
+/// no span can point at unmapped memory, even when the mapping object itself is no longer referenced.
+/// </summary>
 public sealed class DrmMapping : IDisposable
 {
     private readonly MappingHandle _memory;
 
     internal DrmMapping(IntPtr address, long length)
     {
-        _memory = new MappingHandle(address, length, owner: null);
+        _memory = new MappingHandle(address, length, parent: null);
         Length = length;
     }
 
     /// <summary>The mapped length in bytes.</summary>
     public long Length { get; }
 
-    /// <summary>The mapped bytes.</summary>
-    public Span<byte> Span => _memory.Span(this);
+    /// <summary>Opens the memory for the CPU; the scope holds the mapping until it is disposed (always <c>using</c> it).</summary>
+    public DrmCpuAccess BeginAccess()
+    {
+        HandleLease lease;
+        try
+        {
+            lease = new HandleLease(_memory);
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new ObjectDisposedException(nameof(DrmMapping), "The mapping has been disposed.");
+        }
 
-    /// <summary>Unmaps the memory (the finalizer does it too, if this is never disposed).</summary>
+        return new DrmCpuAccess(lease, _memory.Span());
+    }
+
+    /// <summary>Unmaps the memory now, or, while an access scope is open, when the last one ends.</summary>
     public void Dispose() => _memory.Dispose();
+}
+
+/// <summary>An access scope on a <see cref="DrmMapping"/>: its span is valid, and the memory mapped, until it is disposed.</summary>
+public ref struct DrmCpuAccess
+{
+    private HandleLease _lease;
+
+    internal DrmCpuAccess(HandleLease lease, Span<byte> span)
+    {
+        _lease = lease;
+        Span = span;
+    }
+
+    /// <summary>The mapped bytes; valid until this scope is disposed.</summary>
+    public Span<byte> Span { get; private set; }
+
+    /// <summary>Releases the mapping (it is unmapped now if its owner was disposed or finalized meanwhile).</summary>
+    public void Dispose()
+    {
+        Span = default;
+        HandleLease lease = _lease;
+        _lease = default;
+        lease.Dispose();
+    }
+}
+
+/// <summary>Range checks shared by every mapping, overflow-proof.</summary>
+internal static class MappingRange
+{
+    /// <summary>The length to map (<paramref name="length"/>, or the rest of the object when it is -1).</summary>
+    public static long Validate(long size, long offset, long length)
+    {
+        long page = Environment.SystemPageSize;
+        if (offset < 0 || offset % page != 0 || offset >= size)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), offset,
+                $"The offset must be a multiple of the page size ({page}) inside the {size}-byte buffer.");
+        }
+
+        if (length == -1)
+        {
+            length = size - offset;
+        }
+
+        if (length <= 0 || length > size - offset)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), length,
+                $"Mapping {length} bytes at offset {offset} does not fit the {size}-byte buffer.");
+        }
+
+        if (length > MappingHandle.MaxLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), length,
+                $"A mapping is at most {MappingHandle.MaxLength} bytes (a Span<byte>'s limit); map this {size}-byte buffer in windows (offset, length).");
+        }
+
+        return length;
+    }
 }

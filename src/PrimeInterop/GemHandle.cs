@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using PrimeInterop.Interop;
 
 namespace PrimeInterop;
 
@@ -9,42 +10,92 @@ namespace PrimeInterop;
 /// and <c>GEM_CLOSE</c> is issued once, when the last of them is disposed (or finalized).
 /// A handle holds a reference on its device's fd, so the fd stays open until the last handle is gone.
 /// </summary>
-public sealed class GemHandle : SafeHandle
+/// <remarks>
+/// Deliberately not a <see cref="SafeHandle"/>: a GEM handle is a number in a DRM file's own namespace, not an
+/// fd, and no API that takes an fd (fd passing, <see cref="DrmDevice.ImportDmaBuf"/>) can be handed one.
+/// </remarks>
+public sealed class GemHandle : IDisposable
 {
-    private readonly DrmDevice.GemObject _object;
+    private readonly Reference _reference;
+    private volatile bool _disposed;
 
-    internal GemHandle(DrmDevice device, DrmDevice.GemObject obj)
-        : base(IntPtr.Zero, ownsHandle: true)
+    internal GemHandle(DrmDevice device, DrmDevice.GemObject obj, SafeHandle deviceFile)
     {
         Device = device;
-        _object = obj;
-        SetHandle(new IntPtr(obj.Handle));
+        Object = obj;
+        _reference = new Reference(device, obj, deviceFile);
     }
 
     /// <summary>The device (open DRM file) whose handle namespace this handle lives in.</summary>
     public DrmDevice Device { get; }
 
-    /// <summary>The kernel's handle number, valid only in <see cref="Device"/>'s file.</summary>
-    public uint Value => _object.Handle;
+    /// <summary>The kernel's handle number, valid only in <see cref="Device"/>'s file while this reference lives.</summary>
+    /// <exception cref="ObjectDisposedException">This reference was disposed: the number may already name another object.</exception>
+    public uint Value
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(IsDisposed, this);
+            return Object.Handle;
+        }
+    }
+
+    /// <summary>True once this reference was disposed (or is being released).</summary>
+    public bool IsDisposed => _reference.IsClosed || _disposed;
 
     /// <summary>How many live <see cref="GemHandle"/> references this file holds on the object right now.</summary>
-    public int ReferenceCount => Device.ReferenceCountOf(_object);
+    public int ReferenceCount => Device.ReferenceCountOf(Object);
 
-    /// <inheritdoc/>
-    public override bool IsInvalid => handle == IntPtr.Zero;
-
-    internal DrmDevice.GemObject Object => _object;
+    internal DrmDevice.GemObject Object { get; }
 
     /// <summary>True when both refer to the same buffer object through the same open file.</summary>
     public bool RefersToSameObject(GemHandle other)
     {
         ArgumentNullException.ThrowIfNull(other);
-        return ReferenceEquals(_object, other._object);
+        return ReferenceEquals(Object, other.Object);
+    }
+
+    /// <summary>Drops this reference; the last reference to the object closes its kernel handle.</summary>
+    public void Dispose()
+    {
+        _disposed = true;
+        _reference.Dispose();
     }
 
     /// <inheritdoc/>
-    public override string ToString() => $"GEM handle {Value} on {Device.Path}";
+    public override string ToString() => $"GEM handle {Object.Handle} on {Device.Path}{(IsDisposed ? " (disposed)" : "")}";
 
-    /// <inheritdoc/>
-    protected override bool ReleaseHandle() => Device.Release(_object);
+    /// <summary>
+    /// Holds the reference for the duration of one call on the handle (ObjectDisposedException once disposed).
+    /// The reference holds the device's file, so <see cref="DrmDevice.RawFd"/> is valid inside the lease.
+    /// </summary>
+    internal HandleLease Lease()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        try
+        {
+            return new HandleLease(_reference);
+        }
+        catch (ObjectDisposedException)
+        {
+            throw new ObjectDisposedException(ToString());
+        }
+    }
+
+    /// <summary>The counted reference: a child of the device's file, released into the device's table.</summary>
+    private sealed class Reference : ChildSafeHandle
+    {
+        private readonly DrmDevice _device;
+        private readonly DrmDevice.GemObject _object;
+
+        public Reference(DrmDevice device, DrmDevice.GemObject obj, SafeHandle deviceFile)
+            : base(deviceFile)
+        {
+            _device = device;
+            _object = obj;
+            SetHandle(new IntPtr(obj.Handle));
+        }
+
+        protected override bool ReleaseChild() => _device.Release(_object);
+    }
 }

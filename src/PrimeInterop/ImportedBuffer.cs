@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using PrimeInterop.Interop;
 
 namespace PrimeInterop;
@@ -46,7 +47,7 @@ public sealed class ImportedBuffer : IDisposable
     public IReadOnlyList<uint> Strides { get; }
 
     /// <summary>How many distinct buffer objects the planes live in.</summary>
-    public int ObjectCount => Handles.Select(h => h.Value).Distinct().Count();
+    public int ObjectCount => Handles.Select(h => h.Object).Distinct().Count();
 
     /// <summary>Drops every plane's handle reference.</summary>
     public void Dispose()
@@ -60,18 +61,18 @@ public sealed class ImportedBuffer : IDisposable
 
 /// <summary>
 /// A KMS framebuffer (<c>DRM_IOCTL_MODE_ADDFB2</c>) made from an imported buffer; removed with <c>RMFB</c> on
-/// dispose. It holds its own references to the buffer objects, so the imported buffer may be disposed first.
+/// dispose, or by the finalizer if it is never disposed. It holds its own references to the buffer objects and
+/// to the device's file, so the imported buffer and the device may be disposed first. Dispose never throws.
 /// </summary>
 public sealed class Framebuffer : IDisposable
 {
-    private readonly GemHandle[] _handles;
-    private int _disposed;
+    private readonly FramebufferHandle _handle;
 
-    internal Framebuffer(DrmDevice device, uint id, GemHandle[] handles)
+    internal Framebuffer(DrmDevice device, SafeHandle deviceFile, uint id, GemHandle[] handles)
     {
         Device = device;
         Id = id;
-        _handles = handles;
+        _handle = new FramebufferHandle(deviceFile, id, handles);
     }
 
     /// <summary>The device the framebuffer lives on.</summary>
@@ -80,28 +81,34 @@ public sealed class Framebuffer : IDisposable
     /// <summary>The kernel's framebuffer id.</summary>
     public uint Id { get; }
 
-    /// <summary>Removes the framebuffer, then drops its buffer references.</summary>
-    public void Dispose()
+    /// <summary>Removes the framebuffer (RMFB), then drops its buffer references. Never throws; a failed RMFB
+    /// (the kernel removed it already, for example) is ignored.</summary>
+    public void Dispose() => _handle.Dispose();
+
+    /// <inheritdoc/>
+    public override string ToString() => $"framebuffer {Id} on {Device.Path}";
+
+    /// <summary>The framebuffer id, a child of the device's file; RMFB and the handle references go with it.</summary>
+    private sealed class FramebufferHandle : ChildSafeHandle
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        private readonly GemHandle[] _handles;
+
+        public FramebufferHandle(SafeHandle deviceFile, uint id, GemHandle[] handles)
+            : base(deviceFile)
         {
-            return;
+            _handles = handles;
+            SetHandle(new IntPtr(id));
         }
 
-        try
+        protected override bool ReleaseChild()
         {
-            // The handle references keep the device's file open even if the device was disposed.
-            ThrowHelper.ThrowIfError(DrmModeFb.RmFB(Device.RawFd, Id), "DRM_IOCTL_MODE_RMFB", Device.Path);
-        }
-        finally
-        {
+            bool ok = DrmModeFb.RmFB(ParentFd, (uint)handle) == 0;
             foreach (GemHandle h in _handles)
             {
                 h.Dispose();
             }
+
+            return ok;
         }
     }
-
-    /// <inheritdoc/>
-    public override string ToString() => $"framebuffer {Id} on {Device.Path}";
 }

@@ -5,13 +5,19 @@ namespace PrimeInterop;
 
 /// <summary>
 /// The fds that arrived with one message (close-on-exec). Take the ones you keep with <see cref="TakeDmaBuf"/>,
-/// <see cref="TakeSyncFile"/> or <see cref="TakeFile"/>; disposing this closes every fd not taken.
+/// <see cref="TakeSyncFile"/> or <see cref="TakeFile"/>; disposing this closes every fd not taken. Each fd is owned
+/// by a SafeHandle from the moment it arrives, so a result that is dropped (a timeout, an abandoned task) leaks
+/// nothing: the finalizers close its fds.
 /// </summary>
+/// <remarks>
+/// What a receiver can trust: every fd is open, close-on-exec and this process's own; its kind is not. A peer may
+/// send any fd, so take each one with the method that asks the kernel what it is.
+/// </remarks>
 public sealed class ReceivedFds : IDisposable
 {
-    private readonly int[] _fds;
+    private readonly SafeFileHandle?[] _fds;
 
-    internal ReceivedFds(int bytesReceived, int[] fds)
+    internal ReceivedFds(int bytesReceived, SafeFileHandle[] fds)
     {
         BytesReceived = bytesReceived;
         _fds = fds;
@@ -23,40 +29,44 @@ public sealed class ReceivedFds : IDisposable
     /// <summary>How many fds arrived.</summary>
     public int Count => _fds.Length;
 
-    /// <summary>Takes fd <paramref name="index"/> after checking that it is a dma-buf; the caller owns the result.</summary>
+    /// <summary>Takes fd <paramref name="index"/> after the kernel confirms it is a dma-buf; the caller owns the result.</summary>
     /// <exception cref="InvalidDataException">The fd is not a dma-buf (it stays here and is closed on dispose).</exception>
     public DmaBuf TakeDmaBuf(int index)
     {
-        int fd = Peek(index);
-        if (!DmaBuf.IsDmaBuf(fd))
+        SafeFileHandle file = Peek(index);
+        using (var lease = new HandleLease(file))
         {
-            throw new InvalidDataException($"Received fd #{index} is not a dma-buf but {Libc.ReadLink($"/proc/self/fd/{fd}") ?? "unknown"}.");
+            if (!DmaBuf.IsDmaBuf(lease.Fd))
+            {
+                throw new InvalidDataException($"Received fd #{index} is not a dma-buf but {DmaBuf.Describe(lease.Fd)}.");
+            }
         }
 
-        _fds[index] = -1;
-        return new DmaBuf(fd, ownsHandle: true);
+        return new DmaBuf(Detach(index), ownsHandle: true);
     }
 
-    /// <summary>Takes fd <paramref name="index"/> after checking that it is a sync_file.</summary>
-    /// <exception cref="InvalidDataException">The fd is not a sync_file.</exception>
+    /// <summary>Takes fd <paramref name="index"/> after the kernel confirms it is a sync_file.</summary>
+    /// <exception cref="InvalidDataException">The fd is not a sync_file (it stays here and is closed on dispose).</exception>
     public SyncFile TakeSyncFile(int index)
     {
-        int fd = Peek(index);
-        if (Libc.ReadLink($"/proc/self/fd/{fd}") is not "anon_inode:sync_file")
+        SafeFileHandle file = Peek(index);
+        using (var lease = new HandleLease(file))
         {
-            throw new InvalidDataException($"Received fd #{index} is not a sync_file but {Libc.ReadLink($"/proc/self/fd/{fd}") ?? "unknown"}.");
+            if (!SyncFileUapi.IsSyncFile(lease.Fd))
+            {
+                throw new InvalidDataException($"Received fd #{index} is not a sync_file but {DmaBuf.Describe(lease.Fd)}.");
+            }
         }
 
-        _fds[index] = -1;
-        return new SyncFile(fd);
+        return new SyncFile(Detach(index));
     }
 
     /// <summary>Takes fd <paramref name="index"/> as it is.</summary>
     public SafeFileHandle TakeFile(int index)
     {
-        int fd = Peek(index);
-        _fds[index] = -1;
-        return new SafeFileHandle(fd, ownsHandle: true);
+        SafeFileHandle file = Peek(index);
+        _fds[index] = null;
+        return file;
     }
 
     /// <summary>Closes every fd not taken.</summary>
@@ -64,19 +74,24 @@ public sealed class ReceivedFds : IDisposable
     {
         for (int i = 0; i < _fds.Length; i++)
         {
-            if (_fds[i] >= 0)
-            {
-                Libc.Close(_fds[i]);
-                _fds[i] = -1;
-            }
+            Interlocked.Exchange(ref _fds[i], null)?.Dispose();
         }
     }
 
-    private int Peek(int index)
+    private SafeFileHandle Peek(int index)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _fds.Length);
-        int fd = _fds[index];
-        return fd >= 0 ? fd : throw new InvalidOperationException($"Received fd #{index} was already taken.");
+        return _fds[index] ?? throw new InvalidOperationException($"Received fd #{index} was already taken (or this result disposed).");
+    }
+
+    /// <summary>Moves the fd out of its SafeHandle (which then closes nothing) for its new owner.</summary>
+    private int Detach(int index)
+    {
+        SafeFileHandle file = Interlocked.Exchange(ref _fds[index], null)
+            ?? throw new InvalidOperationException($"Received fd #{index} was already taken.");
+        int fd = (int)file.DangerousGetHandle();
+        file.SetHandleAsInvalid();
+        return fd;
     }
 }

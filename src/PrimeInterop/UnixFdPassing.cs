@@ -1,14 +1,24 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 using PrimeInterop.Interop;
 
 namespace PrimeInterop;
 
 /// <summary>
 /// Sends and receives fds (dma-bufs, sync_files, any fd) with a payload over an AF_UNIX socket using SCM_RIGHTS,
-/// which .NET does not offer itself. Works on stream and seqpacket sockets. The sender keeps its fds; received
-/// fds are close-on-exec (<c>MSG_CMSG_CLOEXEC</c>). At most <see cref="MaxFdsPerMessage"/> fds per message.
+/// which .NET does not offer itself. Works on stream and seqpacket sockets, also with SO_PASSCRED set (the
+/// credentials are ignored). The sender keeps its fds; received fds are close-on-exec (<c>MSG_CMSG_CLOEXEC</c>).
+/// At most <see cref="MaxFdsPerMessage"/> fds per message.
 /// </summary>
+/// <remarks>
+/// Exceptions, by category: bad arguments are <see cref="ArgumentException"/>s, thrown before any syscall; what a
+/// peer sent that is not acceptable (more fds than allowed, a record larger than the buffer, an fd of the wrong
+/// kind, a malformed description) is <see cref="InvalidDataException"/>, costs that message only, and closes its
+/// fds; a transport error (the socket's own errno, in the call or in the wait before it) is a
+/// <see cref="DrmException"/> (an <see cref="IOException"/>) naming the call and errno; a disposed socket is
+/// <see cref="ObjectDisposedException"/>; cancellation is <see cref="OperationCanceledException"/>.
+/// </remarks>
 public static class UnixFdPassing
 {
     /// <summary>The kernel's limit of fds in one message (<c>SCM_MAX_FD</c>).</summary>
@@ -16,79 +26,73 @@ public static class UnixFdPassing
 
     /// <summary>Sends <paramref name="payload"/> (at least one byte) with <paramref name="fds"/> in one sendmsg.</summary>
     /// <returns>The payload bytes sent; on a stream socket fewer than all may go, send the rest with <see cref="Socket.Send(ReadOnlySpan{byte})"/>.</returns>
+    /// <exception cref="DrmException">sendmsg failed (for example EPIPE: the peer is gone).</exception>
     public static int SendWithFds(this Socket socket, ReadOnlySpan<byte> payload, params ReadOnlySpan<SafeHandle> fds)
     {
         Validate(socket, payload.Length, fds.Length);
         using var s = new HandleLease(socket.SafeHandle); // first: if it throws, no fd has been referenced yet
-        int[] raw = AddRefs(fds);
-        try
+        using var held = new HandleLeases(fds);
+        while (true)
         {
-            while (true)
+            int errno = ScmRights.Send(s.Fd, payload, held.Fds, 0, out int sent);
+            if (errno == 0)
             {
-                int errno = ScmRights.Send(s.Fd, payload, raw, 0, out int sent);
-                if (errno == 0)
-                {
-                    return sent;
-                }
-
-                if (errno != Errno.EAGAIN)
-                {
-                    ThrowHelper.Throw(errno, "sendmsg(SCM_RIGHTS)", "socket", hint: FdHint(errno));
-                }
-
-                socket.Poll(-1, SelectMode.SelectWrite); // .NET may have made the socket non-blocking
+                return sent;
             }
-        }
-        finally
-        {
-            ReleaseRefs(fds);
+
+            if (errno != Errno.EAGAIN)
+            {
+                ThrowHelper.Throw(errno, "sendmsg(SCM_RIGHTS)", "socket", hint: FdHint(errno));
+            }
+
+            // .NET may have made the socket non-blocking: wait until there is room.
+            ThrowHelper.ThrowIfError(Libc.Poll(s.Fd, Libc.POLLOUT), "poll(POLLOUT)", "socket");
         }
     }
 
-    /// <summary>Asynchronous <see cref="SendWithFds"/>; the fds are referenced until the message is sent.</summary>
+    /// <summary>
+    /// Asynchronous <see cref="SendWithFds"/>; the fds are referenced until the message is sent. While the socket's
+    /// send buffer is full it waits for the socket to become writable (poll(2) on a dedicated thread, woken by
+    /// cancellation), without polling on a timer.
+    /// </summary>
     public static async ValueTask<int> SendWithFdsAsync(this Socket socket, ReadOnlyMemory<byte> payload, IReadOnlyList<SafeHandle> fds, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(fds);
         Validate(socket, payload.Length, fds.Count);
         SafeHandle[] handles = [.. fds];
-        int[] raw = AddRefs(handles);
-        try
+        using var held = new HandleLeases(handles);
+        while (true)
         {
-            while (true)
+            cancellationToken.ThrowIfCancellationRequested();
+            int errno;
+            int sent;
+            using (var s = new HandleLease(socket.SafeHandle))
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                int errno;
-                int sent;
-                using (var s = new HandleLease(socket.SafeHandle))
-                {
-                    errno = ScmRights.Send(s.Fd, payload.Span, raw, ScmRights.MSG_DONTWAIT, out sent);
-                }
-
-                if (errno == 0)
-                {
-                    return sent;
-                }
-
-                if (errno != Errno.EAGAIN)
-                {
-                    ThrowHelper.Throw(errno, "sendmsg(SCM_RIGHTS)", "socket", hint: FdHint(errno));
-                }
-
-                // The send buffer is full; the peer is slow. Wait for room without blocking a thread for long.
-                await Task.Delay(1, cancellationToken).ConfigureAwait(false);
+                errno = ScmRights.Send(s.Fd, payload.Span, held.Fds, ScmRights.MSG_DONTWAIT, out sent);
             }
-        }
-        finally
-        {
-            ReleaseRefs(handles);
+
+            if (errno == 0)
+            {
+                return sent;
+            }
+
+            if (errno != Errno.EAGAIN)
+            {
+                ThrowHelper.Throw(errno, "sendmsg(SCM_RIGHTS)", "socket", hint: FdHint(errno));
+            }
+
+            await WaitWritableAsync(socket, cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <summary>
-    /// Receives one message into <paramref name="buffer"/> with up to <paramref name="maxFds"/> fds.
+    /// Receives one message into <paramref name="buffer"/> with up to <paramref name="maxFds"/> fds: exactly one
+    /// recvmsg, so on a seqpacket socket one record.
     /// </summary>
-    /// <exception cref="IOException">The peer sent more fds than <paramref name="maxFds"/> (MSG_CTRUNC), or a
-    /// seqpacket message larger than the buffer (MSG_TRUNC); every fd that did arrive has been closed.</exception>
+    /// <exception cref="InvalidDataException">The peer sent more fds than <paramref name="maxFds"/>, or a seqpacket
+    /// record larger than the buffer (MSG_TRUNC); every fd that did arrive has been closed, and the next message is
+    /// unaffected.</exception>
+    /// <exception cref="DrmException">recvmsg (or the wait for data) failed.</exception>
     public static ReceivedFds ReceiveWithFds(this Socket socket, Span<byte> buffer, int maxFds = MaxFdsPerMessage)
     {
         Validate(socket, buffer.Length, maxFds);
@@ -99,11 +103,12 @@ public static class UnixFdPassing
                 return received;
             }
 
-            socket.Poll(-1, SelectMode.SelectRead);
+            using var s = new HandleLease(socket.SafeHandle);
+            ThrowHelper.ThrowIfError(Libc.Poll(s.Fd, Libc.POLLIN), "poll(POLLIN)", "socket");
         }
     }
 
-    /// <summary>Asynchronous <see cref="ReceiveWithFds"/>, cancellable.</summary>
+    /// <summary>Asynchronous <see cref="ReceiveWithFds"/>, cancellable; the same exceptions.</summary>
     public static async ValueTask<ReceivedFds> ReceiveWithFdsAsync(this Socket socket, Memory<byte> buffer, int maxFds = MaxFdsPerMessage, CancellationToken cancellationToken = default)
     {
         Validate(socket, buffer.Length, maxFds);
@@ -117,7 +122,15 @@ public static class UnixFdPassing
             }
 
             // Wait until a message is there by peeking at it: that consumes neither the bytes nor the fds.
-            await socket.ReceiveAsync(peek, SocketFlags.Peek, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await socket.ReceiveAsync(peek, SocketFlags.Peek, cancellationToken).ConfigureAwait(false);
+            }
+            catch (SocketException e)
+            {
+                // The same transport error type as recvmsg's own (.NET reports the errno on Linux).
+                throw DrmException.FromErrno(e.NativeErrorCode, "recvmsg(SCM_RIGHTS) wait", "socket");
+            }
         }
     }
 
@@ -133,28 +146,61 @@ public static class UnixFdPassing
             errno = ScmRights.Receive(s.Fd, buffer, maxFds, flags, fds, out received, out msgFlags);
         }
 
+        // Owned from here on, whatever happens next.
+        var owned = new SafeFileHandle[fds.Count];
+        for (int i = 0; i < owned.Length; i++)
+        {
+            owned[i] = new SafeFileHandle(fds[i], ownsHandle: true);
+        }
+
         if (errno == Errno.EAGAIN)
         {
             return null;
         }
 
         ThrowHelper.ThrowIfError(errno, "recvmsg(SCM_RIGHTS)", "socket");
-        if ((msgFlags & (ScmRights.MSG_CTRUNC | ScmRights.MSG_TRUNC)) != 0)
+        string? problem = (msgFlags & ScmRights.MSG_CTRUNC) != 0 || owned.Length > maxFds
+            ? $"the peer sent more fds than the {maxFds} allowed{((msgFlags & ScmRights.MSG_CTRUNC) != 0 ? " (MSG_CTRUNC)" : "")}"
+            : (msgFlags & ScmRights.MSG_TRUNC) != 0
+                ? $"the message was larger than the {buffer.Length}-byte buffer (MSG_TRUNC)"
+                : null;
+        if (problem is not null)
         {
-            foreach (int fd in fds)
+            foreach (SafeFileHandle fd in owned)
             {
-                Libc.Close(fd);
+                fd.Dispose();
             }
 
-            throw new IOException((msgFlags & ScmRights.MSG_CTRUNC) != 0
-                ? $"recvmsg: the peer sent more fds than the {maxFds} allowed (MSG_CTRUNC); the {fds.Count} that arrived were closed."
-                : $"recvmsg: the message was larger than the {buffer.Length}-byte buffer (MSG_TRUNC); its {fds.Count} fds were closed.");
+            throw new InvalidDataException($"recvmsg: {problem}; the {owned.Length} fd(s) that arrived were closed.");
         }
 
-        return new ReceivedFds(received, [.. fds]);
+        return new ReceivedFds(received, owned);
     }
 
-    private static void Validate(Socket socket, int bytes, int fds)
+    /// <summary>Waits until the socket is writable (or in error), on a dedicated thread; an eventfd wakes it on cancellation.</summary>
+    private static Task WaitWritableAsync(Socket socket, CancellationToken cancellationToken) =>
+        Task.Factory.StartNew(() => WaitWritable(socket, cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private static void WaitWritable(Socket socket, CancellationToken cancellationToken)
+    {
+        ThrowHelper.ThrowIfError(Libc.EventFd(out int wakeFd), "eventfd", null);
+        using var wake = new SafeFileHandle(wakeFd, ownsHandle: true);
+        using (cancellationToken.Register(static state =>
+        {
+            var w = (SafeFileHandle)state!;
+            using var lease = new HandleLease(w);
+            Libc.Signal(lease.Fd);
+        }, wake))
+        {
+            using var s = new HandleLease(socket.SafeHandle);
+            using var w = new HandleLease(wake);
+            ThrowHelper.ThrowIfError(Libc.Poll(s.Fd, Libc.POLLOUT, w.Fd), "poll(POLLOUT)", "socket");
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+    }
+
+    private static void Validate(Socket socket, int bytes, int fds, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(fds))] string? fdsName = null)
     {
         ArgumentNullException.ThrowIfNull(socket);
         if (socket.AddressFamily != AddressFamily.Unix)
@@ -163,37 +209,8 @@ public static class UnixFdPassing
         }
 
         ArgumentOutOfRangeException.ThrowIfZero(bytes, "payload");
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(fds, MaxFdsPerMessage);
-    }
-
-    private static int[] AddRefs(ReadOnlySpan<SafeHandle> handles)
-    {
-        int[] raw = new int[handles.Length];
-        int added = 0;
-        try
-        {
-            for (; added < handles.Length; added++)
-            {
-                bool ok = false;
-                handles[added].DangerousAddRef(ref ok);
-                raw[added] = (int)handles[added].DangerousGetHandle();
-            }
-        }
-        catch
-        {
-            ReleaseRefs(handles[..added]);
-            throw;
-        }
-
-        return raw;
-    }
-
-    private static void ReleaseRefs(ReadOnlySpan<SafeHandle> handles)
-    {
-        foreach (SafeHandle h in handles)
-        {
-            h.DangerousRelease();
-        }
+        ArgumentOutOfRangeException.ThrowIfNegative(fds, fdsName);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(fds, MaxFdsPerMessage, fdsName);
     }
 
     private static string? FdHint(int errno) => errno switch

@@ -84,8 +84,9 @@ public sealed class LibdrmInteropTests
         using (var peer = StartPeer("recv", path))
         {
             using (var map = dumb.Map())
+            using (var cpu = map.BeginAccess())
             {
-                Pattern.Fill(map.Span, Seed);
+                Pattern.Fill(cpu.Span, Seed);
             }
 
             using var connection = await listener.AcceptAsync(ct);

@@ -77,8 +77,9 @@ public sealed class PrimeLifetimeTests
             var dumb = card.CreateDumbBuffer(64, 64, 32);
             oracle.ExpectClosedAtEnd(dumb.Handle);
             using (var map = dumb.Map())
+            using (var cpu = map.BeginAccess())
             {
-                Pattern.Fill(map.Span, 0x1234);
+                Pattern.Fill(cpu.Span, 0x1234);
             }
 
             using var dmaBuf = card.ExportDmaBuf(dumb.Handle);
@@ -110,8 +111,9 @@ public sealed class PrimeLifetimeTests
         {
             using var dumb = card.CreateDumbBuffer(64, 64, 32);
             using (var map = dumb.Map())
+            using (var cpu = map.BeginAccess())
             {
-                Pattern.Fill(map.Span, 0xbeef);
+                Pattern.Fill(cpu.Span, 0xbeef);
             }
 
             GemHandle imported;
@@ -153,8 +155,9 @@ public sealed class PrimeLifetimeTests
             }
 
             using (var map = dumb.Map())
+            using (var cpu = map.BeginAccess())
             {
-                Assert.Equal(-1, Pattern.FirstMismatch(map.Span, 0xc0ffee));
+                Assert.Equal(-1, Pattern.FirstMismatch(cpu.Span, 0xc0ffee));
             }
 
             using var imported = render.ImportDmaBuf(dmaBuf);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
+using PrimeCtl;
 using PrimeInterop.Hosting;
 using PrimeInterop.Tests.Infrastructure;
 
@@ -8,12 +9,18 @@ namespace PrimeInterop.Tests;
 /// <summary>The primectl sample: help, exit codes and messages everywhere; the two-process demo in the rig.</summary>
 public sealed class SampleCliTests
 {
-    internal static (int Code, string Out, string Err) Primectl(params string[] args)
+    internal static (int Code, string Out, string Err) Primectl(params string[] args) => PrimectlWith([], args);
+
+    internal static (int Code, string Out, string Err) PrimectlWith(Dictionary<string, string> environment, params string[] args)
     {
         string dll = Path.Combine(LayoutTests.RepoRoot(), "artifacts", "bin", "primectl", "release", "primectl.dll");
         Assert.True(File.Exists(dll), $"{dll} is missing; build the solution in Release first");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(dll);
+        foreach (var (name, value) in environment)
+        {
+            psi.Environment[name] = value;
+        }
         foreach (string a in args)
         {
             psi.ArgumentList.Add(a);
@@ -31,36 +38,119 @@ public sealed class SampleCliTests
     [InlineData("export")]
     [InlineData("import")]
     [InlineData("demo")]
+    [InlineData("completions")]
     public void Every_command_has_help(string command)
     {
         var (code, stdout, _) = Primectl(command, "--help");
         Assert.Equal(0, code);
-        Assert.Contains($"usage: primectl {command}", stdout, StringComparison.Ordinal);
-        Assert.Contains("exit codes:", stdout, StringComparison.Ordinal);
+        Assert.Contains($"primectl {command} ", stdout, StringComparison.Ordinal);
+        Assert.Contains("Usage:", stdout, StringComparison.Ordinal);
+        Assert.Contains("-v, --verbose", stdout, StringComparison.Ordinal);
+        Assert.Equal(stdout, Primectl("help", command).Out); // `help list` is `list --help`
     }
 
     [Fact]
-    public void Usage_errors_exit_2_and_say_what_is_wrong()
+    public void Top_level_help_and_version()
+    {
+        var (code, stdout, _) = Primectl("--help");
+        Assert.Equal(0, code);
+        Assert.Contains("Exit codes: 0 ok, 1 pixels did not verify, 2 usage error, 3 no DRM device", stdout, StringComparison.Ordinal);
+        Assert.Contains("PRIMECTL_PrimeInterop__Driver", stdout, StringComparison.Ordinal);
+        (code, stdout, _) = Primectl("--version");
+        Assert.Equal(0, code);
+        Assert.Matches(@"^\d+\.\d+\.\d+", stdout);
+    }
+
+    [Fact]
+    public void Usage_errors_exit_2_say_what_is_wrong_and_suggest_the_fix()
     {
         var (code, _, stderr) = Primectl("export", "--widht", "5");
-        Assert.Equal(2, code);
-        Assert.Contains("unknown option --widht", stderr, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("'--widht' was not matched. Did you mean", stderr, StringComparison.Ordinal);
+        Assert.Contains("--width", stderr, StringComparison.Ordinal);
         (code, _, stderr) = Primectl("export", "--width", "lots");
-        Assert.Equal(2, code);
-        Assert.Contains("--width takes a non-negative number", stderr, StringComparison.Ordinal);
-        (code, _, _) = Primectl("frobnicate");
-        Assert.Equal(2, code);
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("Cannot parse argument 'lots' for option '--width'", stderr, StringComparison.Ordinal);
+        (code, _, stderr) = Primectl("lsit");
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("Did you mean", stderr, StringComparison.Ordinal);
+        Assert.Contains("list", stderr, StringComparison.Ordinal);
+        (code, _, _) = Primectl("list", "--json=yes");
+        Assert.Equal(ExitCodes.Usage, code);
         (code, _, _) = Primectl();
-        Assert.Equal(2, code);
+        Assert.Equal(ExitCodes.Usage, code);
+        (code, _, stderr) = Primectl("export", "--width", "0");
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("--width and --height are 1 to 16384", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Verbose_is_global_and_response_files_work()
+    {
+        string rsp = Path.Combine(Path.GetTempPath(), $"primectl-{Environment.ProcessId}.rsp");
+        File.WriteAllLines(rsp, ["export", "--width", "lots"]);
+        try
+        {
+            var (code, _, stderr) = Primectl("-v", $"@{rsp}");
+            Assert.Equal(ExitCodes.Usage, code); // the response file's arguments were parsed, after a global -v
+            Assert.Contains("'lots'", stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(rsp);
+        }
+
+        var (c, _, err) = Primectl("-v", "demo", "--driver", "nosuchdrm");
+        Assert.Equal(ExitCodes.NoDevice, c);
+        Assert.Contains("dbug:", err, StringComparison.Ordinal); // debug logging on
+        Assert.Contains("   at ", err, StringComparison.Ordinal); // and the stack, only with -v
+    }
+
+    [Fact]
+    public void Completions_come_from_the_parser()
+    {
+        var (code, stdout, _) = Primectl("[suggest:9]", "export --");
+        Assert.Equal(0, code);
+        Assert.Contains("--width", stdout.Split('\n'));
+        (code, stdout, _) = Primectl("completions", "bash");
+        Assert.Equal(0, code);
+        Assert.Contains("complete -o default -F _primectl_complete primectl", stdout, StringComparison.Ordinal);
     }
 
     [Fact]
     public void A_missing_driver_exits_3_with_what_to_do_instead_of_a_stack_trace()
     {
         var (code, _, stderr) = Primectl("demo", "--driver", "nosuchdrm");
-        Assert.Equal(3, code);
+        Assert.Equal(ExitCodes.NoDevice, code);
         Assert.Contains("no DRM node with driver 'nosuchdrm'", stderr, StringComparison.Ordinal);
         Assert.Contains("dotnet cake --target=Demo", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_configured_driver_is_used_and_bad_configuration_is_a_usage_error()
+    {
+        var (code, _, stderr) = PrimectlWith(new() { ["PRIMECTL_PrimeInterop__Driver"] = "nosuchdrm" }, "demo", "--output", Path.GetTempPath());
+        Assert.Equal(ExitCodes.NoDevice, code);
+        Assert.Contains("no DRM node with driver 'nosuchdrm'", stderr, StringComparison.Ordinal);
+
+        (code, _, stderr) = PrimectlWith(new() { ["PRIMECTL_PrimeInterop__NodeType"] = "Bogus" }, "list");
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("invalid configuration", stderr, StringComparison.Ordinal);
+        Assert.Contains("Bogus", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+
+        (code, _, stderr) = PrimectlWith(new() { ["PRIMECTL_PrimeInterop__DevicePath"] = "dri/card0" }, "list");
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("PrimeInterop:DevicePath 'dri/card0' is not an absolute path under /dev", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_output_directory_that_cannot_be_written_is_a_message()
+    {
+        var (code, _, stderr) = Primectl("demo", "--output", "/proc/primectl-cannot-write-here");
+        Assert.Equal(ExitCodes.Failed, code);
+        Assert.Contains("primectl demo: cannot write /proc/primectl-cannot-write-here/primectl-demo.png", stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
     }
 
@@ -68,14 +158,14 @@ public sealed class SampleCliTests
     public void Import_without_an_exporter_fails_clearly()
     {
         var (code, _, stderr) = Primectl("import", "--socket", "/tmp/nobody-listens-here.sock");
-        Assert.Equal(4, code);
+        Assert.Equal(ExitCodes.Failed, code);
         Assert.Contains("primectl import: cannot connect to an exporter on /tmp/nobody-listens-here.sock", stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
     }
 
     [Fact]
     [Trait(KernelEnv.Category, KernelEnv.Kernel)]
-    public async Task List_shows_vgem_with_prime_import_and_export_as_table_and_json()
+    public void List_shows_vgem_with_prime_import_and_export_as_table_and_json()
     {
         KernelEnv.RequireVgem();
         var (code, stdout, _) = Primectl("list");
@@ -83,19 +173,9 @@ public sealed class SampleCliTests
         Assert.Matches(@"/dev/dri/renderD\d+\s+render\s+vgem\s+\S+\s+import,export", stdout);
 
         // The JSON form in-process: under emulation another process start costs seconds and tests nothing more.
-        using var services = new ServiceCollection().AddLogging().AddPrimeInterop().BuildServiceProvider();
-        var list = new PrimeCtl.Commands.ListCommand(services.GetRequiredService<IDrmDeviceFactory>());
+        using var services = PrimeCtl.PrimeCtlCommand.CreateServices(verbose: false);
         var output = new StringWriter();
-        TextWriter console = Console.Out;
-        Console.SetOut(output);
-        try
-        {
-            code = await list.RunAsync(PrimeCtl.ParsedOptions.Parse(list, ["--json"]), services, TestContext.Current.CancellationToken);
-        }
-        finally
-        {
-            Console.SetOut(console);
-        }
+        code = PrimeCtl.Commands.ListCommand.Write(services.GetRequiredService<IDrmDeviceFactory>().EnumerateNodes(), json: true, output);
 
         Assert.Equal(0, code);
         using var doc = System.Text.Json.JsonDocument.Parse(output.ToString());

@@ -14,29 +14,68 @@
 # Environment: RIG_TIMEOUT (seconds, default 900), RIG_ACCEL (tcg | kvm | auto; default tcg — KVM is used only
 # when asked for and a probe boot proves that it works), RIG_CACHE (default ~/.cache/primeinterop), RIG_QUIET=1
 # (do not stream the guest console).
+#
+# Exit codes of `run`: the command's own exit code, 2 for a usage or setup error, and 3 (RIG_NO_RESULT) when the
+# guest produced no result (no boot, a crash, the timeout); build.cake knows 3 by the same name.
 set -euo pipefail
+# kdir=$(kernel_a) runs kernel_a in a subshell: without this, set -e would be off in there.
+shopt -s inherit_errexit
+
+readonly RIG_NO_RESULT=3
+# depmod and modprobe live in /sbin, which is not on an unprivileged user's PATH on Debian.
+PATH="$PATH:/usr/sbin:/sbin"
+
+# Every temporary file or directory is registered here and removed on any exit: success, error or Ctrl+C.
+# Functions that run in a subshell ($(...)) call own_temps first: a subshell does not inherit the EXIT trap.
+temps=() tailpid=
+cleanup() {
+    [ -z "$tailpid" ] || kill "$tailpid" 2>/dev/null || true
+    [ ${#temps[@]} -eq 0 ] || rm -rf "${temps[@]}"
+}
+own_temps() { temps=(); trap cleanup EXIT; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+# maketemp VAR [mktemp options]: VAR=$(mktemp …), registered for cleanup.
+maketemp() { local t; t=$(mktemp "${@:2}"); temps+=("$t"); printf -v "$1" '%s' "$t"; }
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache="${RIG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/primeinterop}"
 packages=(qemu-system-x86 busybox-static cpio kmod linux-source-6.12 flex bison bc libelf-dev libssl-dev gcc make xz-utils)
+# The commands the rig runs, and the package each comes from: a package can be installed and its command still
+# not found (an unprivileged user's PATH, a half-removed package).
+tools=(qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio depmod:kmod modprobe:kmod gcc:gcc make:make
+    flex:flex bison:bison bc:bc xz:xz-utils gzip:gzip apt-get:apt dpkg-deb:dpkg)
 
 log() { printf 'rig: %s\n' "$*" >&2; }
 die() { printf 'rig: error: %s\n' "$*" >&2; exit 2; }
 
 prereqs() {
-    local missing=() p
-    for p in "${packages[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    local missing=() p t
+    if command -v dpkg-query >/dev/null; then
+        for p in "${packages[@]}"; do
+            dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+        done
+    fi
+    if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         log "installing ${missing[*]}"
         apt-get update -qq >&2
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-    else
-        die "missing packages; run: sudo apt-get install ${missing[*]}"
+        missing=()
     fi
+    for t in "${tools[@]}"; do
+        command -v "${t%%:*}" >/dev/null || { log "command not found: ${t%%:*} (package ${t#*:})"; missing+=("${t#*:}"); }
+    done
+    [ -x /bin/busybox ] || { log "/bin/busybox not found (the guest's shell; package busybox-static)"; missing+=(busybox-static); }
+    [ -f /usr/src/linux-source-6.12.tar.xz ] || { log "/usr/src/linux-source-6.12.tar.xz not found (kernel A's source)"; missing+=(linux-source-6.12); }
+    if [ ${#missing[@]} -gt 0 ]; then
+        die "missing prerequisites; run: sudo apt-get install $(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')"
+    fi
+    mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ] || die "the kernel cache $cache is not writable (set RIG_CACHE)"
 }
+
+# pack_cpio DIR: DIR's contents as a newc cpio archive on stdout (the format the kernel unpacks as an initramfs).
+pack_cpio() { (cd "$1" && find . | cpio -o -H newc --quiet); }
 
 # ---- kernel A: built from Debian's linux-source-6.12 ----
 kernel_a() {
@@ -49,20 +88,25 @@ kernel_a() {
     log "building kernel A ($srcver, config $hash); this takes about 5 minutes on 2 cores"
     local build="$cache/build-a"
     rm -rf "$build"; mkdir -p "$build"
-    tar -xJf "$tarball" -C "$build" --strip-components=1
-    local jobs=$(( $(nproc) + 1 ))
-    (
-        cd "$build"
-        make -s tinyconfig >/dev/null
-        scripts/kconfig/merge_config.sh -m .config "$here/kernel-a.config" >/dev/null
-        make -s olddefconfig >/dev/null
-        # merge_config only warns; a fragment option that did not survive olddefconfig is an error here.
-        local opt
-        grep -E '^CONFIG_[A-Z0-9_]+=y' "$here/kernel-a.config" | while read -r opt; do
-            grep -qx "$opt" .config || { echo "rig: kernel A: $opt did not survive olddefconfig" >&2; exit 1; }
-        done
-        make -s -j"$jobs" bzImage >/dev/null
-    ) || die "kernel A build failed (tree kept in $build)"
+    # The tree is 1.5 GB: it goes on any failure too; the .config that failed is kept for a look.
+    own_temps; temps+=("$build")
+    tar -xJf "$tarball" -C "$build" --strip-components=1 || die "kernel A: cannot unpack $tarball"
+    local jobs=$(( $(nproc) + 1 )) failed="$cache/kernel-a-failed.config"
+    # Each step on its own: a `( … ) || die` around all of them would turn set -e off inside and swallow failures.
+    make -s -C "$build" tinyconfig >/dev/null || die "kernel A: make tinyconfig failed"
+    (cd "$build" && scripts/kconfig/merge_config.sh -m .config "$here/kernel-a.config" >/dev/null) \
+        || { cp "$build/.config" "$failed" 2>/dev/null; die "kernel A: merge_config.sh with kernel-a.config failed"; }
+    make -s -C "$build" olddefconfig >/dev/null || { cp "$build/.config" "$failed" 2>/dev/null; die "kernel A: make olddefconfig failed"; }
+    # merge_config only warns; a fragment option that did not survive olddefconfig is an error here.
+    local opt lost=()
+    while read -r opt; do
+        grep -qx "$opt" "$build/.config" || lost+=("$opt")
+    done < <(grep -E '^CONFIG_[A-Z0-9_]+=y' "$here/kernel-a.config")
+    if [ ${#lost[@]} -gt 0 ]; then
+        cp "$build/.config" "$failed"
+        die "kernel A: ${lost[*]} did not survive olddefconfig (a missing dependency?); the resulting config is in $failed"
+    fi
+    make -s -C "$build" -j"$jobs" bzImage >/dev/null || { cp "$build/.config" "$failed"; die "kernel A: make bzImage failed (config in $failed)"; }
     mkdir -p "$dir"
     cp "$build/arch/x86/boot/bzImage" "$dir/bzImage"
     cp "$build/.config" "$dir/config"
@@ -79,7 +123,8 @@ kernel_b() {
     dir="$cache/kernel-b-$pkg"
     if [ -f "$dir/vmlinuz" ] && [ -f "$dir/modules.cpio" ]; then echo "$dir"; return; fi
     log "fetching kernel B ($pkg)"
-    local tmp; tmp=$(mktemp -d); chmod 755 "$tmp" # readable by apt's _apt user
+    own_temps
+    local tmp; maketemp tmp -d; chmod 755 "$tmp" # readable by apt's _apt user
     (cd "$tmp" && apt-get download -qq "$pkg" >&2) || die "apt-get download $pkg failed"
     dpkg-deb -x "$tmp"/*.deb "$tmp/root"
     local ver; ver=$(ls "$tmp/root/lib/modules")
@@ -103,7 +148,8 @@ kernel_b() {
         done
     done
     mkdir -p "$dir"
-    (cd "$tmp/initrd" && find . | cpio -o -H newc --quiet) > "$dir/modules.cpio"
+    temps+=("$dir/modules.cpio.part")
+    pack_cpio "$tmp/initrd" > "$dir/modules.cpio.part" && mv "$dir/modules.cpio.part" "$dir/modules.cpio"
     cp "$tmp/root/boot/vmlinuz-$ver" "$dir/vmlinuz"
     rm -rf "$tmp"
     echo "$dir"
@@ -112,22 +158,22 @@ kernel_b() {
 # ---- initramfs: busybox + /init (+ kernel B's modules) ----
 initramfs() {
     local kernel=$1 kdir=$2 out=$3 tmp
-    tmp=$(mktemp -d)
+    maketemp tmp -d
     mkdir -p "$tmp/bin" "$tmp/proc" "$tmp/sys" "$tmp/dev" "$tmp/host"
     cp /bin/busybox "$tmp/bin/busybox"
     cp "$here/init.sh" "$tmp/init"; chmod +x "$tmp/init"
     printf '%s\n' "$PWD" > "$tmp/workdir"
     if [ "$kernel" = b ]; then (cd "$tmp" && cpio -id --quiet < "$kdir/modules.cpio"); fi
-    (cd "$tmp" && find . | cpio -o -H newc --quiet | gzip -1) > "$out"
+    pack_cpio "$tmp" | gzip -1 > "$out"
     rm -rf "$tmp"
 }
 
 kvm_works() {
     [ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
-    local kdir=$1 kimg=$2 probe; probe=$(mktemp -d)
+    local kdir=$1 kimg=$2 probe; maketemp probe -d; temps+=("$probe.cpio.gz")
     printf '#!/bin/busybox sh\n/bin/busybox poweroff -f\n' > "$probe/init"; chmod +x "$probe/init"
     mkdir -p "$probe/bin"; cp /bin/busybox "$probe/bin/"
-    (cd "$probe" && find . | cpio -o -H newc --quiet | gzip -1) > "$probe.cpio.gz"
+    pack_cpio "$probe" | gzip -1 > "$probe.cpio.gz"
     local ok=1
     timeout 30 qemu-system-x86_64 -accel kvm -cpu host -m 512 -display none -monitor none -serial null -no-reboot \
         -kernel "$kdir/$kimg" -initrd "$probe.cpio.gz" -append "console=ttyS0 panic=-1" >/dev/null 2>&1 && ok=0
@@ -158,10 +204,12 @@ run() {
         printf 'cd %q || exit 125\n' "$PWD"
         printf '%q ' "$@"; echo
     } > "$out/cmd.sh"
-    local initrd; initrd=$(mktemp --suffix=.cpio.gz)
+    local initrd; maketemp initrd --suffix=.cpio.gz
     initramfs "$kernel" "$kdir" "$initrd"
 
-    local accel=(-accel tcg -cpu max) mode=${RIG_ACCEL:-tcg}
+    # -smap: under QEMU 7.2's TCG a user-space hardware exception (a NullReferenceException, even one the program
+    # catches) Oopses the guest kernel with SMAP on ("supervisor read access in user mode") and the run hangs.
+    local accel=(-accel tcg -cpu max,-smap) mode=${RIG_ACCEL:-tcg}
     if [ "$mode" = kvm ] || [ "$mode" = auto ]; then
         if kvm_works "$kdir" "$kimg"; then accel=(-accel kvm -cpu host); log "KVM works here; using it"
         else log "KVM asked for but a probe boot did not finish; using TCG"; fi
@@ -169,22 +217,21 @@ run() {
     local timeout=${RIG_TIMEOUT:-900} start=$SECONDS rc=0
     log "booting kernel $kernel ($kdir/$kimg), ${accel[1]}, timeout ${timeout}s"
     : > "$out/serial.log"
-    if [ "${RIG_QUIET:-0}" != 1 ]; then tail -n +1 -f "$out/serial.log" & fi
-    local tailpid=${!:-}
+    if [ "${RIG_QUIET:-0}" != 1 ]; then tail -n +1 -f "$out/serial.log" & tailpid=$!; fi
     timeout --foreground -k 10 "$timeout" qemu-system-x86_64 "${accel[@]}" -m 2048 -smp 2 \
         -display none -monitor none -serial "file:$out/serial.log" -no-reboot \
         -kernel "$kdir/$kimg" -initrd "$initrd" \
         -append "console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init" \
         -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
         -virtfs "local,path=$out,mount_tag=rigout,security_model=none,multidevs=remap" || rc=$?
-    sleep 0.2; [ -n "$tailpid" ] && kill "$tailpid" 2>/dev/null; wait "$tailpid" 2>/dev/null || true
+    sleep 0.2; if [ -n "$tailpid" ]; then kill "$tailpid" 2>/dev/null; wait "$tailpid" 2>/dev/null || true; tailpid=; fi
     rm -f "$initrd"
     local took=$((SECONDS - start))
     if [ ! -f "$out/exit-code" ]; then
         [ $rc = 124 ] && log "the guest hit the ${timeout}s timeout" || log "the guest stopped without a result (qemu exit $rc)"
         log "last lines of the guest console ($out/serial.log):"
         tail -n 40 "$out/serial.log" | sed 's/^/  | /' >&2
-        exit 3
+        exit $RIG_NO_RESULT
     fi
     log "kernel $(cat "$out/uname" 2>/dev/null) booted in $(cat "$out/boot-seconds" 2>/dev/null || echo ?)s (guest uptime at /init end); run took ${took}s wall"
     return "$(cat "$out/exit-code")"

@@ -1,5 +1,7 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
 using PrimeInterop;
 using PrimeInterop.Hosting;
 
@@ -9,33 +11,53 @@ namespace PrimeCtl.Commands;
 /// The whole story in two processes: a child `primectl export` creates and serves the buffer, this process
 /// receives it over the socket, imports it, verifies the pixels, and (where vkms is present) makes a framebuffer.
 /// </summary>
-internal sealed class DemoCommand(IDrmDeviceFactory devices) : Command
+internal sealed class DemoCommand : PrimeCtlCommand
 {
-    public override string Name => "demo";
+    private readonly Option<string> _output = new("--output") { Description = "Where to write primectl-demo.png", HelpName = "DIR", DefaultValueFactory = _ => "." };
+    private readonly Option<string?> _driver = CommonOptions.Driver("Driver to export from and import into");
+    private readonly Option<uint> _seed = CommonOptions.Seed(42, "Varies the test image");
 
-    public override string Summary => "export in one process, import and verify in another, and make a vkms framebuffer when vkms is present";
-
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        new("output", "DIR", "where to write primectl-demo.png", "."),
-        new("driver", "NAME", "driver to export from and import into", "vgem"),
-        new("seed", "N", "varies the test image", "42"),
-    ];
-
-    public override async Task<int> RunAsync(ParsedOptions options, IServiceProvider services, CancellationToken cancellationToken)
+    public DemoCommand()
+        : base("demo", "Export in one process, import and verify in another, and make a vkms framebuffer when vkms is present")
     {
-        string driver = options.Get("driver", "vgem");
-        uint seed = options.GetUInt("seed", 42);
-        string outputDir = options.Get("output", ".");
-        Directory.CreateDirectory(outputDir);
-        var summary = new List<string>();
+        Add(_output);
+        Add(_driver);
+        Add(_seed);
+    }
 
+    protected override async Task<int> RunAsync(ParseResult parse, IServiceProvider services, CancellationToken cancellationToken)
+    {
+        uint seed = parse.GetValue(_seed);
+        string outputDir = parse.GetRequiredValue(_output);
+        string png = Path.Combine(outputDir, "primectl-demo.png");
+        CheckWritable(outputDir, png); // before any process starts: a bad --output is the user's to fix, not a crash later
+
+        var summary = new List<string>();
+        var devices = services.GetRequiredService<IDrmDeviceFactory>();
         var nodes = devices.EnumerateNodes();
         Console.WriteLine($"demo: DRM nodes: {string.Join(", ", nodes.Select(n => $"{n.Path} ({n.DriverName ?? "?"})"))}");
-        using var render = devices.Open(driver, DrmNodeType.Render); // fails first, and clearly, without the driver
+        using var render = OpenDevice(services, parse.GetValue(_driver), DrmNodeType.Render); // fails first, and clearly, without the driver
+        string driver = render.Version.Name;
 
         string socketPath = Path.Combine(Path.GetTempPath(), $"primectl-demo-{Environment.ProcessId}.sock");
-        using var exporter = StartExporter(["export", "--socket", socketPath, "--count", "1", "--driver", driver, "--seed", seed.ToString(CultureInfo.InvariantCulture)]);
+        string[] exportArgs = ["export", "--socket", socketPath, "--count", "1", "--driver", driver, "--seed", seed.ToString(CultureInfo.InvariantCulture)];
+        using var exporter = StartExporter(parse.GetValue(Program.Verbose) ? [.. exportArgs, "--verbose"] : exportArgs);
+        try
+        {
+            return await RunWithExporterAsync(exporter, render, devices, nodes, socketPath, seed, png, summary, cancellationToken);
+        }
+        finally
+        {
+            if (!exporter.HasExited)
+            {
+                exporter.Kill(); // on failure or Ctrl+C: the exporter would wait for a client forever
+            }
+        }
+    }
+
+    private static async Task<int> RunWithExporterAsync(Process exporter, DrmDevice render, IDrmDeviceFactory devices, IReadOnlyList<DrmNode> nodes,
+        string socketPath, uint seed, string png, List<string> summary, CancellationToken cancellationToken)
+    {
         Console.WriteLine($"demo: started exporter process {exporter.Id}");
         string? exportLine = null;
         while (true)
@@ -52,7 +74,6 @@ internal sealed class DemoCommand(IDrmDeviceFactory devices) : Command
 
         summary.Add($"exported   pid {exporter.Id}: {exportLine?["export: ".Length..]}");
 
-        string png = Path.Combine(outputDir, "primectl-demo.png");
         using var socket = await Importer.ConnectAsync(socketPath, cancellationToken);
         var report = await Importer.ReceiveAndVerifyAsync(socket, socketPath, render, seed, png, cancellationToken);
         using var description = report.Description;
@@ -100,14 +121,29 @@ internal sealed class DemoCommand(IDrmDeviceFactory devices) : Command
         return ok ? ExitCodes.Ok : ExitCodes.VerificationFailed;
     }
 
-    /// <summary>Starts this same program (apphost or `dotnet primectl.dll`) with other arguments.</summary>
+    private static void CheckWritable(string outputDir, string png)
+    {
+        try
+        {
+            Directory.CreateDirectory(outputDir);
+            using (File.Create(Path.Combine(outputDir, $".primectl-{Environment.ProcessId}.tmp"), 1, FileOptions.DeleteOnClose))
+            {
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"cannot write {Path.GetFullPath(png)}: {e.Message} (choose another --output DIR)", e);
+        }
+    }
+
+    /// <summary>Starts this same program (the native binary, the apphost or `dotnet primectl.dll`) with other arguments.</summary>
     private static Process StartExporter(IEnumerable<string> args)
     {
         string self = Environment.ProcessPath ?? "dotnet";
         var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true };
         if (Path.GetFileNameWithoutExtension(self) == "dotnet")
         {
-            psi.ArgumentList.Add(typeof(DemoCommand).Assembly.Location);
+            psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "primectl.dll"));
         }
 
         foreach (string a in args)

@@ -1,35 +1,45 @@
+using System.CommandLine;
 using System.Net.Sockets;
 using PrimeInterop;
-using PrimeInterop.Hosting;
 
 namespace PrimeCtl.Commands;
 
-internal sealed class ExportCommand(IDrmDeviceFactory devices) : Command
+/// <summary>primectl export: create a dumb buffer with the test image, export it, serve it on a UNIX socket.</summary>
+internal sealed class ExportCommand : PrimeCtlCommand
 {
-    public override string Name => "export";
+    private readonly Option<string> _socket = CommonOptions.Socket("UNIX socket path to listen on");
+    private readonly Option<string?> _driver = CommonOptions.Driver("Driver of the device to create the buffer on (dumb buffers: primary node)");
+    private readonly Option<uint> _width = new("--width") { Description = "Image width in pixels", HelpName = "N", DefaultValueFactory = _ => 256 };
+    private readonly Option<uint> _height = new("--height") { Description = "Image height in pixels", HelpName = "N", DefaultValueFactory = _ => 256 };
+    private readonly Option<uint> _seed = CommonOptions.Seed(0, "Varies the test image; the importer must use the same");
+    private readonly Option<uint> _count = new("--count") { Description = "Exit after serving N clients; 0 serves until Ctrl+C", HelpName = "N", DefaultValueFactory = _ => 0 };
 
-    public override string Summary => "create a buffer with a test image, export it as a dma-buf and serve it on a UNIX socket";
-
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        new("socket", "PATH", "UNIX socket path to listen on", Program.DefaultSocket),
-        new("driver", "NAME", "driver of the device to create the buffer on (dumb buffers: primary node)", "vgem"),
-        new("width", "N", "image width in pixels", "256"),
-        new("height", "N", "image height in pixels", "256"),
-        new("seed", "N", "varies the test image; the importer must use the same", "0"),
-        new("count", "N", "exit after serving N clients; 0 serves until Ctrl+C", "0"),
-    ];
-
-    public override async Task<int> RunAsync(ParsedOptions options, IServiceProvider services, CancellationToken cancellationToken)
+    public ExportCommand()
+        : base("export", "Create a buffer with a test image, export it as a dma-buf and serve it on a UNIX socket")
     {
-        string socketPath = options.Get("socket", Program.DefaultSocket);
-        uint width = options.GetUInt("width", 256), height = options.GetUInt("height", 256), seed = options.GetUInt("seed", 0), count = options.GetUInt("count", 0);
+        Add(_socket);
+        Add(_driver);
+        Add(_width);
+        Add(_height);
+        Add(_seed);
+        Add(_count);
+    }
 
-        using var device = devices.Open(options.Get("driver", "vgem"), DrmNodeType.Primary);
+    protected override async Task<int> RunAsync(ParseResult parse, IServiceProvider services, CancellationToken cancellationToken)
+    {
+        string socketPath = parse.GetRequiredValue(_socket);
+        uint width = parse.GetValue(_width), height = parse.GetValue(_height), seed = parse.GetValue(_seed), count = parse.GetValue(_count);
+        if (width is 0 or > 16384 || height is 0 or > 16384)
+        {
+            throw new UsageException($"--width and --height are 1 to 16384, not {width}x{height}");
+        }
+
+        using var device = OpenDevice(services, parse.GetValue(_driver), DrmNodeType.Primary);
         using var dumb = device.CreateDumbBuffer(width, height, 32);
         using (var map = dumb.Map())
+        using (var cpu = map.BeginAccess())
         {
-            TestImage.Fill(map.Span, width, height, dumb.Pitch, seed);
+            TestImage.Fill(cpu.Span, width, height, dumb.Pitch, seed);
         }
 
         using var dmaBuf = device.ExportDmaBuf(dumb.Handle);
@@ -38,7 +48,15 @@ internal sealed class ExportCommand(IDrmDeviceFactory devices) : Command
 
         File.Delete(socketPath);
         using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(socketPath));
+        try
+        {
+            listener.Bind(new UnixDomainSocketEndPoint(socketPath));
+        }
+        catch (SocketException e)
+        {
+            throw new IOException($"cannot listen on {socketPath}: {e.Message}", e);
+        }
+
         listener.Listen(8);
         Console.WriteLine($"ready: serving on {socketPath}");
         try
@@ -57,7 +75,7 @@ internal sealed class ExportCommand(IDrmDeviceFactory devices) : Command
                 await client.ReceiveAsync(new byte[1], cancellationToken); // the client's "done", or its close
             }
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && count == 0)
         {
             Console.WriteLine("export: stopped");
         }

@@ -1,35 +1,32 @@
-using PrimeInterop;
-using PrimeInterop.Hosting;
+using System.CommandLine;
 
 namespace PrimeCtl.Commands;
 
-internal sealed class ImportCommand(IDrmDeviceFactory devices) : Command
+/// <summary>primectl import: connect to an exporter, receive the dma-buf, import it, verify the test image.</summary>
+internal sealed class ImportCommand : PrimeCtlCommand
 {
-    public override string Name => "import";
+    private readonly Option<string> _socket = CommonOptions.Socket("UNIX socket path of the exporter");
+    private readonly Option<string?> _driver = CommonOptions.Driver("Driver of the device to import into");
+    private readonly Option<PrimeInterop.DrmNodeType?> _node = CommonOptions.Node("Node type to import on");
+    private readonly Option<uint> _seed = CommonOptions.Seed(0, "The exporter's seed");
+    private readonly Option<string?> _png = new("--png") { Description = "Also write the received pixels to a PNG", HelpName = "FILE" };
 
-    public override string Summary => "connect to an exporter, receive the dma-buf, import it, verify the test image";
-
-    public override IReadOnlyList<OptionSpec> Options { get; } =
-    [
-        new("socket", "PATH", "UNIX socket path of the exporter", Program.DefaultSocket),
-        new("driver", "NAME", "driver of the device to import into", "vgem"),
-        new("node", "render|primary", "node type to import on", "render"),
-        new("seed", "N", "the exporter's seed", "0"),
-        new("png", "FILE", "also write the received pixels to a PNG"),
-    ];
-
-    public override async Task<int> RunAsync(ParsedOptions options, IServiceProvider services, CancellationToken cancellationToken)
+    public ImportCommand()
+        : base("import", "Connect to an exporter, receive the dma-buf, import it, verify the test image")
     {
-        var nodeType = options.Get("node", "render") switch
-        {
-            "render" => DrmNodeType.Render,
-            "primary" => DrmNodeType.Primary,
-            var other => throw new UsageException($"--node is render or primary, not '{other}'"),
-        };
-        string socketPath = options.Get("socket", Program.DefaultSocket);
+        Add(_socket);
+        Add(_driver);
+        Add(_node);
+        Add(_seed);
+        Add(_png);
+    }
+
+    protected override async Task<int> RunAsync(ParseResult parse, IServiceProvider services, CancellationToken cancellationToken)
+    {
+        string socketPath = parse.GetRequiredValue(_socket);
         using var socket = await Importer.ConnectAsync(socketPath, cancellationToken);
-        using var device = devices.Open(options.Get("driver", "vgem"), nodeType);
-        var report = await Importer.ReceiveAndVerifyAsync(socket, socketPath, device, options.GetUInt("seed", 0), options.Get("png"), cancellationToken);
+        using var device = OpenDevice(services, parse.GetValue(_driver), parse.GetValue(_node));
+        var report = await Importer.ReceiveAndVerifyAsync(socket, socketPath, device, parse.GetValue(_seed), parse.GetValue(_png), cancellationToken);
         report.Description.Dispose();
         return report.Mismatches == 0 ? ExitCodes.Ok : ExitCodes.VerificationFailed;
     }

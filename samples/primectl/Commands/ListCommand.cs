@@ -1,41 +1,52 @@
+using System.CommandLine;
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.Extensions.DependencyInjection;
 using PrimeInterop;
 using PrimeInterop.Hosting;
 
 namespace PrimeCtl.Commands;
 
-internal sealed class ListCommand(IDrmDeviceFactory devices) : Command
+/// <summary>primectl list [--json]</summary>
+internal sealed class ListCommand : PrimeCtlCommand
 {
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    private readonly Option<bool> _json = new("--json") { Description = "Print JSON for scripts" };
 
-    public override string Name => "list";
-
-    public override string Summary => "list DRM nodes: path, type, driver, version and PRIME capabilities";
-
-    public override IReadOnlyList<OptionSpec> Options { get; } = [new("json", null, "print JSON for scripts")];
-
-    public override Task<int> RunAsync(ParsedOptions options, IServiceProvider services, CancellationToken cancellationToken)
+    public ListCommand()
+        : base("list", "List DRM nodes: path, type, driver, version and PRIME capabilities")
     {
-        var nodes = devices.EnumerateNodes();
+<<<<<<< HEAD
+        // Listing versions and capabilities is what the user asked for: each node is opened briefly to read them.
+        var nodes = devices.EnumerateNodes().Select(n => n.Probe()).ToList();
         if (options.Has("json"))
+=======
+        Add(_json);
+    }
+
+    protected override Task<int> RunAsync(ParseResult parse, IServiceProvider services, CancellationToken cancellationToken) =>
+        Task.FromResult(Write(services.GetRequiredService<IDrmDeviceFactory>().EnumerateNodes(), parse.GetValue(_json), Console.Out));
+
+    /// <summary>Writes the nodes as a table or JSON; exit code 3 when there are none.</summary>
+    public static int Write(IReadOnlyList<DrmNode> nodes, bool json, TextWriter output)
+    {
+        if (json)
+>>>>>>> 012d3178acc59dc3b025308e8ea81de7dea9d59f
         {
-            var rows = nodes.Select(n => new
-            {
-                path = n.Path,
-                type = n.Type.ToString().ToLowerInvariant(),
-                driver = n.DriverName,
-                version = n.Version is { } v ? $"{v.Major}.{v.Minor}.{v.Patch}" : null,
-                description = n.Version?.Description,
-                primeImport = n.PrimeCapabilities.HasFlag(PrimeCapabilities.Import),
-                primeExport = n.PrimeCapabilities.HasFlag(PrimeCapabilities.Export),
-                device = n.DeviceKey,
-                error = n.ProbeError,
-            });
-            Console.WriteLine(JsonSerializer.Serialize(rows, Indented));
+            var rows = nodes.Select(n => new NodeRow(
+                n.Path,
+                n.Type.ToString().ToLowerInvariant(),
+                n.DriverName,
+                n.Version is { } v ? $"{v.Major}.{v.Minor}.{v.Patch}" : null,
+                n.Version?.Description,
+                n.PrimeCapabilities.HasFlag(PrimeCapabilities.Import),
+                n.PrimeCapabilities.HasFlag(PrimeCapabilities.Export),
+                n.DeviceKey,
+                n.ProbeError)).ToList();
+            output.WriteLine(JsonSerializer.Serialize(rows, ListJson.Default.ListNodeRow));
         }
         else if (nodes.Count > 0)
         {
-            Console.WriteLine($"{"PATH",-22} {"TYPE",-8} {"DRIVER",-10} {"VERSION",-9} {"PRIME",-14} DEVICE");
+            output.WriteLine($"{"PATH",-22} {"TYPE",-8} {"DRIVER",-10} {"VERSION",-9} {"PRIME",-14} DEVICE");
             foreach (var n in nodes)
             {
                 string prime = n.ProbeError is not null ? "(cannot open)" : n.PrimeCapabilities switch
@@ -45,10 +56,10 @@ internal sealed class ListCommand(IDrmDeviceFactory devices) : Command
                     var c => c.ToString().ToLowerInvariant(),
                 };
                 string version = n.Version is { } v ? $"{v.Major}.{v.Minor}.{v.Patch}" : "?";
-                Console.WriteLine($"{n.Path,-22} {n.Type.ToString().ToLowerInvariant(),-8} {n.DriverName ?? "?",-10} {version,-9} {prime,-14} {n.DeviceKey}");
+                output.WriteLine($"{n.Path,-22} {n.Type.ToString().ToLowerInvariant(),-8} {n.DriverName ?? "?",-10} {version,-9} {prime,-14} {n.DeviceKey}");
                 if (n.ProbeError is not null)
                 {
-                    Console.WriteLine($"  {n.ProbeError}");
+                    output.WriteLine($"  {n.ProbeError}");
                 }
             }
         }
@@ -56,9 +67,17 @@ internal sealed class ListCommand(IDrmDeviceFactory devices) : Command
         if (nodes.Count == 0)
         {
             Console.Error.WriteLine(Program.NoDeviceHelp);
-            return Task.FromResult(ExitCodes.NoDevice);
+            return ExitCodes.NoDevice;
         }
 
-        return Task.FromResult(ExitCodes.Ok);
+        return ExitCodes.Ok;
     }
 }
+
+/// <summary>One node in `list --json`.</summary>
+internal sealed record NodeRow(string Path, string Type, string? Driver, string? Version, string? Description, bool PrimeImport, bool PrimeExport, string Device, string? Error);
+
+/// <summary>Source-generated JSON for `list --json` (no reflection: NativeAOT-safe).</summary>
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(List<NodeRow>))]
+internal sealed partial class ListJson : JsonSerializerContext;

@@ -24,12 +24,23 @@ internal static unsafe class DrmModeFb
     public static readonly uint DRM_IOCTL_MODE_RMFB = Ioctl.IOWR(Drm.Base, 0xAF, sizeof(uint));
     public static readonly uint DRM_IOCTL_MODE_ADDFB2 = Ioctl.IOWR(Drm.Base, 0xB8, sizeof(drm_mode_fb_cmd2));
 
-    public static int AddFB2(int fd, ref drm_mode_fb_cmd2 arg)
+    /// <summary>ADDFB2 with one entry per plane (1 to 4) in each span. Returns 0 or errno.</summary>
+    public static int AddFB2(int fd, uint width, uint height, uint pixelFormat, uint flags, ReadOnlySpan<uint> handles,
+        ReadOnlySpan<uint> pitches, ReadOnlySpan<uint> offsets, ReadOnlySpan<ulong> modifiers, out uint fbId)
     {
-        fixed (drm_mode_fb_cmd2* p = &arg)
+        var arg = new drm_mode_fb_cmd2 { width = width, height = height, pixel_format = pixelFormat, flags = flags };
+        int planes = Math.Min(handles.Length, 4);
+        for (int i = 0; i < planes; i++)
         {
-            return Ioctl.Invoke(fd, DRM_IOCTL_MODE_ADDFB2, p);
+            arg.handles[i] = handles[i];
+            arg.pitches[i] = pitches[i];
+            arg.offsets[i] = offsets[i];
+            arg.modifier[i] = modifiers[i];
         }
+
+        int errno = Ioctl.Invoke(fd, DRM_IOCTL_MODE_ADDFB2, &arg);
+        fbId = errno == 0 ? arg.fb_id : 0;
+        return errno;
     }
 
     public static int RmFB(int fd, uint fbId) => Ioctl.Invoke(fd, DRM_IOCTL_MODE_RMFB, &fbId);

@@ -2,16 +2,45 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Tmds.Linux;
 
+// struct statfs keeps the kernel's name (all lower case) so the layout probe and a reader match it to the header.
+#pragma warning disable CS8981
+
 namespace PrimeInterop.Interop;
 
 /// <summary>
 /// The plain libc calls the library makes, through Tmds.LibC. Each returns 0 or the errno, read immediately
 /// after the failing call; callers turn a non-zero errno into an exception with <see cref="ThrowHelper"/>.
 /// </summary>
-internal static unsafe class Libc
+internal static unsafe partial class Libc
 {
-    public const int O_RDONLY = 0, O_RDWR = 2, O_CLOEXEC = 0x80000, O_NONBLOCK = 0x800;
-    public const int F_GETFD = 1, F_DUPFD_CLOEXEC = 1030, FD_CLOEXEC = 1;
+    public const int O_RDONLY = 0, O_RDWR = 2, O_NOCTTY = 0x100, O_CLOEXEC = 0x80000, O_NONBLOCK = 0x800;
+    public const int F_GETFD = 1, F_GETFL = 3, F_SETFL = 4, F_DUPFD_CLOEXEC = 1030, FD_CLOEXEC = 1;
+    public const int EFD_CLOEXEC = 0x80000;
+    public const short POLLIN = 0x1, POLLOUT = 0x4;
+
+    /// <summary>f_type of the dma-buf pseudo filesystem (include/uapi/linux/magic.h).</summary>
+    public const long DMA_BUF_MAGIC = 0x444d4142;
+
+    /// <summary>f_type of the anonymous-inode filesystem (sync_file, eventfd, …) (include/uapi/linux/magic.h).</summary>
+    public const long ANON_INODE_FS_MAGIC = 0x09041934;
+
+    /// <summary>struct statfs on x86-64 (sys/statfs.h); only f_type is read.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct statfs
+    {
+        public long f_type;
+        public long f_bsize;
+        public ulong f_blocks;
+        public ulong f_bfree;
+        public ulong f_bavail;
+        public ulong f_files;
+        public ulong f_ffree;
+        public ulong f_fsid;
+        public long f_namelen;
+        public long f_frsize;
+        public long f_flags;
+        public fixed long f_spare[4];
+    }
     public const int SEEK_SET = 0, SEEK_END = 2;
     public const int PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
 
@@ -64,6 +93,86 @@ internal static unsafe class Libc
         rdev = st.st_rdev;
         mode = (uint)st.st_mode;
         return errno;
+    }
+
+    /// <summary>stat(2) of a path, without opening it.</summary>
+    public static int StatPath(string path, out ulong rdev, out uint mode)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(path + "\0");
+        stat st;
+        int r;
+        fixed (byte* p = bytes)
+        {
+            r = LibC.stat(p, &st);
+        }
+
+        int errno = r == -1 ? Marshal.GetLastPInvokeError() : 0;
+        rdev = errno == 0 ? st.st_rdev : 0;
+        mode = errno == 0 ? (uint)st.st_mode : 0;
+        return errno;
+    }
+
+    /// <summary>fstatfs(2): the filesystem magic of what <paramref name="fd"/> refers to (which the fd's owner cannot fake).</summary>
+    public static int FileSystemType(int fd, out long type)
+    {
+        statfs buffer;
+        int r = fstatfs(fd, &buffer);
+        int errno = r == -1 ? Marshal.GetLastPInvokeError() : 0;
+        type = errno == 0 ? buffer.f_type : 0;
+        return errno;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fstatfs(int fd, statfs* buf);
+
+    public static int SetNonBlocking(int fd, bool nonBlocking)
+    {
+        int flags = LibC.fcntl(fd, F_GETFL);
+        if (flags == -1)
+        {
+            return Marshal.GetLastPInvokeError();
+        }
+
+        flags = nonBlocking ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
+        return LibC.fcntl(fd, F_SETFL, flags) == -1 ? Marshal.GetLastPInvokeError() : 0;
+    }
+
+    /// <summary>
+    /// poll(2) for <paramref name="events"/> on <paramref name="fd"/>, and for input on <paramref name="wakeFd"/>
+    /// when it is not -1; no timeout; retried on EINTR. Returns 0 (something is ready) or errno.
+    /// </summary>
+    public static int Poll(int fd, short events, int wakeFd = -1)
+    {
+        pollfd* fds = stackalloc pollfd[2];
+        fds[0] = new pollfd { fd = fd, events = events };
+        fds[1] = new pollfd { fd = wakeFd, events = POLLIN };
+        while (true)
+        {
+            int r = LibC.poll(fds, (ulong_t)(wakeFd == -1 ? 1ul : 2ul), -1);
+            if (r >= 0)
+            {
+                return 0;
+            }
+
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != Errno.EINTR)
+            {
+                return errno;
+            }
+        }
+    }
+
+    public static int EventFd(out int fd)
+    {
+        fd = LibC.eventfd(0, EFD_CLOEXEC);
+        return fd == -1 ? Marshal.GetLastPInvokeError() : 0;
+    }
+
+    /// <summary>Adds 1 to an eventfd's counter (wakes a poll on it).</summary>
+    public static int Signal(int eventFd)
+    {
+        ulong one = 1;
+        return LibC.write(eventFd, &one, (size_t)8ul) == -1 ? Marshal.GetLastPInvokeError() : 0;
     }
 
     public static int Mmap(int fd, nuint length, int prot, long offset, out IntPtr address)

@@ -11,11 +11,18 @@ namespace PrimeInterop.Interop;
 /// </summary>
 internal static unsafe class ScmRights
 {
-    public const int SOL_SOCKET = 1, SCM_RIGHTS = 1;
+    public const int SOL_SOCKET = 1, SCM_RIGHTS = 1, SCM_CREDENTIALS = 2, SO_PASSCRED = 16;
     public const int MSG_CTRUNC = 0x8, MSG_TRUNC = 0x20, MSG_DONTWAIT = 0x40, MSG_NOSIGNAL = 0x4000, MSG_CMSG_CLOEXEC = 0x40000000;
 
     /// <summary>The kernel's limit of fds in one SCM_RIGHTS message (include/net/scm.h).</summary>
     public const int SCM_MAX_FD = 253;
+
+    /// <summary>
+    /// Control room beyond the fds: SCM_CREDENTIALS (struct ucred, 12 bytes), which the kernel adds to every message
+    /// on a socket with SO_PASSCRED, before the fds, and room for an SCM_SECURITY label (SO_PASSSEC). Without it
+    /// such a socket would truncate the fds of every message and look like a hostile peer.
+    /// </summary>
+    public static int ExtraControlSpace => CmsgSpace(12) + CmsgSpace(256);
 
     private static int CmsgAlign(int length) => (length + sizeof(nuint) - 1) & ~(sizeof(nuint) - 1);
 
@@ -93,12 +100,14 @@ internal static unsafe class ScmRights
     }
 
     /// <summary>
-    /// One recvmsg with room for <paramref name="maxFds"/> fds, received close-on-exec. Every fd that arrived is in
-    /// <paramref name="fds"/>, also when the message was truncated (the caller closes them). Returns 0 or errno.
+    /// One recvmsg with room for <paramref name="maxFds"/> fds (0 to SCM_MAX_FD) and the other control messages a
+    /// socket's options may add (ignored), received close-on-exec. Every fd that arrived is in <paramref name="fds"/>,
+    /// also when the message was truncated, and possibly more than <paramref name="maxFds"/> (the caller checks and
+    /// closes them). Returns 0 or errno.
     /// </summary>
     public static int Receive(int socket, Span<byte> buffer, int maxFds, int flags, List<int> fds, out int received, out int msgFlags)
     {
-        int controlLength = CmsgSpace(maxFds * sizeof(int));
+        int controlLength = CmsgSpace(maxFds * sizeof(int)) + ExtraControlSpace;
         byte* control = stackalloc byte[controlLength];
         new Span<byte>(control, controlLength).Clear();
         fixed (byte* data = buffer)
@@ -126,10 +135,17 @@ internal static unsafe class ScmRights
             received = (int)r;
             msgFlags = msg.msg_flags;
             int headerSize = CmsgAlign(sizeof(cmsghdr));
-            for (int offset = 0; offset + headerSize <= (int)msg.msg_controllen;)
+            int controlReceived = (int)Math.Min(msg.msg_controllen, (nuint)controlLength);
+            for (int offset = 0; offset + headerSize <= controlReceived;)
             {
                 var header = (cmsghdr*)(control + offset);
-                int length = (int)header->cmsg_len;
+                nuint length64 = header->cmsg_len;
+                if (length64 < (nuint)headerSize || length64 > (nuint)(controlReceived - offset))
+                {
+                    break;
+                }
+
+                int length = (int)length64;
                 if (length < headerSize)
                 {
                     break;

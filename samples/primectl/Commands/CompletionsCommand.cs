@@ -1,0 +1,50 @@
+using System.CommandLine;
+
+namespace PrimeCtl.Commands;
+
+/// <summary>
+/// `primectl completions bash|zsh`: a shell script that asks primectl itself what may come next, through
+/// System.CommandLine's [suggest] directive (what dotnet-suggest uses), so completions always match this binary.
+/// </summary>
+internal sealed class CompletionsCommand : Command
+{
+    private const string Bash = """
+        # primectl tab completion for bash: eval "$(primectl completions bash)"
+        _primectl_complete() {
+            local IFS=$'\n' line point words
+            line="${COMP_LINE#"${COMP_WORDS[0]}"}"
+            line="${line# }"
+            point=$(( COMP_POINT - ${#COMP_LINE} + ${#line} ))
+            (( point < 0 )) && point=0
+            words=$("${COMP_WORDS[0]}" "[suggest:${point}]" "$line" 2>/dev/null) || return
+            COMPREPLY=($(compgen -W "$words" -- "${COMP_WORDS[COMP_CWORD]}"))
+        }
+        complete -o default -F _primectl_complete primectl
+        """;
+
+    private const string Zsh = """
+        # primectl tab completion for zsh: eval "$(primectl completions zsh)"
+        _primectl_complete() {
+            local -a suggestions
+            local line="${BUFFER#"${words[1]}"}"
+            line="${line# }"
+            suggestions=("${(@f)$("${words[1]}" "[suggest:${#line}]" "$line" 2>/dev/null)}")
+            compadd -a suggestions
+        }
+        compdef _primectl_complete primectl
+        """;
+
+    private readonly Argument<string> _shell = new("shell") { Description = "bash or zsh" };
+
+    public CompletionsCommand()
+        : base("completions", "Print a tab-completion script: eval \"$(primectl completions bash)\"")
+    {
+        _shell.AcceptOnlyFromAmong("bash", "zsh");
+        Add(_shell);
+        SetAction(parse =>
+        {
+            Console.WriteLine(parse.GetValue(_shell) == "zsh" ? Zsh : Bash);
+            return ExitCodes.Ok;
+        });
+    }
+}
