@@ -11,9 +11,8 @@ internal static class Peer
 {
     private static long _operations;
 
-    public static async Task<int> RunAsync(string socketPath)
+    public static async Task<int> RunAsync(string socketPath, int connections)
     {
-        int connections = int.Parse(Environment.GetCommandLineArgs()[^1], System.Globalization.CultureInfo.InvariantCulture);
         using var render = DrmDevice.OpenByDriver("vgem", DrmNodeType.Render);
         using var vkms = DrmDevice.OpenByDriver("vkms", DrmNodeType.Primary);
         var highWater = new HandleHighWater();

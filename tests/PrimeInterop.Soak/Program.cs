@@ -11,9 +11,9 @@ using PrimeInterop.Soak;
 
 try
 {
-    if (args.Length == 2 && args[0] == "--peer")
+    if (args.Length == 3 && args[0] == "--peer") // started by the soak itself: --peer SOCKET CONNECTIONS
     {
-        return await Peer.RunAsync(args[1]);
+        return await Peer.RunAsync(args[1], int.Parse(args[2], CultureInfo.InvariantCulture));
     }
 
     var options = Options.Parse(args);
