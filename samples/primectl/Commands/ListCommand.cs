@@ -15,22 +15,20 @@ internal sealed class ListCommand : PrimeCtlCommand
     public ListCommand()
         : base("list", "List DRM nodes: path, type, driver, version and PRIME capabilities")
     {
-<<<<<<< HEAD
-        // Listing versions and capabilities is what the user asked for: each node is opened briefly to read them.
-        var nodes = devices.EnumerateNodes().Select(n => n.Probe()).ToList();
-        if (options.Has("json"))
-=======
         Add(_json);
     }
 
     protected override Task<int> RunAsync(ParseResult parse, IServiceProvider services, CancellationToken cancellationToken) =>
-        Task.FromResult(Write(services.GetRequiredService<IDrmDeviceFactory>().EnumerateNodes(), parse.GetValue(_json), Console.Out));
+        // Versions and capabilities are what the user asked for: each node is opened briefly to read them.
+        Task.FromResult(Write(
+            services.GetRequiredService<IDrmDeviceFactory>().EnumerateNodes().Select(n => n.Probe()).ToList(),
+            parse.GetValue(_json),
+            Console.Out));
 
     /// <summary>Writes the nodes as a table or JSON; exit code 3 when there are none.</summary>
     public static int Write(IReadOnlyList<DrmNode> nodes, bool json, TextWriter output)
     {
         if (json)
->>>>>>> 012d3178acc59dc3b025308e8ea81de7dea9d59f
         {
             var rows = nodes.Select(n => new NodeRow(
                 n.Path,
