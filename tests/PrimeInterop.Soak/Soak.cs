@@ -326,7 +326,7 @@ internal sealed class Worker(Devices devices, Socket peer, Random random)
         {
             try
             {
-                if (handle.IsClosed || handle.ReferenceCount < 1)
+                if (handle.IsDisposed || handle.ReferenceCount < 1)
                 {
                     Violations.Report($"{handle} is closed or uncounted while still in use");
                     continue;
