@@ -122,6 +122,8 @@ public sealed class SignalStormTests
             }
 
             stop.Cancel();
+            Thread sender = threads.Single(t => t.Name == "sender");
+            Assert.True(sender.Join(TimeSpan.FromSeconds(30)), "the sender did not stop");
             blocking.A.Shutdown(System.Net.Sockets.SocketShutdown.Send); // wakes the receivers: 0 bytes
             polling.A.Shutdown(System.Net.Sockets.SocketShutdown.Send);
             threads.ForEach(t => Assert.True(t.Join(TimeSpan.FromSeconds(30)), $"{t.Name} did not stop"));
