@@ -48,6 +48,11 @@ internal sealed class ExportCommand : PrimeCtlCommand
 
         string? driver = parse.GetValue(_driver);
         uint fenceMs = parse.GetValue(_fenceMs);
+        if (fenceMs > 9000)
+        {
+            throw new UsageException($"--fence-ms is 0 to 9000, not {fenceMs}: vgem signals a forgotten fence by itself after 10 s");
+        }
+
         using var source = ExportSource.Create(parse.GetRequiredValue(_source), width, height,
             () => OpenDevice(services, driver, DrmNodeType.Primary), () => OpenDevice(services, "vgem", DrmNodeType.Render));
         DmaBuf dmaBuf = source.Buffer;
