@@ -21,7 +21,7 @@ internal sealed class DemoCommand : PrimeCtlCommand
     {
         Description = "The exporter signals its write fence N ms after sending (0: no fence)",
         HelpName = "N",
-        DefaultValueFactory = _ => 300,
+        DefaultValueFactory = _ => 1000,
     };
 
     public DemoCommand()

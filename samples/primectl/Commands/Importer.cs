@@ -39,14 +39,6 @@ internal static class Importer
             Console.WriteLine($"import: received {description.Width}x{description.Height} {description.Format}, modifier 0x{description.Modifier:x}, " +
                 $"{description.Planes.Count} plane(s): {plane.Buffer.Identity}, {plane.Buffer.Size} bytes, stride {plane.Stride}, name '{plane.Buffer.Name}'");
 
-            using var imported = device.ImportBuffer(description);
-            Console.WriteLine($"import: imported on {device.Path} ({device.Version}) as GEM handle {imported.Handles[0].Value} ({imported.ObjectCount} buffer object)");
-
-            if (description.Format != DrmFourcc.Xrgb8888)
-            {
-                throw new InvalidDataException($"expected an XR24 test image, got {description.Format}");
-            }
-
             // A reader waits until the buffer's writers are done (POLLIN on the dma-buf), without blocking a thread.
             var clock = Stopwatch.StartNew();
             TimeSpan? waited = null;
@@ -60,6 +52,14 @@ internal static class Importer
             else
             {
                 Console.WriteLine("import: no pending write fence; the buffer is ready to read");
+            }
+
+            using var imported = device.ImportBuffer(description);
+            Console.WriteLine($"import: imported on {device.Path} ({device.Version}) as GEM handle {imported.Handles[0].Value} ({imported.ObjectCount} buffer object)");
+
+            if (description.Format != DrmFourcc.Xrgb8888)
+            {
+                throw new InvalidDataException($"expected an XR24 test image, got {description.Format}");
             }
 
             long mismatches;
