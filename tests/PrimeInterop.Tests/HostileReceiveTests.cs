@@ -73,8 +73,10 @@ public sealed class HostileReceiveTests
             (2, Gen.Select(Description, Gen.Int[0, 63], Gen.Byte, (d, i, b) => { d[i] ^= (byte)(b | 1); return d; })));
 
     private static Gen<FdKind[]> Fds(FdKind[] kinds) =>
-        Gen.Frequency((6, Gen.Int[0, 4]), (3, Gen.Int[5, 16]), (1, Gen.Int[17, UnixFdPassing.MaxFdsPerMessage]))
-            .SelectMany(n => Gen.OneOf(kinds).Array[n]);
+        Gen.Frequency(
+            (6, Gen.Frequency((6, Gen.Int[0, 4]), (3, Gen.Int[5, 16]), (1, Gen.Int[17, UnixFdPassing.MaxFdsPerMessage])).SelectMany(n => Gen.OneOf(kinds).Array[n])),
+            // what a description needs: 1-4 dma-bufs (where there are dma-bufs), so that some cases are accepted
+            (kinds.Contains(FdKind.DmaBuf) ? 3 : 0, Gen.Int[1, 4].Select(n => Enumerable.Repeat(FdKind.DmaBuf, n).ToArray())));
 
     private static Gen<HostileMessage> Cases(FdKind[] kinds) =>
         Gen.Select(Gen.Bool, Gen.Enum<Receiver>(), Payload, Fds(kinds),
