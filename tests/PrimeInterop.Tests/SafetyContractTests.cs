@@ -70,13 +70,7 @@ public sealed class SafetyContractTests
         using (var dumb = card.CreateDumbBuffer(64, 64, 32))
         {
             oracle.ExpectClosedAtEnd(dumb.Handle);
-            IntPtr address;
-            using (var cpu = dumb.Map().BeginAccess()) // the DrmMapping itself is garbage from here on
-            {
-                address = AddressOf(cpu.Span);
-                FillAfterCollecting(cpu.Span, address);
-            }
-
+            IntPtr address = FillThroughAnUnreferencedMapping(dumb);
             CollectEverything(); // now nothing holds the mapping: its finalizer unmaps it
             Assert.False(IsMapped(address), "a forgotten mapping was not unmapped by its finalizer");
             using var map = dumb.Map();
@@ -85,6 +79,16 @@ public sealed class SafetyContractTests
         }
 
         oracle.Verify();
+    }
+
+    /// <summary>In its own frame, so no stack slot of the caller keeps the scope's mapping reachable afterwards.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static IntPtr FillThroughAnUnreferencedMapping(DumbBuffer dumb)
+    {
+        using var cpu = dumb.Map().BeginAccess(); // the DrmMapping itself is garbage from here on
+        IntPtr address = AddressOf(cpu.Span);
+        FillAfterCollecting(cpu.Span, address);
+        return address;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
