@@ -1,9 +1,10 @@
 // PrimeInterop build. Run with: dotnet tool restore && dotnet cake --target=<Target>
 //   Clean  Build  Test (host tests, then the rig; the README's test command)  Rig (rig only)
-//   Demo (the sample CLI's demo: directly where vgem is loaded, else in the rig; --aot=true: the NativeAOT binary)
+//   Demo (the sample CLI's demo: directly where vgem is loaded, else in the rig; --aot=true: the NativeAOT binary;
+//   --compositor=weston: the Wayland sample samples/wlshow against weston)
 //   Bench  Pack (both .nupkg + .snupkg into artifacts/package)  Consumer (README snippets built against the packages, run)
 //   Soak (tests/PrimeInterop.Soak for --seconds=N, default 60, on kernel A or directly where vgem and vkms are)
-// Arguments: --configuration=Release  --kernels=a,b  --rig=auto|always|never  --rig-parallel=true|false  --aot=true
+// Arguments: --configuration=Release  --kernels=a,b  --rig=auto|always|never  --rig-parallel=true|false  --aot=true  --compositor=weston
 //   --soak-seconds=10 (Test/Rig: the soak after the tests in kernel A's guest; 0 leaves it out)
 // No #addin or #tool: everything here is Cake's own or the .NET runtime's.
 using System.Xml.Linq;
@@ -12,6 +13,7 @@ var target = Argument("target", "Test");
 var configuration = Argument("configuration", "Release");
 var kernels = Argument("kernels", "a,b").Split(',', StringSplitOptions.RemoveEmptyEntries);
 var rigMode = Argument("rig", EnvironmentVariable("PRIMEINTEROP_RIG_MODE") ?? "auto");
+var compositor = Argument("compositor", ""); // Demo: --compositor=weston runs the Wayland sample (samples/wlshow) against weston
 var rigParallel = Argument("rig-parallel", false); // sequential streams each guest console; parallel measured no faster on 2 cores
 var aot = Argument("aot", false);
 
@@ -200,6 +202,13 @@ void Summarize()
 
 Task("Demo").IsDependentOn("Build").Does(() =>
 {
+    if (compositor == "weston")
+    {
+        WestonDemo();
+        return;
+    }
+    if (compositor != "")
+        throw new Exception($"--compositor={compositor}: only weston is supported");
     if (!FileExists(primectlDll))
         throw new Exception("the sample CLI (samples/primectl) is not built yet");
     string primectl = $"dotnet \"{primectlDll}\"";
@@ -225,22 +234,57 @@ Task("Demo").IsDependentOn("Build").Does(() =>
     Information($"demo output (PNG of the received pixels) is in {outDir}");
 });
 
-Task("Bench").IsDependentOn("Build").Does(() =>
+// The Wayland sample against a real weston 10: the DRM backend scanning out on vkms in the rig (kernel A), where the
+// sample's dma-buf is presented full screen and read back through weston_screenshooter.
+void WestonDemo()
 {
-    var bench = artifacts.CombineWithFilePath($"bin/PrimeInterop.Bench/{config}/PrimeInterop.Bench.dll");
-    var iterations = Argument("iterations", "20000");
-    var args = $"\"{bench}\" {iterations} {Argument("rounds", "5")}";
+    var wlshowDll = artifacts.CombineWithFilePath($"bin/wlshow/{config}/wlshow.dll");
+    if (!FileExists(wlshowDll))
+        throw new Exception("the Wayland sample (samples/wlshow) is not built yet");
     if (!UseRig())
     {
-        Run("dotnet", args);
+        Run("dotnet", $"\"{wlshowDll}\" --weston headless");
         return;
     }
     Run("bash", $"\"{rigScript}\" prereqs");
-    foreach (var kernel in kernels)
+    var (outDir, code) = RunInRig("a", "demo-weston", $"dotnet \"{wlshowDll}\" --weston drm");
+    if (code != 0) throw new Exception($"the weston demo failed in the rig (exit {code}); see {outDir}/serial.log");
+}
+
+Task("Bench").IsDependentOn("Build").Does(() =>
+{
+    // Every path of the library against native/prime-bench (libdrm), rounds alternating C and C#; each kernel's
+    // run ends with a "bench <uname -r>: ..." line, repeated here at the end, one per kernel.
+    var bench = artifacts.CombineWithFilePath($"bin/PrimeInterop.Bench/{config}/PrimeInterop.Bench.dll");
+    var args = $"\"{bench}\" {Argument("iterations", "5000")} {Argument("rounds", "15")}";
+    var lines = new List<string>();
+    if (!UseRig())
     {
-        var (outDir, code) = RunInRig(kernel, $"bench-{kernel}", $"dotnet {args}");
-        if (code != 0) throw new Exception($"the benchmark failed in the rig on kernel {kernel} (exit {code}); see {outDir}/serial.log");
+        var outDir = artifacts.Combine("bench");
+        EnsureDirectoryExists(outDir);
+        var code = StartProcess("dotnet", new ProcessSettings
+        {
+            Arguments = args,
+            WorkingDirectory = root,
+            EnvironmentVariables = new Dictionary<string, string> { ["RIG_OUT"] = outDir.FullPath },
+        });
+        if (code != 0) throw new Exception($"the benchmark failed (exit {code})");
+        lines.Add(System.IO.File.ReadAllText(outDir.CombineWithFilePath("bench-line").FullPath).Trim());
     }
+    else
+    {
+        Run("bash", $"\"{rigScript}\" prereqs");
+        foreach (var kernel in kernels)
+        {
+            var (outDir, code) = RunInRig(kernel, $"bench-{kernel}", $"dotnet {args}");
+            var line = outDir.CombineWithFilePath("bench-line");
+            if (code != 0 || !FileExists(line)) throw new Exception($"the benchmark failed in the rig on kernel {kernel} (exit {code}); see {outDir}/serial.log");
+            lines.Add(System.IO.File.ReadAllText(line.FullPath).Trim());
+        }
+    }
+
+    System.IO.File.WriteAllText(artifacts.CombineWithFilePath("bench-summary.txt").FullPath, string.Join("\n", lines) + "\n");
+    foreach (var line in lines) Console.WriteLine(line); // plain lines, last in the output: scripts read them
 });
 
 Task("Soak").IsDependentOn("Build").Does(() =>
@@ -352,6 +396,21 @@ Task("Consumer").IsDependentOn("Pack").Does(() =>
     foreach (var line in System.IO.File.ReadAllLines(log).Where(l => l.StartsWith("consumer:")))
         Console.WriteLine(line);
     if (code != 0) throw new Exception($"the README snippets failed in the rig (exit {code}); see {log}");
+});
+
+// Rewrites src/*/PublicAPI.Unshipped.txt from the code as it is (everything public that PublicAPI.Shipped.txt does
+// not list), with the analyzers' own code fix. Run it after an intended public API change and review the diff.
+Task("PublicApi").Does(() =>
+{
+    foreach (var project in new[] { "src/PrimeInterop/PrimeInterop.csproj", "src/PrimeInterop.Hosting/PrimeInterop.Hosting.csproj" })
+    {
+        var unshipped = root.CombineWithFilePath(project).GetDirectory().CombineWithFilePath("PublicAPI.Unshipped.txt");
+        System.IO.File.WriteAllText(unshipped.FullPath, "#nullable enable\n");
+        Run("dotnet", $"format analyzers \"{root.CombineWithFilePath(project)}\" --diagnostics RS0016 --severity warn");
+        var lines = System.IO.File.ReadAllLines(unshipped.FullPath).Skip(1).Where(l => l.Length > 0).OrderBy(l => l, StringComparer.Ordinal);
+        System.IO.File.WriteAllText(unshipped.FullPath, "#nullable enable\n" + string.Join("\n", lines) + "\n");
+        Information($"{unshipped}: {lines.Count()} public symbols not yet shipped");
+    }
 });
 
 Task("Default").IsDependentOn("Test");

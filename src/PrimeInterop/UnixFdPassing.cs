@@ -31,7 +31,8 @@ public static class UnixFdPassing
     {
         Validate(socket, payload.Length, fds.Length);
         using var s = new HandleLease(socket.SafeHandle); // first: if it throws, no fd has been referenced yet
-        using var held = new HandleLeases(fds);
+        Span<int> raw = fds.Length <= 16 ? stackalloc int[16] : new int[fds.Length]; // a per-frame send allocates nothing
+        using var held = new SpanHandleLeases(fds, raw[..fds.Length]);
         while (true)
         {
             int errno = ScmRights.Send(s.Fd, payload, held.Fds, 0, out int sent);
