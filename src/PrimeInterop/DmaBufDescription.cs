@@ -106,8 +106,9 @@ public sealed class DmaBufDescription : IDisposable
     }
 
     /// <summary>
-    /// Reads the wire form with the fds that came with it (plane i is fd i, checked to be a dma-buf). The fds used
-    /// are taken from <paramref name="fds"/>; on any error none is, and disposing <paramref name="fds"/> closes them.
+    /// Reads the wire form with the fds that came with it (plane i is fd i, checked by the kernel to be a dma-buf).
+    /// The fds used are taken from <paramref name="fds"/>; on any error those already taken are closed and the rest
+    /// stay in <paramref name="fds"/>, whose disposal closes them.
     /// </summary>
     /// <exception cref="InvalidDataException">The bytes or fds do not form a valid description.</exception>
     public static DmaBufDescription Read(ReadOnlySpan<byte> source, ReceivedFds fds)
@@ -220,7 +221,16 @@ public static class DmaBufSocketExtensions
 
         while (got < wire.Length)
         {
-            int n = await socket.ReceiveAsync(wire.AsMemory(got), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            int n;
+            try
+            {
+                n = await socket.ReceiveAsync(wire.AsMemory(got), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            }
+            catch (SocketException e)
+            {
+                throw DrmException.FromErrno(e.NativeErrorCode, "recv", "socket"); // one transport error type
+            }
+
             if (n == 0)
             {
                 throw new InvalidDataException($"The peer closed the connection after {got} of {wire.Length} description bytes.");

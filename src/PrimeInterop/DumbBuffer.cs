@@ -38,22 +38,27 @@ public sealed class DumbBuffer : IDisposable
     public ulong Size { get; }
 
     /// <summary>
-    /// Maps <paramref name="length"/> bytes from <paramref name="offset"/> (default: the whole buffer) through the
-    /// device (<c>DRM_IOCTL_MODE_MAP_DUMB</c> + mmap), read-write. Reach the memory with
-    /// <see cref="DrmMapping.BeginAccess"/>. A mapping is at most int.MaxValue bytes (a span's limit): map a larger
-    /// buffer in windows.
+    /// Maps the whole buffer through the device (<c>DRM_IOCTL_MODE_MAP_DUMB</c> + mmap), read-write. Reach the memory
+    /// with <see cref="DrmMapping.BeginAccess"/>. A mapping is at most int.MaxValue bytes (a span's limit), and the
+    /// device maps whole objects only: map a larger buffer in windows through its dma-buf
+    /// (<see cref="DrmDevice.ExportDmaBuf"/>, then <see cref="DmaBuf.Map"/> with an offset and length).
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">The range is not page-aligned, does not fit, or is over 2 GiB.</exception>
-    public DrmMapping Map(long offset = 0, long length = -1)
+    /// <exception cref="NotSupportedException">The buffer is larger than int.MaxValue bytes; checked before any syscall.</exception>
+    public DrmMapping Map()
     {
-        length = MappingRange.Validate(checked((long)Size), offset, length);
+        if (Size > MappingHandle.MaxLength)
+        {
+            throw new NotSupportedException(
+                $"This {Size}-byte dumb buffer is over the {MappingHandle.MaxLength}-byte limit of one mapping (a Span<byte>'s); export it and map windows of the dma-buf.");
+        }
+
         DrmDevice device = Handle.Device;
         using var held = Handle.Lease(); // the handle keeps the device's file open, so its fd is valid
-        uint number = Handle.Object.Handle;
-        ThrowHelper.ThrowIfError(DrmModeDumb.Map(device.RawFd, number, out ulong fakeOffset), "DRM_IOCTL_MODE_MAP_DUMB", device.Path, gemHandle: number);
-        int errno = Libc.Mmap(device.RawFd, (nuint)length, Libc.PROT_READ | Libc.PROT_WRITE, checked((long)fakeOffset + offset), out IntPtr address);
+        uint number = Handle.Number;
+        ThrowHelper.ThrowIfError(DrmModeDumb.Map(device.RawFd, number, out ulong offset), "DRM_IOCTL_MODE_MAP_DUMB", device.Path, gemHandle: number);
+        int errno = Libc.Mmap(device.RawFd, (nuint)Size, Libc.PROT_READ | Libc.PROT_WRITE, (long)offset, out IntPtr address);
         ThrowHelper.ThrowIfError(errno, "mmap", device.Path, gemHandle: number);
-        return new DrmMapping(address, length);
+        return new DrmMapping(address, (long)Size);
     }
 
     /// <summary>Drops this buffer's handle reference.</summary>
