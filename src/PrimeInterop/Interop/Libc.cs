@@ -125,6 +125,20 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", SetLastError = true)]
     private static partial int fstatfs(int fd, statfs* buf);
 
+    /// <summary>realpath(3): the canonical path, every symlink resolved; null when it does not resolve.</summary>
+    public static string? RealPath(string path)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(path + "\0");
+        byte* resolved = stackalloc byte[4096]; // PATH_MAX
+        fixed (byte* p = bytes)
+        {
+            return realpath(p, resolved) == null ? null : Marshal.PtrToStringUTF8((IntPtr)resolved);
+        }
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial byte* realpath(byte* path, byte* resolved);
+
     public static int SetNonBlocking(int fd, bool nonBlocking)
     {
         int flags = LibC.fcntl(fd, F_GETFL);
