@@ -1,8 +1,11 @@
 // PrimeInterop build. Run with: dotnet tool restore && dotnet cake --target=<Target>
 //   Clean  Build  Test (host tests, then the rig; the README's test command)  Rig (rig only)
-//   Demo (the sample CLI's demo: directly where vgem is loaded, else in the rig; --aot=true: the NativeAOT binary)
+//   Demo (the sample CLI's demo: directly where vgem is loaded, else in the rig; --aot=true: the NativeAOT binary;
+//   --compositor=weston: the Wayland sample samples/wlshow against weston)
 //   Bench  Pack (both .nupkg + .snupkg into artifacts/package)  Consumer (README snippets built against the packages, run)
-// Arguments: --configuration=Release  --kernels=a,b  --rig=auto|always|never  --rig-parallel=true|false  --aot=true
+//   Soak (tests/PrimeInterop.Soak for --seconds=N, default 60, on kernel A or directly where vgem and vkms are)
+// Arguments: --configuration=Release  --kernels=a,b  --rig=auto|always|never  --rig-parallel=true|false  --aot=true  --compositor=weston
+//   --soak-seconds=10 (Test/Rig: the soak after the tests in kernel A's guest; 0 leaves it out)
 // No #addin or #tool: everything here is Cake's own or the .NET runtime's.
 using System.Xml.Linq;
 
@@ -10,6 +13,7 @@ var target = Argument("target", "Test");
 var configuration = Argument("configuration", "Release");
 var kernels = Argument("kernels", "a,b").Split(',', StringSplitOptions.RemoveEmptyEntries);
 var rigMode = Argument("rig", EnvironmentVariable("PRIMEINTEROP_RIG_MODE") ?? "auto");
+var compositor = Argument("compositor", ""); // Demo: --compositor=weston runs the Wayland sample (samples/wlshow) against weston
 var rigParallel = Argument("rig-parallel", false); // sequential streams each guest console; parallel measured no faster on 2 cores
 var aot = Argument("aot", false);
 
@@ -18,9 +22,12 @@ var artifacts = root.Combine("artifacts");
 var config = configuration.ToLowerInvariant();
 var testDll = artifacts.CombineWithFilePath($"bin/PrimeInterop.Tests/{config}/PrimeInterop.Tests.dll");
 var primectlDll = artifacts.CombineWithFilePath($"bin/primectl/{config}/primectl.dll");
+var soakDll = artifacts.CombineWithFilePath($"bin/PrimeInterop.Soak/{config}/PrimeInterop.Soak.dll");
+var soakSeconds = Argument("soak-seconds", 10);
 var rigScript = root.CombineWithFilePath("tests/rig/rig.sh");
 const int RigNoResult = 3; // rig.sh's RIG_NO_RESULT: the guest gave no result (no boot, a crash, the timeout)
 var results = new List<(string Label, TestCounts Counts)>();
+var soakLines = new List<(string Line, bool Ok)>();
 
 // vgem loaded on this machine: tests and the demo run here directly, no VM.
 bool HostHasVgem() =>
@@ -120,7 +127,10 @@ Task("RigTests").IsDependentOn("Build").Does(() =>
     bool parallel = kernels.Length > 1 && rigParallel;
     (string Kernel, DirectoryPath OutDir, int Code) RunKernel(string kernel)
     {
-        var (outDir, code) = RunInRig(kernel, kernel, $"dotnet \"{testDll}\" -noColor -trait \"Category=Kernel\" -result-xml /tmp/rig-out/results.xml", quiet: parallel);
+        var tests = $"dotnet \"{testDll}\" -noColor -trait \"Category=Kernel\" -result-xml /tmp/rig-out/results.xml";
+        // Kernel A (vgem and vkms) runs the soak in the same guest right after the tests: no second boot.
+        var command = kernel == "a" && soakSeconds > 0 ? $"sh \"{GuestScript(kernel, tests, SoakCommand(soakSeconds))}\"" : tests;
+        var (outDir, code) = RunInRig(kernel, kernel, command, quiet: parallel);
         return (kernel, outDir, code);
     }
     var runs = parallel
@@ -134,8 +144,35 @@ Task("RigTests").IsDependentOn("Build").Does(() =>
             throw new Exception($"the rig for kernel {kernel} did not boot or run the tests (exit {code}); see {outDir}/serial.log");
         var uname = System.IO.File.ReadAllText(outDir.CombineWithFilePath("uname").FullPath).Trim();
         results.Add(($"rig {uname}", ReadResults(xml, uname)));
+        if (kernel == "a" && soakSeconds > 0) ReadSoak(outDir);
     }
 });
+
+// The soak's command line in a guest (or here): it writes its summary line and exit code to the results folder.
+string SoakCommand(int seconds, string outDir = "/tmp/rig-out") =>
+    $"dotnet \"{soakDll}\" --seconds {seconds} --summary {outDir}/soak.txt; echo $? > {outDir}/soak-exit";
+
+// A guest that runs more than one command gets them as a script in artifacts/rig (the guest sees this tree read-only).
+FilePath GuestScript(string name, params string[] commands)
+{
+    var script = artifacts.CombineWithFilePath($"rig/{name}-commands.sh");
+    EnsureDirectoryExists(script.GetDirectory());
+    // The first command's exit code is the guest's; the others report through their own files.
+    System.IO.File.WriteAllText(script.FullPath, "#!/bin/sh\n" + commands[0] + "\nrc=$?\n" +
+        string.Concat(commands.Skip(1).Select(c => c + "\n")) + "exit $rc\n");
+    return script;
+}
+
+void ReadSoak(DirectoryPath outDir)
+{
+    var summary = outDir.CombineWithFilePath("soak.txt");
+    var exit = outDir.CombineWithFilePath("soak-exit");
+    string line = FileExists(summary) ? System.IO.File.ReadAllText(summary.FullPath).Trim() : $"soak: no summary (see {outDir}/serial.log)";
+    string code = FileExists(exit) ? System.IO.File.ReadAllText(exit.FullPath).Trim() : "?";
+    bool ok = code == "0" && line.EndsWith(" 0 invariant violations, 0 leaked fds, 0 leaked handles", StringComparison.Ordinal);
+    if (!ok) Error($"  the soak failed (exit {code}); its stderr is in {outDir}/serial.log");
+    soakLines.Add((line, ok));
+}
 
 Task("Rig").IsDependentOn("RigTests").Does(() => Summarize());
 Task("Test").IsDependentOn("HostTests").IsDependentOn("RigTests").Does(() => Summarize());
@@ -143,6 +180,12 @@ Task("Test").IsDependentOn("HostTests").IsDependentOn("RigTests").Does(() => Sum
 void Summarize()
 {
     var total = new TestCounts();
+    foreach (var (line, ok) in soakLines)
+    {
+        Console.WriteLine(line);
+        if (!ok) total.Failed++; // a failed soak fails the run, and shows in the total
+    }
+
     foreach (var (label, c) in results)
     {
         // Plain lines (no log colouring): CI and scripts read them.
@@ -151,13 +194,21 @@ void Summarize()
     }
     Console.WriteLine(total.ToString());
     System.IO.File.WriteAllText(artifacts.CombineWithFilePath("test-summary.txt").FullPath,
-        string.Join("\n", results.Select(r => $"{r.Label}: {r.Counts}").Append(total.ToString())) + "\n");
+        string.Join("\n", soakLines.Select(s => s.Line).Concat(results.Select(r => $"{r.Label}: {r.Counts}")).Append(total.ToString())) + "\n");
+    if (soakLines.Any(s => !s.Ok)) throw new Exception("the soak found invariant violations or leaks, or did not finish");
     if (total.Failed > 0) throw new Exception($"{total.Failed} test(s) failed");
     if (total.Passed == 0) throw new Exception("no test passed");
 }
 
 Task("Demo").IsDependentOn("Build").Does(() =>
 {
+    if (compositor == "weston")
+    {
+        WestonDemo();
+        return;
+    }
+    if (compositor != "")
+        throw new Exception($"--compositor={compositor}: only weston is supported");
     if (!FileExists(primectlDll))
         throw new Exception("the sample CLI (samples/primectl) is not built yet");
     string primectl = $"dotnet \"{primectlDll}\"";
@@ -183,22 +234,84 @@ Task("Demo").IsDependentOn("Build").Does(() =>
     Information($"demo output (PNG of the received pixels) is in {outDir}");
 });
 
-Task("Bench").IsDependentOn("Build").Does(() =>
+// The Wayland sample against a real weston 10: the DRM backend scanning out on vkms in the rig (kernel A), where the
+// sample's dma-buf is presented full screen and read back through weston_screenshooter.
+void WestonDemo()
 {
-    var bench = artifacts.CombineWithFilePath($"bin/PrimeInterop.Bench/{config}/PrimeInterop.Bench.dll");
-    var iterations = Argument("iterations", "20000");
-    var args = $"\"{bench}\" {iterations} {Argument("rounds", "5")}";
+    var wlshowDll = artifacts.CombineWithFilePath($"bin/wlshow/{config}/wlshow.dll");
+    if (!FileExists(wlshowDll))
+        throw new Exception("the Wayland sample (samples/wlshow) is not built yet");
     if (!UseRig())
     {
-        Run("dotnet", args);
+        Run("dotnet", $"\"{wlshowDll}\" --weston headless");
         return;
     }
     Run("bash", $"\"{rigScript}\" prereqs");
-    foreach (var kernel in kernels)
+    var (outDir, code) = RunInRig("a", "demo-weston", $"dotnet \"{wlshowDll}\" --weston drm");
+    if (code != 0) throw new Exception($"the weston demo failed in the rig (exit {code}); see {outDir}/serial.log");
+}
+
+Task("Bench").IsDependentOn("Build").Does(() =>
+{
+    // Every path of the library against native/prime-bench (libdrm), rounds alternating C and C#; each kernel's
+    // run ends with a "bench <uname -r>: ..." line, repeated here at the end, one per kernel.
+    var bench = artifacts.CombineWithFilePath($"bin/PrimeInterop.Bench/{config}/PrimeInterop.Bench.dll");
+    var args = $"\"{bench}\" {Argument("iterations", "5000")} {Argument("rounds", "15")}";
+    var lines = new List<string>();
+    if (!UseRig())
     {
-        var (outDir, code) = RunInRig(kernel, $"bench-{kernel}", $"dotnet {args}");
-        if (code != 0) throw new Exception($"the benchmark failed in the rig on kernel {kernel} (exit {code}); see {outDir}/serial.log");
+        var outDir = artifacts.Combine("bench");
+        EnsureDirectoryExists(outDir);
+        var code = StartProcess("dotnet", new ProcessSettings
+        {
+            Arguments = args,
+            WorkingDirectory = root,
+            EnvironmentVariables = new Dictionary<string, string> { ["RIG_OUT"] = outDir.FullPath },
+        });
+        if (code != 0) throw new Exception($"the benchmark failed (exit {code})");
+        lines.Add(System.IO.File.ReadAllText(outDir.CombineWithFilePath("bench-line").FullPath).Trim());
     }
+    else
+    {
+        Run("bash", $"\"{rigScript}\" prereqs");
+        foreach (var kernel in kernels)
+        {
+            var (outDir, code) = RunInRig(kernel, $"bench-{kernel}", $"dotnet {args}");
+            var line = outDir.CombineWithFilePath("bench-line");
+            if (code != 0 || !FileExists(line)) throw new Exception($"the benchmark failed in the rig on kernel {kernel} (exit {code}); see {outDir}/serial.log");
+            lines.Add(System.IO.File.ReadAllText(line.FullPath).Trim());
+        }
+    }
+
+    System.IO.File.WriteAllText(artifacts.CombineWithFilePath("bench-summary.txt").FullPath, string.Join("\n", lines) + "\n");
+    foreach (var line in lines) Console.WriteLine(line); // plain lines, last in the output: scripts read them
+});
+
+Task("Soak").IsDependentOn("Build").Does(() =>
+{
+    var seconds = Argument("seconds", 60);
+    bool hostHasVkms = System.IO.Directory.Exists("/sys/class/drm") &&
+        System.IO.Directory.EnumerateDirectories("/sys/class/drm").Any(d => System.IO.Path.GetFileName(d).StartsWith("card") &&
+            new System.IO.DirectoryInfo(System.IO.Path.Combine(d, "device")) is { Exists: true } link && link.ResolveLinkTarget(true)?.Name == "vkms");
+    if (!UseRig() && hostHasVkms)
+    {
+        var outDir = artifacts.Combine("soak");
+        EnsureDirectoryExists(outDir);
+        int code = Run("dotnet", $"\"{soakDll}\" --seconds {seconds} --summary \"{outDir}/soak.txt\"", throwOnError: false);
+        System.IO.File.WriteAllText(outDir.CombineWithFilePath("soak-exit").FullPath, $"{code}\n");
+        ReadSoak(outDir);
+    }
+    else
+    {
+        Run("bash", $"\"{rigScript}\" prereqs");
+        var (outDir, code) = RunInRig("a", "soak", $"sh \"{GuestScript("soak", SoakCommand(seconds))}\"");
+        if (code == RigNoResult) throw new Exception($"the rig did not boot or run the soak (exit {code}); see {outDir}/serial.log");
+        ReadSoak(outDir);
+    }
+
+    var (line, ok) = soakLines.Single();
+    Console.WriteLine(line);
+    if (!ok) throw new Exception("the soak found invariant violations or leaks, or did not finish");
 });
 
 var packages = artifacts.Combine("package");
@@ -283,6 +396,21 @@ Task("Consumer").IsDependentOn("Pack").Does(() =>
     foreach (var line in System.IO.File.ReadAllLines(log).Where(l => l.StartsWith("consumer:")))
         Console.WriteLine(line);
     if (code != 0) throw new Exception($"the README snippets failed in the rig (exit {code}); see {log}");
+});
+
+// Rewrites src/*/PublicAPI.Unshipped.txt from the code as it is (everything public that PublicAPI.Shipped.txt does
+// not list), with the analyzers' own code fix. Run it after an intended public API change and review the diff.
+Task("PublicApi").Does(() =>
+{
+    foreach (var project in new[] { "src/PrimeInterop/PrimeInterop.csproj", "src/PrimeInterop.Hosting/PrimeInterop.Hosting.csproj" })
+    {
+        var unshipped = root.CombineWithFilePath(project).GetDirectory().CombineWithFilePath("PublicAPI.Unshipped.txt");
+        System.IO.File.WriteAllText(unshipped.FullPath, "#nullable enable\n");
+        Run("dotnet", $"format analyzers \"{root.CombineWithFilePath(project)}\" --diagnostics RS0016 --severity warn");
+        var lines = System.IO.File.ReadAllLines(unshipped.FullPath).Skip(1).Where(l => l.Length > 0).OrderBy(l => l, StringComparer.Ordinal);
+        System.IO.File.WriteAllText(unshipped.FullPath, "#nullable enable\n" + string.Join("\n", lines) + "\n");
+        Information($"{unshipped}: {lines.Count()} public symbols not yet shipped");
+    }
 });
 
 Task("Default").IsDependentOn("Test");

@@ -12,6 +12,7 @@
 #include <linux/sync_file.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/vfs.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -83,6 +84,9 @@ int main(void)
     OFF(msghdr, msg_control); OFF(msghdr, msg_controllen); OFF(msghdr, msg_flags);
     SIZE(iovec);
     OFF(iovec, iov_base); OFF(iovec, iov_len);
+    SIZE(rlimit);
+    OFF(rlimit, rlim_cur); OFF(rlimit, rlim_max);
+    CONST(RLIMIT_NOFILE);
     for (int n = 1; n <= 3; n++) {
         printf("cmsg_len %d %zu\n", n, (size_t)CMSG_LEN(n * sizeof(int)));
         printf("cmsg_space %d %zu\n", n, (size_t)CMSG_SPACE(n * sizeof(int)));

@@ -1,23 +1,13 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using System.IO.Hashing;
 using System.Text;
 
 namespace PrimeCtl;
 
-/// <summary>Writes XRGB8888 pixels as an 8-bit RGB PNG, with nothing but the runtime's zlib.</summary>
+/// <summary>Writes XRGB8888 pixels as an 8-bit RGB PNG, with the runtime's zlib and System.IO.Hashing's CRC-32.</summary>
 internal static class PngWriter
 {
-    private static readonly uint[] CrcTable = Enumerable.Range(0, 256).Select(n =>
-    {
-        uint c = (uint)n;
-        for (int k = 0; k < 8; k++)
-        {
-            c = (c & 1) != 0 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-        }
-
-        return c;
-    }).ToArray();
-
     public static void WriteXrgb8888(string path, ReadOnlySpan<byte> pixels, uint width, uint height, uint stride)
     {
         using var file = File.Create(path);
@@ -59,13 +49,10 @@ internal static class PngWriter
         byte[] typeBytes = Encoding.ASCII.GetBytes(type);
         s.Write(typeBytes);
         s.Write(data);
-        uint crc = 0xffffffff;
-        foreach (byte b in typeBytes.Concat(data))
-        {
-            crc = CrcTable[(crc ^ b) & 0xff] ^ (crc >> 8);
-        }
-
-        BinaryPrimitives.WriteUInt32BigEndian(word, ~crc);
+        var crc = new Crc32(); // PNG's CRC is CRC-32 (ISO-HDLC) over the chunk type and data
+        crc.Append(typeBytes);
+        crc.Append(data);
+        BinaryPrimitives.WriteUInt32BigEndian(word, crc.GetCurrentHashAsUInt32());
         s.Write(word);
     }
 }

@@ -90,8 +90,7 @@ internal abstract partial class PrimeCtlCommand : Command
         }
         catch (DrmException e) when (IsNoDevice(e))
         {
-            Console.Error.WriteLine($"{who}: {e.Message}");
-            Console.Error.WriteLine(Program.NoDeviceHelp);
+            Console.Error.WriteLine($"{who}: {e.Message}{(e.Message.EndsWith('.') || e.Message.EndsWith('?') ? "" : ".")} {Program.NoDeviceHelp}");
             return ExitCodes.NoDevice;
         }
         catch (Exception e)

@@ -14,10 +14,10 @@ internal static class Program
         "Configuration: PRIMECTL_PrimeInterop__DevicePath, PRIMECTL_PrimeInterop__Driver, PRIMECTL_PrimeInterop__NodeType\n" +
         "choose the device when --driver is not given. Arguments can be read from a response file: primectl @args.rsp";
 
+    /// <summary>What to do about a missing device or permission: one line, appended to the error.</summary>
     public const string NoDeviceHelp =
-        "No usable DRM device. On a Linux box: sudo modprobe vgem (and vkms for framebuffers), and be root or in the\n" +
-        "'render' (render nodes) and 'video' (card nodes) groups. Without /dev/dri (containers, CI), run it in the\n" +
-        "PrimeInterop rig: dotnet tool restore && dotnet cake --target=Demo";
+        "To fix: sudo modprobe vgem (and vkms for framebuffers), and be root or in the 'render' and 'video' groups; " +
+        "without /dev/dri (containers, CI) run it in the PrimeInterop rig: dotnet cake --target=Demo";
 
     public static string DefaultSocket => Path.Combine(Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR") is { Length: > 0 } run ? run : Path.GetTempPath(), "primectl.sock");
 
@@ -39,7 +39,17 @@ internal static class Program
             return ExitCodes.Usage;
         }
 
-        return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        try
+        {
+            return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+#pragma warning disable CA1031 // the last resort: every command maps its own failures; nothing may end in a stack trace
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            Console.Error.WriteLine($"primectl: {e.Message}");
+            return ExitCodes.Failed;
+        }
     }
 
     public static RootCommand CreateRootCommand()

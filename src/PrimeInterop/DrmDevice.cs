@@ -11,14 +11,13 @@ namespace PrimeInterop;
 /// that refers to it. Do not hand this file's fd (or a <c>dup</c> of it, which shares the namespace) to another
 /// library that imports or closes handles on its own: neither side could then know when a handle is really free.
 /// </summary>
-public sealed class DrmDevice : IDisposable
+public sealed partial class DrmDevice : IDisposable
 {
     private const uint DrmMajor = 226;
 
     private readonly SafeFileHandle _file;
     private readonly int _fd; // valid while _file has a reference: a lease, or any live GemHandle (its child)
-    private readonly Lock _gate = new();
-    private readonly Dictionary<uint, GemObject> _objects = [];
+    private readonly GemHandleTable _table = new();
     private DrmVersion? _version;
     private volatile bool _disposed;
 
@@ -60,16 +59,7 @@ public sealed class DrmDevice : IDisposable
         TryGetCapability(DrmCapability.Prime, out ulong v) ? (PrimeCapabilities)(v & 3) : PrimeCapabilities.None;
 
     /// <summary>How many distinct buffer objects this file currently holds handles for (through this library).</summary>
-    public int OpenObjectCount
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _objects.Count;
-            }
-        }
-    }
+    public int OpenObjectCount => _table.Count;
 
     /// <summary>
     /// Opens a DRM node by path. The path is checked with <c>stat</c> to be a character device of the DRM major
@@ -189,16 +179,16 @@ public sealed class DrmDevice : IDisposable
 
         var arg = new DrmModeDumb.drm_mode_create_dumb { width = width, height = height, bpp = bitsPerPixel };
         using var device = DeviceLease();
-        GemHandle handle = Acquire(() =>
+        int errno = _table.CreateDumb(_fd, ref arg);
+        if (errno != 0)
         {
-            int errno = DrmModeDumb.Create(_fd, ref arg);
-            ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_MODE_CREATE_DUMB", Path, hint:
+            ThrowHelper.Throw(errno, "DRM_IOCTL_MODE_CREATE_DUMB", Path, hint:
                 errno == Errno.EACCES && NodeType == DrmNodeType.Render
                     ? "Dumb buffers need the primary node (/dev/dri/cardN) of this device, not a render node"
                     : null);
-            return arg.handle;
-        }, isDumb: true);
-        return new DumbBuffer(handle, width, height, bitsPerPixel, arg.pitch, arg.size);
+        }
+
+        return new DumbBuffer(NewHandle(arg.handle), width, height, bitsPerPixel, arg.pitch, arg.size);
     }
 
     /// <summary>
@@ -213,14 +203,13 @@ public sealed class DrmDevice : IDisposable
         ArgumentNullException.ThrowIfNull(dmaBuf);
         using var device = DeviceLease();
         using var lease = new HandleLease(dmaBuf);
-        int fd = lease.Fd;
-        return Acquire(() =>
+        int errno = _table.Import(_fd, lease.Fd, out uint h);
+        if (errno != 0)
         {
-            int errno = DrmPrime.FdToHandle(_fd, fd, out uint h);
-            ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_PRIME_FD_TO_HANDLE", Path, fd: fd, hint:
-                errno == Errno.EINVAL && !DmaBuf.IsDmaBuf(fd) ? $"fd {fd} is not a dma-buf" : null);
-            return h;
-        }, isDumb: false);
+            ThrowImportError(errno, lease.Fd);
+        }
+
+        return NewHandle(h);
     }
 
     /// <summary>
@@ -275,7 +264,7 @@ public sealed class DrmDevice : IDisposable
             Span<ulong> modifiers = stackalloc ulong[count];
             for (int i = 0; i < count; i++)
             {
-                handles[i] = refs[i].Object.Handle;
+                handles[i] = refs[i].Number;
                 modifiers[i] = buffer.Modifier == DmaBufDescription.InvalidModifier ? 0 : buffer.Modifier;
             }
 
@@ -306,7 +295,8 @@ public sealed class DrmDevice : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfZero(handle);
         using var device = DeviceLease();
-        return Acquire(() => handle, isDumb: false);
+        _table.Adopt(handle);
+        return NewHandle(handle);
     }
 
     /// <summary>
@@ -330,9 +320,13 @@ public sealed class DrmDevice : IDisposable
         // An operation of a live handle: holding it keeps it from being closed under the ioctl, and keeps this
         // file open even after the device was disposed.
         using var held = handle.Lease();
-        uint number = handle.Object.Handle;
+        uint number = handle.Number;
         int errno = DrmPrime.HandleToFd(_fd, number, DrmPrime.DRM_CLOEXEC | (uint)flags, out int fd);
-        ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_PRIME_HANDLE_TO_FD", Path, gemHandle: number);
+        if (errno != 0)
+        {
+            ThrowHelper.Throw(errno, "DRM_IOCTL_PRIME_HANDLE_TO_FD", Path, gemHandle: number);
+        }
+
         return new DmaBuf(fd, ownsHandle: true);
     }
 
@@ -351,13 +345,7 @@ public sealed class DrmDevice : IDisposable
     /// <inheritdoc/>
     public override string ToString() => _version is null ? Path : $"{Path} ({_version})";
 
-    internal int ReferenceCountOf(GemObject obj)
-    {
-        lock (_gate)
-        {
-            return obj.References;
-        }
-    }
+    internal int ReferenceCountOf(uint handle) => _table.ReferencesOf(handle);
 
     /// <summary>Raw fd of this file for handle-backed operations; the caller holds a GemHandle reference.</summary>
     internal int RawFd => _fd;
@@ -380,23 +368,19 @@ public sealed class DrmDevice : IDisposable
     }
 
     /// <summary>
-    /// Runs the kernel call that yields a handle and records the handle, all under the table lock, so that a
-    /// concurrent final release cannot close a handle between the kernel returning it and the table counting it.
-    /// The caller holds a device lease; the new GemHandle takes its own reference on the file.
+    /// Wraps one reference the table has just counted. Should the GemHandle fail to come into being (the file's
+    /// reference cannot be taken, or memory runs out), the count is dropped again, so no error leaks a handle.
     /// </summary>
-    private GemHandle Acquire(Func<uint> kernelCall, bool isDumb)
+    private GemHandle NewHandle(uint handle)
     {
-        lock (_gate)
+        try
         {
-            uint h = kernelCall();
-            if (!_objects.TryGetValue(h, out GemObject? obj))
-            {
-                obj = new GemObject(h, isDumb);
-                _objects.Add(h, obj);
-            }
-
-            obj.References++;
-            return new GemHandle(this, obj, _file);
+            return new GemHandle(this, handle, _file);
+        }
+        catch
+        {
+            _table.Release(_fd, handle);
+            throw;
         }
     }
 
@@ -409,28 +393,17 @@ public sealed class DrmDevice : IDisposable
         }
 
         using var held = source.Lease(); // the object cannot reach zero references while we count one more
-        lock (_gate)
-        {
-            source.Object.References++;
-            return new GemHandle(this, source.Object, _file);
-        }
+        _table.Adopt(source.Number);
+        return NewHandle(source.Number);
     }
 
-    /// <summary>Drops one reference; the last closes the kernel handle. Called from GemHandle.ReleaseHandle.</summary>
-    internal bool Release(GemObject obj)
-    {
-        int errno = 0;
-        lock (_gate)
-        {
-            if (--obj.References == 0)
-            {
-                _objects.Remove(obj.Handle);
-                errno = obj.IsDumb ? DrmModeDumb.Destroy(_fd, obj.Handle) : Drm.GemClose(_fd, obj.Handle);
-            }
-        }
+    /// <summary>Drops one reference; the last closes the kernel handle. Called from GemHandle's reference release.</summary>
+    internal bool Release(uint handle) =>
+        _table.Release(_fd, handle) == 0; // the GemHandle's reference on the file is dropped by its ChildSafeHandle
 
-        return errno == 0; // the GemHandle's reference on the file is dropped by its ChildSafeHandle
-    }
+    private void ThrowImportError(int errno, int fd) =>
+        ThrowHelper.Throw(errno, "DRM_IOCTL_PRIME_FD_TO_HANDLE", Path, fd: fd, hint:
+            errno == Errno.EINVAL && !DmaBuf.IsDmaBuf(fd) ? $"fd {fd} is not a dma-buf" : null);
 
     private static DrmNodeType NodeTypeOf(string path, uint mode, ulong rdev)
     {
@@ -456,14 +429,4 @@ public sealed class DrmDevice : IDisposable
         Errno.ENOENT => "no such node; is a DRM driver loaded (sudo modprobe vgem)?",
         _ => null,
     };
-
-    /// <summary>A buffer object's single handle in this file and the count of its live references.</summary>
-    internal sealed class GemObject(uint handle, bool isDumb)
-    {
-        public uint Handle { get; } = handle;
-
-        public bool IsDumb { get; } = isDumb;
-
-        public int References { get; set; }
-    }
 }

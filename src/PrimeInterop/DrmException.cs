@@ -73,6 +73,18 @@ public sealed class DrmException : IOException
             text.Append(". ").Append(hint);
         }
 
+        if (errno == Interop.Errno.EMFILE)
+        {
+            // Which limit: the caller's RLIMIT_NOFILE (read without opening anything, the table being full).
+            text.Append(Interop.Resource.OpenFileLimit() is var (soft, hard)
+                ? string.Create(CultureInfo.InvariantCulture, $". This process has reached its open-file limit (RLIMIT_NOFILE: soft {soft}, hard {hard}; ulimit -n)")
+                : ". This process has reached its open-file limit (RLIMIT_NOFILE; ulimit -n)");
+        }
+        else if (errno == Interop.Errno.ENFILE)
+        {
+            text.Append(". The system-wide open-file limit is reached (fs.file-max)");
+        }
+
         return new DrmException(text.ToString(), errno, operation, path, gemHandle, fd);
     }
 }

@@ -19,11 +19,12 @@ public sealed class GemHandle : IDisposable
     private readonly Reference _reference;
     private volatile bool _disposed;
 
-    internal GemHandle(DrmDevice device, DrmDevice.GemObject obj, SafeHandle deviceFile)
+    /// <summary>Wraps one reference the device's handle table has already counted.</summary>
+    internal GemHandle(DrmDevice device, uint handle, SafeHandle deviceFile)
     {
         Device = device;
-        Object = obj;
-        _reference = new Reference(device, obj, deviceFile);
+        Number = handle;
+        _reference = new Reference(device, handle, deviceFile);
     }
 
     /// <summary>The device (open DRM file) whose handle namespace this handle lives in.</summary>
@@ -36,7 +37,7 @@ public sealed class GemHandle : IDisposable
         get
         {
             ObjectDisposedException.ThrowIf(IsDisposed, this);
-            return Object.Handle;
+            return Number;
         }
     }
 
@@ -44,15 +45,18 @@ public sealed class GemHandle : IDisposable
     public bool IsDisposed => _reference.IsClosed || _disposed;
 
     /// <summary>How many live <see cref="GemHandle"/> references this file holds on the object right now.</summary>
-    public int ReferenceCount => Device.ReferenceCountOf(Object);
+    public int ReferenceCount => IsDisposed ? 0 : Device.ReferenceCountOf(Number);
 
-    internal DrmDevice.GemObject Object { get; }
+    /// <summary>The handle number, for the library's own calls made inside a <see cref="Lease"/>.</summary>
+    internal uint Number { get; }
 
     /// <summary>True when both refer to the same buffer object through the same open file.</summary>
     public bool RefersToSameObject(GemHandle other)
     {
         ArgumentNullException.ThrowIfNull(other);
-        return ReferenceEquals(Object, other.Object);
+
+        // While both live, the number is open in the file and cannot have been recycled: equal numbers, one object.
+        return ReferenceEquals(Device, other.Device) && Number == other.Number && !IsDisposed && !other.IsDisposed;
     }
 
     /// <summary>Drops this reference; the last reference to the object closes its kernel handle.</summary>
@@ -63,7 +67,7 @@ public sealed class GemHandle : IDisposable
     }
 
     /// <inheritdoc/>
-    public override string ToString() => $"GEM handle {Object.Handle} on {Device.Path}{(IsDisposed ? " (disposed)" : "")}";
+    public override string ToString() => $"GEM handle {Number} on {Device.Path}{(IsDisposed ? " (disposed)" : "")}";
 
     /// <summary>
     /// Holds the reference for the duration of one call on the handle (ObjectDisposedException once disposed).
@@ -86,16 +90,16 @@ public sealed class GemHandle : IDisposable
     private sealed class Reference : ChildSafeHandle
     {
         private readonly DrmDevice _device;
-        private readonly DrmDevice.GemObject _object;
+        private readonly uint _handle;
 
-        public Reference(DrmDevice device, DrmDevice.GemObject obj, SafeHandle deviceFile)
+        public Reference(DrmDevice device, uint handle, SafeHandle deviceFile)
             : base(deviceFile)
         {
             _device = device;
-            _object = obj;
-            SetHandle(new IntPtr(obj.Handle));
+            _handle = handle;
+            SetHandle(new IntPtr(handle));
         }
 
-        protected override bool ReleaseChild() => _device.Release(_object);
+        protected override bool ReleaseChild() => _device.Release(_handle);
     }
 }

@@ -47,7 +47,7 @@ public sealed class ImportedBuffer : IDisposable
     public IReadOnlyList<uint> Strides { get; }
 
     /// <summary>How many distinct buffer objects the planes live in.</summary>
-    public int ObjectCount => Handles.Select(h => h.Object).Distinct().Count();
+    public int ObjectCount => Handles.Select(h => h.Number).Distinct().Count();
 
     /// <summary>Drops every plane's handle reference.</summary>
     public void Dispose()

@@ -31,7 +31,8 @@ public static class UnixFdPassing
     {
         Validate(socket, payload.Length, fds.Length);
         using var s = new HandleLease(socket.SafeHandle); // first: if it throws, no fd has been referenced yet
-        using var held = new HandleLeases(fds);
+        Span<int> raw = fds.Length <= 16 ? stackalloc int[16] : new int[fds.Length]; // a per-frame send allocates nothing
+        using var held = new SpanHandleLeases(fds, raw[..fds.Length]);
         while (true)
         {
             int errno = ScmRights.Send(s.Fd, payload, held.Fds, 0, out int sent);
@@ -92,7 +93,8 @@ public static class UnixFdPassing
     /// <exception cref="InvalidDataException">The peer sent more fds than <paramref name="maxFds"/>, or a seqpacket
     /// record larger than the buffer (MSG_TRUNC); every fd that did arrive has been closed, and the next message is
     /// unaffected.</exception>
-    /// <exception cref="DrmException">recvmsg (or the wait for data) failed.</exception>
+    /// <exception cref="DrmException">recvmsg (or the wait for data) failed; EMFILE (naming RLIMIT_NOFILE) when this
+    /// process's fd table could not take the message's fds, which the kernel then dropped.</exception>
     public static ReceivedFds ReceiveWithFds(this Socket socket, Span<byte> buffer, int maxFds = MaxFdsPerMessage)
     {
         Validate(socket, buffer.Length, maxFds);
@@ -159,6 +161,19 @@ public static class UnixFdPassing
         }
 
         ThrowHelper.ThrowIfError(errno, "recvmsg(SCM_RIGHTS)", "socket");
+        if ((msgFlags & ScmRights.MSG_CTRUNC) != 0 && owned.Length < maxFds)
+        {
+            // Truncated with room to spare: the kernel failed to install an fd here (scm_detach_fds stops at the first
+            // failure and drops the rest), so this process, not the peer, is the problem: almost always EMFILE.
+            foreach (SafeFileHandle fd in owned)
+            {
+                fd.Dispose();
+            }
+
+            ThrowHelper.Throw(Errno.EMFILE, "recvmsg(SCM_RIGHTS)", "socket", hint:
+                $"The kernel could install only {owned.Length} of the message's fds in this process (closed now) and dropped the rest; a security module refusing an fd looks the same");
+        }
+
         string? problem = (msgFlags & ScmRights.MSG_CTRUNC) != 0 || owned.Length > maxFds
             ? $"the peer sent more fds than the {maxFds} allowed{((msgFlags & ScmRights.MSG_CTRUNC) != 0 ? " (MSG_CTRUNC)" : "")}"
             : (msgFlags & ScmRights.MSG_TRUNC) != 0

@@ -1,80 +1,102 @@
-// PrimeInterop benchmark: the library against native/prime-bench (libdrm doing the same ioctls), side by side,
-// in rounds that alternate C and C#, on whatever kernel this runs on. Under QEMU's emulator the absolute times
-// mean nothing; the ratio measured in one run does.
+// PrimeInterop benchmark: the library against native/prime-bench (libdrm doing the same syscalls), side by side, in
+// rounds that alternate which of C and C# goes first, on whatever kernel this runs on. Under QEMU's emulator the
+// absolute times mean little; the ratio measured in one run does.
 //   dotnet PrimeInterop.Bench.dll [ITERATIONS] [ROUNDS]
+// Ends with one line, also written to $RIG_OUT/bench-line when RIG_OUT is set:
+//   bench <uname -r>: export R, roundtrip R, dup-import R, lane-export R, lane-roundtrip R, lane-dup-import R,
+//   fdpass-1 R, fdpass-4 R, scale-10k R; alloc export N B/op, roundtrip N B/op, lane N B/op, access N B/op
 using System.Diagnostics;
 using System.Globalization;
+using System.Net.Sockets;
 using PrimeInterop;
+using PrimeInterop.Bench;
 
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 int iterations = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20000;
-int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
-string native = Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "native", "prime-bench");
+int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 15;
+string native = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "native", "prime-bench"));
 if (!File.Exists(native))
 {
-    Console.Error.WriteLine($"bench: {Path.GetFullPath(native)} is missing; run make -C native");
+    Console.Error.WriteLine($"bench: {native} is missing; run make -C native");
     return 2;
 }
 
-using var card = DrmDevice.OpenByDriver("vgem", DrmNodeType.Primary);
-using var render = DrmDevice.OpenByDriver("vgem", DrmNodeType.Render);
-using var dumb = card.CreateDumbBuffer(64, 64, 32);
+using var managed = new ManagedBench(native);
 
-(double Export, double RoundTrip, double AllocExport, double AllocRoundTrip) Managed(int n)
+// Warm-up by time, not count: tiered JIT promotes hot methods after a delay measured in wall-clock time, which under
+// emulation is long; measuring before that mixes tier-0 and tier-1 code.
+for (var warm = Stopwatch.StartNew(); warm.Elapsed < TimeSpan.FromSeconds(4);)
 {
-    long a0 = GC.GetAllocatedBytesForCurrentThread();
-    var sw = Stopwatch.StartNew();
-    for (int i = 0; i < n; i++)
-    {
-        using var fd = card.ExportDmaBuf(dumb.Handle);
-    }
-
-    double export = sw.Elapsed.TotalNanoseconds / n;
-    long a1 = GC.GetAllocatedBytesForCurrentThread();
-    sw.Restart();
-    for (int i = 0; i < n; i++)
-    {
-        using var fd = card.ExportDmaBuf(dumb.Handle);
-        using var imported = render.ImportDmaBuf(fd);
-    }
-
-    double roundTrip = sw.Elapsed.TotalNanoseconds / n;
-    long a2 = GC.GetAllocatedBytesForCurrentThread();
-    return (export, roundTrip, (a1 - a0) / (double)n, (a2 - a1) / (double)n);
+    managed.Run(200);
 }
 
-(double Export, double RoundTrip) Native(int n)
-{
-    using var p = Process.Start(new ProcessStartInfo(native, n.ToString(CultureInfo.InvariantCulture)) { RedirectStandardOutput = true })!;
-    var values = p.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries)
-        .Select(l => l.Split(' ')).ToDictionary(f => f[0], f => double.Parse(f[1], CultureInfo.InvariantCulture));
-    p.WaitForExit();
-    return p.ExitCode == 0 ? (values["export"], values["roundtrip"]) : throw new InvalidOperationException($"prime-bench exited {p.ExitCode}");
-}
+string kernel = File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
+Console.WriteLine($"PrimeInterop vs libdrm, {iterations} iterations x {rounds} rounds (fd passing: {Math.Max(1, iterations / 4)} messages), kernel {kernel}");
+Console.WriteLine("""
+      export          HANDLE_TO_FD on card + close                        (C#: ExportDmaBuf -> DmaBuf, disposed)
+      roundtrip       + FD_TO_HANDLE on render + GEM_CLOSE               (C#: + ImportDmaBuf -> GemHandle, disposed)
+      dup-import      FD_TO_HANDLE of a dma-buf render already holds      (C#: ImportDmaBuf + dispose; no GEM_CLOSE)
+      lane-*          the same through the zero-allocation lane           (ExportScoped / ImportScoped)
+      access          DMA_BUF_IOCTL_SYNC start + end on a mapped dma-buf  (C#: DmaBufMapping.BeginAccess + dispose)
+      fdpass-N        one message with N dma-buf fds to a C echo peer and back, received fds closed (C#: SendWithFds, ReceiveWithFds)
+      scale-10k       roundtrip into a render file that holds 10,000 other live handles
+      floor-*         the floor of the SafeHandle API: raw ioctls + one bare SafeHandle per result, no table/lease/checks
+    """);
 
-// Warm-up by time, not count: tiered JIT promotes hot methods after a delay measured in wall-clock time, which
-// under emulation is long; measuring before that mixes tier-0 and tier-1 code.
-for (var warm = Stopwatch.StartNew(); warm.Elapsed < TimeSpan.FromSeconds(3);)
-{
-    Managed(200);
-}
-
-Console.WriteLine($"PrimeInterop vs libdrm, {iterations} iterations x {rounds} rounds, kernel {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, vgem {card.Path} + {render.Path}");
-Console.WriteLine("  export    = HANDLE_TO_FD on card + close");
-Console.WriteLine("  roundtrip = HANDLE_TO_FD on card + FD_TO_HANDLE on render + GEM_CLOSE + close (C#: with the handle table and its lock)");
-Console.WriteLine($"{"round",-6} {"C export",10} {"C# export",10} {"ratio",6}   {"C rt",10} {"C# rt",10} {"ratio",6}   (ns/op)");
-var exportRatios = new List<double>();
-var rtRatios = new List<double>();
-double allocExport = 0, allocRt = 0;
+var columns = Paths.All;
+var ratios = columns.ToDictionary(p => p, _ => new List<double>());
+var factor10k = (CSharp: new List<double>(), C: new List<double>());
+Dictionary<string, double> alloc = [];
+Console.WriteLine($"{"round",-5} " + string.Join(" ", columns.Select(p => $"{p,15}")) + "   (C ns / C# ns per op)");
 for (int r = 1; r <= rounds; r++)
 {
-    var c = Native(iterations);
-    var m = Managed(iterations);
-    exportRatios.Add(m.Export / c.Export);
-    rtRatios.Add(m.RoundTrip / c.RoundTrip);
-    (allocExport, allocRt) = (m.AllocExport, m.AllocRoundTrip);
-    Console.WriteLine($"{r,-6} {c.Export,10:F0} {m.Export,10:F0} {exportRatios[^1],6:F2}   {c.RoundTrip,10:F0} {m.RoundTrip,10:F0} {rtRatios[^1],6:F2}");
+    // Alternate who goes first, so a drift in the guest (page cache, host load) does not favour one side.
+    Dictionary<string, double> c, m;
+    if (r % 2 == 1)
+    {
+        c = NativeBench.Run(native, iterations);
+        (m, alloc) = managed.Run(iterations);
+    }
+    else
+    {
+        (m, alloc) = managed.Run(iterations);
+        c = NativeBench.Run(native, iterations);
+    }
+
+    foreach (string p in columns)
+    {
+        ratios[p].Add(m[p] / c[Paths.NativeOf(p)]);
+    }
+
+    factor10k.CSharp.Add(m[Paths.Scale] / m[Paths.RoundTrip]);
+    factor10k.C.Add(c[Paths.Scale] / c[Paths.RoundTrip]);
+    Console.WriteLine($"{r,-5} " + string.Join(" ", columns.Select(p => $"{$"{c[Paths.NativeOf(p)]:F0}/{m[p]:F0}",15}")));
 }
 
 static double Median(List<double> v) => v.Order().ElementAt(v.Count / 2);
-Console.WriteLine($"median C#/C: export {Median(exportRatios):F2}, roundtrip {Median(rtRatios):F2}; managed allocations: export {allocExport:F0} B/op, roundtrip {allocRt:F0} B/op");
+static string Spread(List<double> v) => $"{Median(v):F2} [{v.Min():F2}-{v.Max():F2}]";
+
+Console.WriteLine();
+Console.WriteLine($"{"path",-16} {"C#/C median [min-max]",24} {"C# B/op",8}");
+foreach (string p in columns)
+{
+    Console.WriteLine($"{p,-16} {Spread(ratios[p]),24} {alloc[p],8:F0}");
+}
+
+Console.WriteLine($"{"send (fdpass)",-16} {"",24} {alloc[Paths.Send],8:F0}   (SendWithFds alone)");
+Console.WriteLine($"import with 10,000 live handles vs 1 (roundtrip): C# {Spread(factor10k.CSharp)}, C {Spread(factor10k.C)}");
+
+double lane = new[] { Paths.LaneExport, Paths.LaneRoundTrip, Paths.LaneDupImport }.Max(p => alloc[p]);
+string line = $"bench {kernel}: export {Median(ratios[Paths.Export]):F2}, roundtrip {Median(ratios[Paths.RoundTrip]):F2}, " +
+    $"dup-import {Median(ratios[Paths.DupImport]):F2}, lane-export {Median(ratios[Paths.LaneExport]):F2}, " +
+    $"lane-roundtrip {Median(ratios[Paths.LaneRoundTrip]):F2}, lane-dup-import {Median(ratios[Paths.LaneDupImport]):F2}, " +
+    $"fdpass-1 {Median(ratios[Paths.FdPass1]):F2}, fdpass-4 {Median(ratios[Paths.FdPass4]):F2}, scale-10k {Median(factor10k.CSharp):F2}; " +
+    $"alloc export {alloc[Paths.Export]:F0} B/op, roundtrip {alloc[Paths.RoundTrip]:F0} B/op, lane {lane:F0} B/op, access {alloc[Paths.Access]:F0} B/op";
+Console.WriteLine("scale-10k in the line below is C#'s own slowdown with 10,000 live handles (the target's measure); every other R is C#/C.");
+Console.WriteLine(line);
+if (Environment.GetEnvironmentVariable("RIG_OUT") is { Length: > 0 } outDir)
+{
+    File.WriteAllText(Path.Combine(outDir, "bench-line"), line + "\n");
+}
+
 return 0;

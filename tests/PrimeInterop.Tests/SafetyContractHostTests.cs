@@ -115,8 +115,10 @@ public sealed class SafetyContractHostTests
         string fake = $"/dmabuf:primeinterop-test-{Environment.ProcessId}";
         if (Syscall.mkfifo(fake, FilePermissions.S_IRUSR | FilePermissions.S_IWUSR) != 0)
         {
-            Assert.SkipWhen(!KernelEnv.InRig, $"cannot create {fake} here ({Stdlib.GetLastError()}); needs a writable /");
-            Assert.Fail($"cannot create {fake}: {Stdlib.GetLastError()}");
+            // errno read directly: Mono.Posix's Stdlib.GetLastError() threw on the value it found as an unprivileged user.
+            int errno = System.Runtime.InteropServices.Marshal.GetLastSystemError();
+            Assert.SkipWhen(!KernelEnv.InRig, $"cannot create {fake} here (errno {errno}); needs a writable / (root)");
+            Assert.Fail($"cannot create {fake}: errno {errno}");
         }
 
         try

@@ -79,6 +79,10 @@ public sealed class SampleCliTests
         Assert.Equal(ExitCodes.Usage, code);
         (code, _, _) = Primectl();
         Assert.Equal(ExitCodes.Usage, code);
+        (code, _, stderr) = Primectl("help", "frob");
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("no command 'frob'", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
         (code, _, stderr) = Primectl("export", "--width", "0");
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Contains("--width and --height are 1 to 16384", stderr, StringComparison.Ordinal);
@@ -100,8 +104,8 @@ public sealed class SampleCliTests
             File.Delete(rsp);
         }
 
-        var (c, _, err) = Primectl("-v", "demo", "--driver", "nosuchdrm");
-        Assert.Equal(ExitCodes.NoDevice, c);
+        var (c, _, err) = Primectl("-v", "demo", "--driver", "nosuchdrm", "--output", Path.GetTempPath());
+        Assert.True(c == ExitCodes.NoDevice, $"exit {c}: {err}");
         Assert.Contains("dbug:", err, StringComparison.Ordinal); // debug logging on
         Assert.Contains("   at ", err, StringComparison.Ordinal); // and the stack, only with -v
     }
@@ -118,13 +122,53 @@ public sealed class SampleCliTests
     }
 
     [Fact]
+    public void The_png_writer_writes_a_valid_png()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"primectl-{Environment.ProcessId}.png");
+        byte[] pixels = [0x03, 0x02, 0x01, 0xff, 0x06, 0x05, 0x04, 0xff]; // 2x1 XRGB8888: B, G, R, X
+        try
+        {
+            PngWriter.WriteXrgb8888(path, pixels, 2, 1, 8);
+            byte[] png = File.ReadAllBytes(path);
+            Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0d, 0x0a, 0x1a, 0x0a], png[..8]);
+            Assert.Equal([0, 0, 0, 0, (byte)'I', (byte)'E', (byte)'N', (byte)'D', 0xae, 0x42, 0x60, 0x82], png[^12..]); // IEND's well-known CRC
+            int idat = 8 + 12 + 13; // signature, IHDR chunk
+            int length = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(idat));
+            using var z = new System.IO.Compression.ZLibStream(new MemoryStream(png, idat + 8, length), System.IO.Compression.CompressionMode.Decompress);
+            var raw = new MemoryStream();
+            z.CopyTo(raw);
+            Assert.Equal([0, 1, 2, 3, 4, 5, 6], raw.ToArray()); // filter byte 0, then R G B per pixel
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void A_missing_driver_exits_3_with_what_to_do_instead_of_a_stack_trace()
     {
-        var (code, _, stderr) = Primectl("demo", "--driver", "nosuchdrm");
-        Assert.Equal(ExitCodes.NoDevice, code);
+        var (code, _, stderr) = Primectl("demo", "--driver", "nosuchdrm", "--output", Path.GetTempPath());
+        Assert.True(code == ExitCodes.NoDevice, $"exit {code}: {stderr}");
         Assert.Contains("no DRM node with driver 'nosuchdrm'", stderr, StringComparison.Ordinal);
         Assert.Contains("dotnet cake --target=Demo", stderr, StringComparison.Ordinal);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("primectl demo:", StringComparison.Ordinal));
         Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void No_device_is_exit_3_and_one_line()
+    {
+        if (Directory.Exists("/dev/dri"))
+        {
+            return; // a machine with DRM devices: the rig's list test covers it
+        }
+
+        var (code, stdout, stderr) = Primectl("list");
+        Assert.Equal(ExitCodes.NoDevice, code);
+        Assert.Equal("", stdout);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("primectl list: no DRM device (there is no /dev/dri). To fix: sudo modprobe vgem", stderr, StringComparison.Ordinal);
     }
 
     [Fact]

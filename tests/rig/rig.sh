@@ -13,13 +13,17 @@
 #
 # Environment: RIG_TIMEOUT (seconds, default 900), RIG_ACCEL (tcg | kvm | auto; default tcg — KVM is used only
 # when asked for and a probe boot proves that it works), RIG_CACHE (default ~/.cache/primeinterop), RIG_QUIET=1
-# (do not stream the guest console).
+# (do not stream the guest console), RIG_LOCK (a file to flock around the guest's boot and run only, so that
+# several checkouts on one machine boot one guest at a time while their builds run side by side).
 #
 # Exit codes of `run`: the command's own exit code, 2 for a usage or setup error, and 3 (RIG_NO_RESULT) when the
 # guest produced no result (no boot, a crash, the timeout); build.cake knows 3 by the same name.
 set -euo pipefail
 # kdir=$(kernel_a) runs kernel_a in a subshell: without this, set -e would be off in there.
 shopt -s inherit_errexit
+# A step that fails without its own message still says what failed (-E: in functions and subshells too).
+set -E
+trap 'printf "rig: error: \`%s\` failed (exit %s, rig.sh line %s)\n" "$BASH_COMMAND" "$?" "$LINENO" >&2' ERR
 
 readonly RIG_NO_RESULT=3
 # depmod and modprobe live in /sbin, which is not on an unprivileged user's PATH on Debian.
@@ -41,11 +45,12 @@ maketemp() { local t; t=$(mktemp "${@:2}"); temps+=("$t"); printf -v "$1" '%s' "
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache="${RIG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/primeinterop}"
-packages=(qemu-system-x86 busybox-static cpio kmod linux-source-6.12 flex bison bc libelf-dev libssl-dev gcc make xz-utils)
+packages=(qemu-system-x86 busybox-static cpio kmod linux-source-6.12 flex bison bc libelf-dev libssl-dev gcc make xz-utils
+          weston wayland-utils libgl1-mesa-dri libegl-mesa0) # weston runs in the guest (GL through Mesa's kms_swrast)
 # The commands the rig runs, and the package each comes from: a package can be installed and its command still
 # not found (an unprivileged user's PATH, a half-removed package).
 tools=(qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio depmod:kmod modprobe:kmod gcc:gcc make:make
-    flex:flex bison:bison bc:bc xz:xz-utils gzip:gzip apt-get:apt dpkg-deb:dpkg)
+    flex:flex bison:bison bc:bc xz:xz-utils gzip:gzip apt-get:apt dpkg-deb:dpkg weston:weston wayland-info:wayland-utils)
 
 log() { printf 'rig: %s\n' "$*" >&2; }
 die() { printf 'rig: error: %s\n' "$*" >&2; exit 2; }
@@ -214,6 +219,11 @@ run() {
         if kvm_works "$kdir" "$kimg"; then accel=(-accel kvm -cpu host); log "KVM works here; using it"
         else log "KVM asked for but a probe boot did not finish; using TCG"; fi
     fi
+    if [ -n "${RIG_LOCK:-}" ]; then
+        [ -e "$RIG_LOCK" ] || : > "$RIG_LOCK"
+        local lockfd; exec {lockfd}<"$RIG_LOCK"
+        flock -n "$lockfd" || { log "waiting for $RIG_LOCK (another guest is running)"; flock "$lockfd"; }
+    fi
     local timeout=${RIG_TIMEOUT:-900} start=$SECONDS rc=0
     log "booting kernel $kernel ($kdir/$kimg), ${accel[1]}, timeout ${timeout}s"
     : > "$out/serial.log"
@@ -224,7 +234,7 @@ run() {
         -append "console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init" \
         -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
         -virtfs "local,path=$out,mount_tag=rigout,security_model=none,multidevs=remap" || rc=$?
-    sleep 0.2; if [ -n "$tailpid" ]; then kill "$tailpid" 2>/dev/null; wait "$tailpid" 2>/dev/null || true; tailpid=; fi
+    sleep 0.2; if [ -n "$tailpid" ]; then kill "$tailpid" 2>/dev/null || true; wait "$tailpid" 2>/dev/null || true; tailpid=; fi
     rm -f "$initrd"
     local took=$((SECONDS - start))
     if [ ! -f "$out/exit-code" ]; then
@@ -234,7 +244,7 @@ run() {
         exit $RIG_NO_RESULT
     fi
     log "kernel $(cat "$out/uname" 2>/dev/null) booted in $(cat "$out/boot-seconds" 2>/dev/null || echo ?)s (guest uptime at /init end); run took ${took}s wall"
-    return "$(cat "$out/exit-code")"
+    exit "$(cat "$out/exit-code")" # the command's own exit code (exit: a failing command is not a rig error)
 }
 
 case "${1:-}" in

@@ -18,8 +18,14 @@ internal sealed class HelpCommand : Command
             Command target = root;
             foreach (string name in path)
             {
-                target = target.Subcommands.FirstOrDefault(c => c.Name == name)
-                    ?? throw new UsageException($"no command '{name}'; the commands are {string.Join(", ", root.Subcommands.Select(c => c.Name))}");
+                var next = target.Subcommands.FirstOrDefault(c => c.Name == name);
+                if (next is null)
+                {
+                    Console.Error.WriteLine($"primectl help: no command '{name}'; the commands are {string.Join(", ", target.Subcommands.Select(c => c.Name))}");
+                    return ExitCodes.Usage;
+                }
+
+                target = next;
             }
 
             return root.Parse([.. path, "--help"]).Invoke();

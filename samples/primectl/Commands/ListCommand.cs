@@ -64,7 +64,7 @@ internal sealed class ListCommand : PrimeCtlCommand
 
         if (nodes.Count == 0)
         {
-            Console.Error.WriteLine(Program.NoDeviceHelp);
+            Console.Error.WriteLine($"primectl list: no DRM device{(Directory.Exists("/dev/dri") ? "" : " (there is no /dev/dri)")}. {Program.NoDeviceHelp}");
             return ExitCodes.NoDevice;
         }
 

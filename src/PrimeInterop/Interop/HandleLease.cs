@@ -71,3 +71,47 @@ internal sealed class HandleLeases : IDisposable
         }
     }
 }
+
+/// <summary>
+/// <see cref="HandleLeases"/> for one synchronous call: the fds go to memory the caller provides (stackalloc), so
+/// nothing is allocated. All or none; <see cref="Dispose"/> releases what was taken.
+/// </summary>
+internal ref struct SpanHandleLeases
+{
+    private readonly ReadOnlySpan<SafeHandle> _handles;
+    private int _held;
+
+    public SpanHandleLeases(ReadOnlySpan<SafeHandle> handles, Span<int> fds)
+    {
+        _handles = handles;
+        Fds = fds;
+        try
+        {
+            for (; _held < handles.Length; _held++)
+            {
+                SafeHandle h = handles[_held] ?? throw new ArgumentNullException(nameof(handles), $"fd #{_held} is null.");
+                bool added = false;
+                h.DangerousAddRef(ref added);
+                fds[_held] = (int)h.DangerousGetHandle();
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The fds, in order; valid until <see cref="Dispose"/>.</summary>
+    public Span<int> Fds { get; }
+
+    public void Dispose()
+    {
+        for (int i = 0; i < _held; i++)
+        {
+            _handles[i].DangerousRelease();
+        }
+
+        _held = 0;
+    }
+}

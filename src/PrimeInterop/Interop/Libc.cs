@@ -8,8 +8,9 @@ using Tmds.Linux;
 namespace PrimeInterop.Interop;
 
 /// <summary>
-/// The plain libc calls the library makes, through Tmds.LibC. Each returns 0 or the errno, read immediately
-/// after the failing call; callers turn a non-zero errno into an exception with <see cref="ThrowHelper"/>.
+/// The plain libc calls the library makes, through Tmds.LibC except close(2) (see <see cref="Close"/>). Each returns
+/// 0 or the errno, read immediately after the failing call; callers turn a non-zero errno into an exception with
+/// <see cref="ThrowHelper"/>.
 /// </summary>
 internal static unsafe partial class Libc
 {
@@ -62,7 +63,7 @@ internal static unsafe partial class Libc
     }
 
     /// <summary>close(2) exactly once; EINTR is not retried, since Linux has closed the fd by then.</summary>
-    public static int Close(int fd) => LibC.close(fd) == -1 ? Marshal.GetLastPInvokeError() : 0;
+    public static int Close(int fd) => SysClose(fd) == -1 ? Marshal.GetLastSystemError() : 0;
 
     public static int DupCloseOnExec(int fd, out int newFd)
     {
@@ -210,4 +211,9 @@ internal static unsafe partial class Libc
             return n < 0 ? null : Encoding.UTF8.GetString(buffer, (int)n);
         }
     }
+
+    // close(2) is on every export's and import's path, so like ioctl (Ioctl.Sys) it is bound directly, with no
+    // SetLastError stub; errno is read only when it returns -1.
+    [LibraryImport("libc.so.6", EntryPoint = "close")]
+    private static partial int SysClose(int fd);
 }

@@ -1,0 +1,141 @@
+using System.Runtime.InteropServices;
+using PrimeInterop.Interop;
+
+namespace PrimeInterop;
+
+/// <summary>
+/// The zero-allocation lane: an import or an export whose result lives only for the call of a body, then is
+/// released (the handle reference dropped, the fd closed) whether the body returns or throws. Imports go through
+/// the same handle table and lock as <see cref="ImportDmaBuf"/>, so a buffer imported in both lanes has one kernel
+/// handle, closed once, after the last reference of either lane. For loops that import, export or re-import per
+/// frame; keep the SafeHandle API (<see cref="GemHandle"/>, <see cref="DmaBuf"/>) for anything stored beyond a call.
+/// </summary>
+public sealed partial class DrmDevice
+{
+    /// <summary>
+    /// Imports a dma-buf (<c>PRIME_FD_TO_HANDLE</c>, through the handle table) for the duration of
+    /// <paramref name="body"/>, then drops the reference; the handle is closed if that was its last one.
+    /// The dma-buf is held (not closed by a concurrent Dispose) for the whole scope.
+    /// </summary>
+    /// <param name="dmaBuf">A <see cref="DmaBuf"/>, or any SafeHandle over a dma-buf fd.</param>
+    /// <param name="state">Passed by reference to <paramref name="body"/>: its inputs and results.</param>
+    /// <param name="body">Preferably a <c>static</c> lambda: one that captures nothing is allocated once.</param>
+    public void ImportScoped<TState>(SafeHandle dmaBuf, ref TState state, BorrowedGemHandleAction<TState> body)
+        where TState : allows ref struct
+    {
+        ArgumentNullException.ThrowIfNull(dmaBuf);
+        ArgumentNullException.ThrowIfNull(body);
+        using var lease = new HandleLease(dmaBuf);
+        ImportScoped(lease.Fd, ref state, body);
+    }
+
+    /// <summary>Imports a dma-buf lent by <see cref="ExportScoped{TState}(GemHandle, ref TState, BorrowedDmaBufAction{TState})"/> (of this or another device) for the duration of <paramref name="body"/>.</summary>
+    public void ImportScoped<TState>(scoped BorrowedDmaBuf dmaBuf, ref TState state, BorrowedGemHandleAction<TState> body)
+        where TState : allows ref struct
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        ImportScoped(dmaBuf.FileDescriptor, ref state, body);
+    }
+
+    /// <summary>
+    /// Exports a buffer object as a close-on-exec dma-buf (<c>PRIME_HANDLE_TO_FD</c>) for the duration of
+    /// <paramref name="body"/>, then closes the fd.
+    /// </summary>
+    public void ExportScoped<TState>(GemHandle handle, ref TState state, BorrowedDmaBufAction<TState> body)
+        where TState : allows ref struct => ExportScoped(handle, DmaBufExportFlags.None, ref state, body);
+
+    /// <summary>
+    /// Exports a buffer object as a close-on-exec dma-buf (<c>PRIME_HANDLE_TO_FD</c>, with <paramref name="flags"/>)
+    /// for the duration of <paramref name="body"/>, then closes the fd.
+    /// </summary>
+    public void ExportScoped<TState>(GemHandle handle, DmaBufExportFlags flags, ref TState state, BorrowedDmaBufAction<TState> body)
+        where TState : allows ref struct
+    {
+        ArgumentNullException.ThrowIfNull(handle);
+        ArgumentNullException.ThrowIfNull(body);
+        if (!ReferenceEquals(handle.Device, this))
+        {
+            throw new ArgumentException($"{handle} belongs to another open DRM file, not {Path}; handles are per open file.", nameof(handle));
+        }
+
+        int fd;
+        using (var held = handle.Lease()) // the handle stays open under the ioctl; it holds this file
+        {
+            fd = ExportFd(handle.Number, flags);
+        }
+
+        try
+        {
+            body(new BorrowedDmaBuf(fd), ref state);
+        }
+        finally
+        {
+            Libc.Close(fd);
+        }
+    }
+
+    /// <summary>Exports a handle lent by <see cref="ImportScoped{TState}(SafeHandle, ref TState, BorrowedGemHandleAction{TState})"/> on this device for the duration of <paramref name="body"/>.</summary>
+    public void ExportScoped<TState>(scoped BorrowedGemHandle handle, ref TState state, BorrowedDmaBufAction<TState> body)
+        where TState : allows ref struct => ExportScoped(handle, DmaBufExportFlags.None, ref state, body);
+
+    /// <summary>Exports a handle lent by an import scope on this device, with <paramref name="flags"/>, for the duration of <paramref name="body"/>.</summary>
+    public void ExportScoped<TState>(scoped BorrowedGemHandle handle, DmaBufExportFlags flags, ref TState state, BorrowedDmaBufAction<TState> body)
+        where TState : allows ref struct
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        if (!ReferenceEquals(handle.Device, this))
+        {
+            throw new ArgumentException(handle.Device is null
+                ? "This BorrowedGemHandle was not lent by a scope."
+                : $"GEM handle {handle.Value} belongs to {handle.Device.Path}, not {Path}; handles are per open file.", nameof(handle));
+        }
+
+        // The import scope that lent the handle holds it and this file until it ends, which is after this call.
+        int fd = ExportFd(handle.Value, flags);
+        try
+        {
+            body(new BorrowedDmaBuf(fd), ref state);
+        }
+        finally
+        {
+            Libc.Close(fd);
+        }
+    }
+
+    private void ImportScoped<TState>(int dmaBufFd, ref TState state, BorrowedGemHandleAction<TState> body)
+        where TState : allows ref struct
+    {
+        using var device = DeviceLease(); // this file stays open (and its handle namespace alive) for the whole scope
+        int errno = _table.Import(_fd, dmaBufFd, out uint handle);
+        if (errno != 0)
+        {
+            ThrowImportError(errno, dmaBufFd);
+        }
+
+        try
+        {
+            body(new BorrowedGemHandle(this, handle), ref state);
+        }
+        finally
+        {
+            _table.Release(_fd, handle);
+        }
+    }
+
+    private int ExportFd(uint handle, DmaBufExportFlags flags)
+    {
+        if ((flags & ~DmaBufExportFlags.ReadWrite) != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(flags), flags,
+                "Only DmaBufExportFlags.ReadWrite may be given; close-on-exec is always set.");
+        }
+
+        int errno = DrmPrime.HandleToFd(_fd, handle, DrmPrime.DRM_CLOEXEC | (uint)flags, out int fd);
+        if (errno != 0)
+        {
+            ThrowHelper.Throw(errno, "DRM_IOCTL_PRIME_HANDLE_TO_FD", Path, gemHandle: handle);
+        }
+
+        return fd;
+    }
+}

@@ -1,0 +1,235 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace PrimeInterop.Bench;
+
+/// <summary>The C# side of every path, on devices and buffers set up once (the 10,000 live handles included).</summary>
+internal sealed class ManagedBench : IDisposable
+{
+    private const int ScaleHandles = 10_000;
+
+    private readonly DrmDevice _card = DrmDevice.OpenByDriver("vgem", DrmNodeType.Primary);
+    private readonly DrmDevice _render = DrmDevice.OpenByDriver("vgem", DrmNodeType.Render);
+    private readonly DrmDevice _scale = DrmDevice.OpenByDriver("vgem", DrmNodeType.Render);
+    private readonly List<GemHandle> _scaleHandles = new(ScaleHandles);
+    private readonly DumbBuffer _dumb;
+    private readonly DmaBuf _held;
+    private readonly GemHandle _heldImport;
+    private readonly DmaBufMapping _mapping;
+    private readonly DmaBuf[] _passed = new DmaBuf[4];
+    private readonly Socket _peer;
+    private readonly Process _echo;
+    private readonly byte[] _payload = new byte[8];
+
+    public ManagedBench(string native)
+    {
+        _dumb = _card.CreateDumbBuffer(64, 64, 32);
+        _held = _card.ExportDmaBuf(_dumb.Handle, DmaBufExportFlags.ReadWrite);
+        _heldImport = _render.ImportDmaBuf(_held); // dup-import: render holds this object throughout
+        _mapping = _held.Map(DmaBufAccess.ReadWrite);
+        for (int i = 0; i < _passed.Length; i++)
+        {
+            _passed[i] = _card.ExportDmaBuf(_dumb.Handle);
+        }
+
+        for (int i = 0; i < ScaleHandles; i++)
+        {
+            using DumbBuffer small = _card.CreateDumbBuffer(1, 1, 32);
+            using DmaBuf fd = _card.ExportDmaBuf(small.Handle);
+            _scaleHandles.Add(_scale.ImportDmaBuf(fd));
+        }
+
+        // The echo peer is native/prime-bench's own echo loop, the one its C loop forks.
+        string path = Path.Combine(Path.GetTempPath(), $"prime-bench-{Environment.ProcessId}.sock");
+        File.Delete(path);
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+        listener.Listen(1);
+        _echo = Process.Start(new ProcessStartInfo(native, ["echo", path]))!;
+        _peer = listener.Accept();
+        File.Delete(path);
+    }
+
+    /// <summary>ns per op and managed bytes allocated per op, for every path.</summary>
+    public (Dictionary<string, double> Ns, Dictionary<string, double> Alloc) Run(int n)
+    {
+        var ns = new Dictionary<string, double>();
+        var alloc = new Dictionary<string, double>();
+        int messages = Math.Max(1, n / 4);
+        Measure(Paths.Export, n, Export);
+        Measure(Paths.RoundTrip, n, RoundTrip);
+        Measure(Paths.DupImport, n, DupImport);
+        Measure(Paths.LaneExport, n, LaneExport);
+        Measure(Paths.LaneRoundTrip, n, LaneRoundTrip);
+        Measure(Paths.LaneDupImport, n, LaneDupImport);
+        Measure(Paths.Access, n, Access);
+        Measure(Paths.FdPass1, messages, k => FdPass(k, 1));
+        Measure(Paths.FdPass4, messages, k => FdPass(k, 4));
+        Measure(Paths.Scale, n, Scale);
+        int card = (int)_card.FileHandle.DangerousGetHandle(), render = (int)_render.FileHandle.DangerousGetHandle();
+        int held = (int)_held.DangerousGetHandle();
+        uint handle = _dumb.Handle.Value;
+        Measure(Paths.FloorExport, n, k => Floor.Export(card, handle, k));
+        Measure(Paths.FloorRoundTrip, n, k => Floor.RoundTrip(card, render, handle, k));
+        Measure(Paths.FloorDupImport, n, k => Floor.DupImport(render, held, k));
+        alloc[Paths.Send] = SendAllocation(Math.Min(messages, 100));
+        return (ns, alloc);
+
+        void Measure(string path, int count, Action<int> body)
+        {
+            long a0 = GC.GetAllocatedBytesForCurrentThread();
+            long t0 = Stopwatch.GetTimestamp();
+            body(count);
+            double elapsed = Stopwatch.GetElapsedTime(t0).TotalNanoseconds;
+            long a1 = GC.GetAllocatedBytesForCurrentThread();
+            ns[path] = elapsed / count;
+            alloc[path] = (a1 - a0) / (double)count;
+        }
+    }
+
+    public void Dispose()
+    {
+        _peer.Dispose(); // EOF: the echo peer exits
+        _echo.WaitForExit();
+        _echo.Dispose();
+        foreach (DmaBuf d in _passed)
+        {
+            d.Dispose();
+        }
+
+        _scaleHandles.ForEach(h => h.Dispose());
+        _mapping.Dispose();
+        _heldImport.Dispose();
+        _held.Dispose();
+        _dumb.Dispose();
+        _scale.Dispose();
+        _render.Dispose();
+        _card.Dispose();
+    }
+
+    private void Export(int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            using DmaBuf fd = _card.ExportDmaBuf(_dumb.Handle);
+        }
+    }
+
+    private void RoundTrip(int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            using DmaBuf fd = _card.ExportDmaBuf(_dumb.Handle);
+            using GemHandle imported = _render.ImportDmaBuf(fd);
+        }
+    }
+
+    private void DupImport(int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            using GemHandle again = _render.ImportDmaBuf(_held);
+        }
+    }
+
+    private void Scale(int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            using DmaBuf fd = _card.ExportDmaBuf(_dumb.Handle);
+            using GemHandle imported = _scale.ImportDmaBuf(fd);
+        }
+    }
+
+    private void Access(int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            using DmaBufCpuAccess access = _mapping.BeginAccess(DmaBufAccess.ReadWrite);
+        }
+    }
+
+    private void LaneExport(int n)
+    {
+        var state = new LaneState { Render = _render };
+        for (int i = 0; i < n; i++)
+        {
+            _card.ExportScoped(_dumb.Handle, ref state, static (scoped BorrowedDmaBuf fd, ref LaneState s) => s.Count++);
+        }
+
+        Check(state.Count, n);
+    }
+
+    private void LaneRoundTrip(int n)
+    {
+        var state = new LaneState { Render = _render };
+        for (int i = 0; i < n; i++)
+        {
+            _card.ExportScoped(_dumb.Handle, ref state, static (scoped BorrowedDmaBuf fd, ref LaneState s) =>
+                s.Render.ImportScoped(fd, ref s, static (scoped BorrowedGemHandle h, ref LaneState s) => s.Count++));
+        }
+
+        Check(state.Count, n);
+    }
+
+    private void LaneDupImport(int n)
+    {
+        var state = new LaneState { Render = _render };
+        for (int i = 0; i < n; i++)
+        {
+            _render.ImportScoped(_held, ref state, static (scoped BorrowedGemHandle h, ref LaneState s) => s.Count++);
+        }
+
+        Check(state.Count, n);
+    }
+
+    private void FdPass(int n, int count)
+    {
+        ReadOnlySpan<SafeHandle> fds = _passed.AsSpan(0, count);
+        Span<byte> buffer = stackalloc byte[8];
+        for (int i = 0; i < n; i++)
+        {
+            Send(fds);
+            using ReceivedFds got = _peer.ReceiveWithFds(buffer, 4);
+            Check(got.Count, count);
+        }
+    }
+
+    private void Send(ReadOnlySpan<SafeHandle> fds)
+    {
+        int sent = _peer.SendWithFds(_payload, fds);
+        Check(sent, _payload.Length);
+    }
+
+    /// <summary>Bytes allocated by SendWithFds alone (of existing DmaBufs), per message.</summary>
+    private double SendAllocation(int n)
+    {
+        ReadOnlySpan<SafeHandle> fds = _passed;
+        Span<byte> buffer = stackalloc byte[8];
+        long total = 0;
+        for (int i = 0; i < n; i++)
+        {
+            long a0 = GC.GetAllocatedBytesForCurrentThread();
+            Send(fds);
+            total += GC.GetAllocatedBytesForCurrentThread() - a0;
+            using ReceivedFds got = _peer.ReceiveWithFds(buffer, 4);
+        }
+
+        return total / (double)n;
+    }
+
+    private static void Check(int actual, int expected)
+    {
+        if (actual != expected)
+        {
+            throw new InvalidOperationException($"bench: expected {expected}, got {actual}");
+        }
+    }
+
+    private struct LaneState
+    {
+        public DrmDevice Render;
+        public int Count;
+    }
+}
