@@ -154,7 +154,7 @@ internal static unsafe partial class Libc
 
     /// <summary>
     /// poll(2) for <paramref name="events"/> on <paramref name="fd"/>, and for input on <paramref name="wakeFd"/>
-    /// when it is not -1; no timeout; retried on EINTR. Returns 0 (something is ready) or errno.
+    /// when it is not -1; no timeout; retried on EINTR and EAGAIN. Returns 0 (something is ready) or errno.
     /// </summary>
     public static int Poll(int fd, short events, int wakeFd = -1)
     {
@@ -163,19 +163,24 @@ internal static unsafe partial class Libc
         fds[1] = new pollfd { fd = wakeFd, events = POLLIN };
         while (true)
         {
-            int r = LibC.poll(fds, (ulong_t)(wakeFd == -1 ? 1ul : 2ul), -1);
+            int r = poll(fds, wakeFd == -1 ? 1u : 2u, -1);
             if (r >= 0)
             {
                 return 0;
             }
 
             int errno = Marshal.GetLastPInvokeError();
-            if (errno != Errno.EINTR)
+            if (errno != Errno.EINTR && errno != Errno.EAGAIN) // EAGAIN: poll(2)'s "try again"
             {
                 return errno;
             }
         }
     }
+
+    // Tmds.LibC 0.5.0 declares poll without SetLastError: its errno would be a stale one (the EAGAIN of the recvmsg
+    // before it, where the real one was EINTR). Declared here with it.
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int poll(pollfd* fds, nuint nfds, int timeout);
 
     public static int EventFd(out int fd)
     {
