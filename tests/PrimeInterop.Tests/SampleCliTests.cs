@@ -219,7 +219,7 @@ public sealed class SampleCliTests
         // The JSON form in-process: under emulation another process start costs seconds and tests nothing more.
         using var services = PrimeCtl.PrimeCtlCommand.CreateServices(verbose: false);
         var output = new StringWriter();
-        code = PrimeCtl.Commands.ListCommand.Write([.. services.GetRequiredService<IDrmDeviceFactory>().EnumerateNodes().Select(n => n.Probe())], json: true, output);
+        code = PrimeCtl.Commands.ListCommand.Write(services.GetRequiredService<IDrmDeviceFactory>().EnumerateNodes().Select(n => n.Probe()).ToList(), json: true, output);
 
         Assert.Equal(0, code);
         using var doc = System.Text.Json.JsonDocument.Parse(output.ToString());

@@ -177,8 +177,8 @@ internal static unsafe partial class Libc
         }
     }
 
-    // Tmds.LibC 0.5.0 declares poll without SetLastError: its errno would be a stale one (the EAGAIN of the recvmsg
-    // before it, where the real one was EINTR). Declared here with it.
+    // Tmds.LibC declares poll without SetLastError, so errno read after it was stale (a signal storm made a
+    // blocked receive fail with the previous call's EAGAIN instead of retrying its EINTR).
     [LibraryImport("libc", SetLastError = true)]
     private static partial int poll(pollfd* fds, nuint nfds, int timeout);
 
