@@ -219,7 +219,8 @@ public sealed class SampleCliTests
         // The JSON form in-process: under emulation another process start costs seconds and tests nothing more.
         using var services = PrimeCtl.PrimeCtlCommand.CreateServices(verbose: false);
         var output = new StringWriter();
-        code = PrimeCtl.Commands.ListCommand.Write(services.GetRequiredService<IDrmDeviceFactory>().EnumerateNodes(), json: true, output);
+        var nodes = services.GetRequiredService<IDrmDeviceFactory>().EnumerateNodes().Select(n => n.Probe()).ToList(); // as `list` does
+        code = PrimeCtl.Commands.ListCommand.Write(nodes, json: true, output);
 
         Assert.Equal(0, code);
         using var doc = System.Text.Json.JsonDocument.Parse(output.ToString());
