@@ -149,7 +149,7 @@ internal static unsafe partial class Libc
         fds[1] = new pollfd { fd = wakeFd, events = POLLIN };
         while (true)
         {
-            int r = LibC.poll(fds, (ulong_t)(wakeFd == -1 ? 1ul : 2ul), -1);
+            int r = poll(fds, wakeFd == -1 ? 1u : 2u, -1);
             if (r >= 0)
             {
                 return 0;
@@ -162,6 +162,11 @@ internal static unsafe partial class Libc
             }
         }
     }
+
+    // Tmds.LibC declares poll without SetLastError, so errno read after it was stale (a signal storm made a
+    // blocked receive fail with the previous call's EAGAIN instead of retrying its EINTR).
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int poll(pollfd* fds, nuint nfds, int timeout);
 
     public static int EventFd(out int fd)
     {

@@ -14,7 +14,7 @@ public static class ChildTest
     public static void Run(Type testClass, string method, string marker)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in new[] { testClass.Assembly.Location, "-noColor", "-method", $"{testClass.FullName}.{method}" })
+        foreach (string a in new[] { testClass.Assembly.Location, "-noColor", "-showLiveOutput", "-method", $"{testClass.FullName}.{method}" })
         {
             psi.ArgumentList.Add(a);
         }
