@@ -228,7 +228,7 @@ public static class DmaBufSocketExtensions
             }
             catch (SocketException e)
             {
-                throw DrmException.FromErrno(e.NativeErrorCode, "recv", "socket"); // one transport error type
+                throw DrmException.FromErrno(e.NativeErrorCode, Interop.Libc.Operation.Recv, "socket"); // one transport error type
             }
 
             if (n == 0)

@@ -46,7 +46,7 @@ public sealed partial class DrmDevice : IDisposable
             using var lease = DeviceLease();
             if (_version is null)
             {
-                ThrowHelper.ThrowIfError(Drm.GetVersion(_fd, out var v), "DRM_IOCTL_VERSION", Path);
+                ThrowHelper.ThrowIfError(Drm.GetVersion(_fd, out var v), nameof(Drm.DRM_IOCTL_VERSION), Path);
                 _version = v;
             }
 
@@ -66,22 +66,25 @@ public sealed partial class DrmDevice : IDisposable
     /// (226) before it is opened, and opened <c>O_NONBLOCK</c> (cleared again after the check), so a FIFO, a tty or
     /// another device is refused without being opened and nothing can block here.
     /// </summary>
-    /// <exception cref="DrmException">The node cannot be opened.</exception>
-    /// <exception cref="ArgumentException">The path is not a DRM device node.</exception>
+    /// <exception cref="DrmException">
+    /// The node cannot be stat'ed or opened: <see cref="DrmException.IsNotFound"/> when it does not exist (or its
+    /// device is gone), <see cref="DrmException.IsPermissionDenied"/> when the caller may not open it.
+    /// </exception>
+    /// <exception cref="ArgumentException">The path is empty, or names something other than a DRM device node.</exception>
     public static DrmDevice Open(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         int errno = Libc.StatPath(path, out ulong rdev, out uint mode);
         if (errno != 0)
         {
-            ThrowHelper.Throw(errno, "stat", path, hint: OpenHint(errno));
+            ThrowHelper.Throw(errno, Libc.Operation.Stat, path, hint: OpenHint(errno));
         }
 
         DrmNodeType type = NodeTypeOf(path, mode, rdev);
         errno = Libc.Open(path, Libc.O_RDWR | Libc.O_CLOEXEC | Libc.O_NONBLOCK | Libc.O_NOCTTY, out int fd);
         if (errno != 0)
         {
-            ThrowHelper.Throw(errno, "open", path, hint: OpenHint(errno));
+            ThrowHelper.Throw(errno, Libc.Operation.Open, path, hint: OpenHint(errno));
         }
 
         var file = new SafeFileHandle(fd, ownsHandle: true);
@@ -89,9 +92,9 @@ public sealed partial class DrmDevice : IDisposable
         {
             // The path may have been replaced between stat and open: check what was opened, then make it blocking
             // again, as libdrm's drmOpen leaves it.
-            ThrowHelper.ThrowIfError(Libc.Stat(fd, out _, out _, out rdev, out mode), "fstat", path, fd: fd);
+            ThrowHelper.ThrowIfError(Libc.Stat(fd, out _, out _, out rdev, out mode), Libc.Operation.FStat, path, fd: fd);
             type = NodeTypeOf(path, mode, rdev);
-            ThrowHelper.ThrowIfError(Libc.SetNonBlocking(fd, false), "fcntl(F_SETFL)", path, fd: fd);
+            ThrowHelper.ThrowIfError(Libc.SetNonBlocking(fd, false), Libc.Operation.SetFlags, path, fd: fd);
             return new DrmDevice(file, path, type);
         }
         catch
@@ -102,6 +105,8 @@ public sealed partial class DrmDevice : IDisposable
     }
 
     /// <summary>Opens the node of a device found by <see cref="DrmNode.Enumerate(string)"/>.</summary>
+    /// <exception cref="DrmException">The node cannot be opened; see <see cref="Open(string)"/>.</exception>
+    /// <exception cref="ArgumentException">The node's path is not a DRM device node (any more).</exception>
     public static DrmDevice Open(DrmNode node)
     {
         ArgumentNullException.ThrowIfNull(node);
@@ -116,7 +121,10 @@ public sealed partial class DrmDevice : IDisposable
     /// process DRM master. Where sysfs does not tell (the null driver, or a driver whose kernel name differs from
     /// its DRM name), render nodes, which carry no master, are asked with <c>DRM_IOCTL_VERSION</c>/<c>GET_CAP</c>.
     /// </summary>
-    /// <exception cref="DrmException">No such device (ENODEV).</exception>
+    /// <exception cref="DrmException">
+    /// No such device (ENODEV, <see cref="DrmException.IsNotFound"/>), or the node found cannot be opened
+    /// (see <see cref="Open(string)"/>).
+    /// </exception>
     public static DrmDevice OpenByDriver(string? driverName, DrmNodeType preferred = DrmNodeType.Render)
     {
         IReadOnlyList<DrmNode> nodes = DrmNode.Enumerate();
@@ -137,7 +145,7 @@ public sealed partial class DrmDevice : IDisposable
 
         if (match is null)
         {
-            ThrowHelper.Throw(Errno.ENODEV, "open", driverName is null ? "any DRM device" : $"a {driverName} device", hint: driverName is null
+            ThrowHelper.Throw(Errno.ENODEV, Libc.Operation.Open, driverName is null ? "any DRM device" : $"a {driverName} device", hint: driverName is null
                 ? "no DRM node that can import and export dma-bufs; load a driver (sudo modprobe vgem)"
                 : $"no DRM node with driver '{driverName}'; is the driver loaded (sudo modprobe {driverName})?");
         }
@@ -149,7 +157,7 @@ public sealed partial class DrmDevice : IDisposable
     public ulong GetCapability(DrmCapability capability)
     {
         using var lease = DeviceLease();
-        ThrowHelper.ThrowIfError(Drm.GetCap(_fd, (ulong)capability, out ulong value), $"DRM_IOCTL_GET_CAP({capability})", Path);
+        ThrowHelper.ThrowIfError(Drm.GetCap(_fd, (ulong)capability, out ulong value), $"{nameof(Drm.DRM_IOCTL_GET_CAP)}({capability})", Path);
         return value;
     }
 
@@ -182,7 +190,7 @@ public sealed partial class DrmDevice : IDisposable
         int errno = _table.CreateDumb(_fd, ref arg);
         if (errno != 0)
         {
-            ThrowHelper.Throw(errno, "DRM_IOCTL_MODE_CREATE_DUMB", Path, hint:
+            ThrowHelper.Throw(errno, nameof(DrmModeDumb.DRM_IOCTL_MODE_CREATE_DUMB), Path, hint:
                 errno == Errno.EACCES && NodeType == DrmNodeType.Render
                     ? "Dumb buffers need the primary node (/dev/dri/cardN) of this device, not a render node"
                     : null);
@@ -271,7 +279,7 @@ public sealed partial class DrmDevice : IDisposable
             bool withModifiers = buffer.Modifier != DmaBufDescription.InvalidModifier;
             int errno = DrmModeFb.AddFB2(_fd, buffer.Width, buffer.Height, buffer.Format.Value,
                 withModifiers ? DrmModeFb.DRM_MODE_FB_MODIFIERS : 0, handles, [.. buffer.Strides], [.. buffer.Offsets], modifiers, out uint fbId);
-            ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_MODE_ADDFB2", Path, gemHandle: handles[0], hint: errno switch
+            ThrowHelper.ThrowIfError(errno, nameof(DrmModeFb.DRM_IOCTL_MODE_ADDFB2), Path, gemHandle: handles[0], hint: errno switch
             {
                 Errno.EOPNOTSUPP or Errno.EINVAL when NodeType == DrmNodeType.Render => "framebuffers need a KMS driver's primary node",
                 Errno.EINVAL => $"the driver refused {buffer.Width}x{buffer.Height} {buffer.Format} with these pitches/offsets/modifier",
@@ -324,7 +332,7 @@ public sealed partial class DrmDevice : IDisposable
         int errno = DrmPrime.HandleToFd(_fd, number, DrmPrime.DRM_CLOEXEC | (uint)flags, out int fd);
         if (errno != 0)
         {
-            ThrowHelper.Throw(errno, "DRM_IOCTL_PRIME_HANDLE_TO_FD", Path, gemHandle: number);
+            ThrowHelper.Throw(errno, nameof(DrmPrime.DRM_IOCTL_PRIME_HANDLE_TO_FD), Path, gemHandle: number);
         }
 
         return new DmaBuf(fd, ownsHandle: true);
@@ -402,7 +410,7 @@ public sealed partial class DrmDevice : IDisposable
         _table.Release(_fd, handle) == 0; // the GemHandle's reference on the file is dropped by its ChildSafeHandle
 
     private void ThrowImportError(int errno, int fd) =>
-        ThrowHelper.Throw(errno, "DRM_IOCTL_PRIME_FD_TO_HANDLE", Path, fd: fd, hint:
+        ThrowHelper.Throw(errno, nameof(DrmPrime.DRM_IOCTL_PRIME_FD_TO_HANDLE), Path, fd: fd, hint:
             errno == Errno.EINVAL && !DmaBuf.IsDmaBuf(fd) ? $"fd {fd} is not a dma-buf" : null);
 
     private static DrmNodeType NodeTypeOf(string path, uint mode, ulong rdev)
@@ -425,7 +433,7 @@ public sealed partial class DrmDevice : IDisposable
 
     private static string? OpenHint(int errno) => errno switch
     {
-        Errno.EACCES or Errno.EPERM => "add your user to the 'render' group (render nodes) or 'video' group (card nodes), or run the tests in the rig",
+        Errno.EACCES or Errno.EPERM => "the user needs to be in the 'render' group (render nodes) or the 'video' group (card nodes), or root",
         Errno.ENOENT => "no such node; is a DRM driver loaded (sudo modprobe vgem)?",
         _ => null,
     };

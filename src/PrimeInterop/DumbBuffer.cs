@@ -55,9 +55,9 @@ public sealed class DumbBuffer : IDisposable
         DrmDevice device = Handle.Device;
         using var held = Handle.Lease(); // the handle keeps the device's file open, so its fd is valid
         uint number = Handle.Number;
-        ThrowHelper.ThrowIfError(DrmModeDumb.Map(device.RawFd, number, out ulong offset), "DRM_IOCTL_MODE_MAP_DUMB", device.Path, gemHandle: number);
+        ThrowHelper.ThrowIfError(DrmModeDumb.Map(device.RawFd, number, out ulong offset), nameof(DrmModeDumb.DRM_IOCTL_MODE_MAP_DUMB), device.Path, gemHandle: number);
         int errno = Libc.Mmap(device.RawFd, (nuint)Size, Libc.PROT_READ | Libc.PROT_WRITE, (long)offset, out IntPtr address);
-        ThrowHelper.ThrowIfError(errno, "mmap", device.Path, gemHandle: number);
+        ThrowHelper.ThrowIfError(errno, Libc.Operation.Mmap, device.Path, gemHandle: number);
         return new DrmMapping(address, (long)Size);
     }
 

@@ -17,7 +17,7 @@ public sealed class BadInputTests
             var e = Assert.Throws<DrmException>(() => card.ExportDmaBuf(bogus));
             Assert.Equal(Interop.Errno.ENOENT, e.Errno);
             Assert.Equal("DRM_IOCTL_PRIME_HANDLE_TO_FD", e.Operation);
-            Assert.Equal(card.Path, e.Path);
+            Assert.Equal(card.Path, e.Target);
             Assert.Equal(0xdeadu, e.GemHandle);
             Assert.Contains($"DRM_IOCTL_PRIME_HANDLE_TO_FD on {card.Path} (GEM handle 57005) failed: ENOENT", e.Message, StringComparison.Ordinal);
         }

@@ -45,6 +45,14 @@ internal static unsafe partial class Libc
     public const int SEEK_SET = 0, SEEK_END = 2;
     public const int PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
 
+    /// <summary>The names these calls go by in a <see cref="DrmException"/>'s <see cref="DrmException.Operation"/>.</summary>
+    public static class Operation
+    {
+        public const string Open = "open", Stat = "stat", FStat = "fstat", Mmap = "mmap", EventFd = "eventfd", Recv = "recv",
+            PollIn = "poll(POLLIN)", PollOut = "poll(POLLOUT)", SeekEnd = "lseek(SEEK_END)",
+            SetFlags = "fcntl(F_SETFL)", DupCloseOnExec = "fcntl(F_DUPFD_CLOEXEC)";
+    }
+
     public static int Open(string path, int flags, out int fd)
     {
         int byteCount = Encoding.UTF8.GetByteCount(path);
