@@ -250,7 +250,7 @@ public sealed class SafetyContractTests
             oracle.ExpectClosedAtEnd(dumb.Handle);
             uint abandoned = AddAndDrop(vkms, imported);
             CollectEverything();
-            Assert.Equal(Interop.Errno.ENOENT, Interop.DrmModeFb.RmFB(vkms.RawFd, abandoned)); // before: 0, it was still there
+            ErrnoAssert.Equal(Interop.Errno.ENOENT, Interop.DrmModeFb.RmFB(vkms.RawFd, abandoned)); // before: 0, it was still there
 
             var fb = vkms.AddFramebuffer(imported);
             Assert.Equal(0, Interop.DrmModeFb.RmFB(vkms.RawFd, fb.Id)); // someone else removed it
