@@ -58,8 +58,11 @@ public sealed partial class DrmDevice : IDisposable
     public PrimeCapabilities PrimeCapabilities =>
         TryGetCapability(DrmCapability.Prime, out ulong v) ? (PrimeCapabilities)(v & 3) : PrimeCapabilities.None;
 
-    /// <summary>How many distinct buffer objects this file currently holds handles for (through this library).</summary>
-    public int OpenObjectCount => _table.Count;
+    /// <summary>
+    /// How many distinct buffer objects this file currently holds handles for (through this library). Internal: the
+    /// tests' and the soak's leak checks read it; a caller's own accounting is the GemHandles it has not disposed.
+    /// </summary>
+    internal int OpenObjectCount => _table.Count;
 
     /// <summary>
     /// Opens a DRM node by path. The path is checked with <c>stat</c> to be a character device of the DRM major
