@@ -50,7 +50,9 @@ internal static unsafe partial class Libc
     {
         public const string Open = "open", Stat = "stat", FStat = "fstat", Mmap = "mmap", EventFd = "eventfd", Recv = "recv",
             PollIn = "poll(POLLIN)", PollOut = "poll(POLLOUT)", SeekEnd = "lseek(SEEK_END)",
-            SetFlags = "fcntl(F_SETFL)", DupCloseOnExec = "fcntl(F_DUPFD_CLOEXEC)";
+            SetFlags = "fcntl(F_SETFL)", DupCloseOnExec = "fcntl(F_DUPFD_CLOEXEC)", Poll = "poll",
+            MemfdCreate = "memfd_create", Truncate = "ftruncate", AddSeals = "fcntl(F_ADD_SEALS)", GetSeals = "fcntl(F_GET_SEALS)",
+            EpollCreate = "epoll_create1", EpollAdd = "epoll_ctl(EPOLL_CTL_ADD)";
     }
 
     public static int Open(string path, int flags, out int fd)
