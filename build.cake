@@ -4,7 +4,7 @@
 //   --compositor=weston: the Wayland sample samples/wlshow against weston)
 //   Bench  Pack (both .nupkg + .snupkg into artifacts/package)  Consumer (README snippets built against the packages, run)
 //   Soak (tests/PrimeInterop.Soak for --seconds=N, default 60, on kernel A or directly where vgem and vkms are)
-// Arguments: --configuration=Release  --kernels=a,b  --rig=auto|always|never  --rig-parallel=true|false  --aot=true  --compositor=weston
+// Arguments: --source=dumb|udmabuf|heap (Demo)  --configuration=Release  --kernels=a,b  --rig=auto|always|never  --rig-parallel=true|false  --aot=true  --compositor=weston
 //   --soak-seconds=10 (Test/Rig: the soak after the tests in kernel A's guest; 0 leaves it out)
 // No #addin or #tool: everything here is Cake's own or the .NET runtime's.
 using System.Xml.Linq;
@@ -13,6 +13,7 @@ var target = Argument("target", "Test");
 var configuration = Argument("configuration", "Release");
 var kernels = Argument("kernels", "a,b").Split(',', StringSplitOptions.RemoveEmptyEntries);
 var rigMode = Argument("rig", EnvironmentVariable("PRIMEINTEROP_RIG_MODE") ?? "auto");
+var demoSource = Argument("source", "dumb"); // Demo: where the exported buffer comes from (dumb, udmabuf, heap)
 var compositor = Argument("compositor", ""); // Demo: --compositor=weston runs the Wayland sample (samples/wlshow) against weston
 var rigParallel = Argument("rig-parallel", false); // sequential streams each guest console; parallel measured no faster on 2 cores
 var aot = Argument("aot", false);
@@ -225,11 +226,11 @@ Task("Demo").IsDependentOn("Build").Does(() =>
     }
     if (!UseRig())
     {
-        Run("bash", $"-c '{primectl} demo --output \"{artifacts.Combine("demo")}\"'");
+        Run("bash", $"-c '{primectl} demo --source {demoSource} --output \"{artifacts.Combine("demo")}\"'");
         return;
     }
     Run("bash", $"\"{rigScript}\" prereqs");
-    var (outDir, code) = RunInRig("a", "demo", $"{primectl} demo --output /tmp/rig-out");
+    var (outDir, code) = RunInRig("a", "demo", $"{primectl} demo --source {demoSource} --output /tmp/rig-out");
     if (code != 0) throw new Exception($"the demo failed in the rig (exit {code}); see {outDir}/serial.log");
     Information($"demo output (PNG of the received pixels) is in {outDir}");
 });

@@ -8,12 +8,17 @@
 #include <drm.h>
 #include <drm_mode.h>
 #include <linux/dma-buf.h>
-#include <linux/magic.h>
+#include <linux/dma-heap.h>
+#include <linux/memfd.h>
 #include <linux/sync_file.h>
-#include <poll.h>
+#include <linux/udmabuf.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <linux/magic.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/vfs.h>
+#include "vgem.h"
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -38,7 +43,15 @@ int main(void)
     IOCTL(DMA_BUF_SET_NAME);
     IOCTL(DMA_BUF_IOCTL_EXPORT_SYNC_FILE);
     IOCTL(DMA_BUF_IOCTL_IMPORT_SYNC_FILE);
+    IOCTL(UDMABUF_CREATE);
+    IOCTL(UDMABUF_CREATE_LIST);
+    IOCTL(DMA_HEAP_IOCTL_ALLOC);
+    IOCTL(SYNC_IOC_MERGE);
     IOCTL(SYNC_IOC_FILE_INFO);
+    IOCTL(DRM_IOCTL_VGEM_FENCE_ATTACH);
+    IOCTL(DRM_IOCTL_VGEM_FENCE_SIGNAL);
+    IOCTL(SW_SYNC_IOC_CREATE_FENCE);
+    IOCTL(SW_SYNC_IOC_INC);
 
     SIZE(drm_version);
     OFF(drm_version, version_major); OFF(drm_version, version_minor); OFF(drm_version, version_patchlevel);
@@ -69,6 +82,31 @@ int main(void)
     SIZE(dma_buf_import_sync_file);
     OFF(dma_buf_import_sync_file, flags); OFF(dma_buf_import_sync_file, fd);
 
+    SIZE(udmabuf_create);
+    OFF(udmabuf_create, memfd); OFF(udmabuf_create, flags); OFF(udmabuf_create, offset); OFF(udmabuf_create, size);
+    SIZE(udmabuf_create_item);
+    OFF(udmabuf_create_item, memfd); OFF(udmabuf_create_item, __pad); OFF(udmabuf_create_item, offset);
+    OFF(udmabuf_create_item, size);
+    SIZE(udmabuf_create_list);
+    OFF(udmabuf_create_list, flags); OFF(udmabuf_create_list, count);
+    SIZE(dma_heap_allocation_data);
+    OFF(dma_heap_allocation_data, len); OFF(dma_heap_allocation_data, fd); OFF(dma_heap_allocation_data, fd_flags);
+    OFF(dma_heap_allocation_data, heap_flags);
+    SIZE(sync_merge_data);
+    OFF(sync_merge_data, name); OFF(sync_merge_data, fd2); OFF(sync_merge_data, fence); OFF(sync_merge_data, flags);
+    OFF(sync_merge_data, pad);
+    SIZE(sync_fence_info);
+    OFF(sync_fence_info, obj_name); OFF(sync_fence_info, driver_name); OFF(sync_fence_info, status);
+    OFF(sync_fence_info, flags); OFF(sync_fence_info, timestamp_ns);
+    SIZE(drm_vgem_fence_attach);
+    OFF(drm_vgem_fence_attach, handle); OFF(drm_vgem_fence_attach, flags); OFF(drm_vgem_fence_attach, out_fence);
+    OFF(drm_vgem_fence_attach, pad);
+    SIZE(drm_vgem_fence_signal);
+    OFF(drm_vgem_fence_signal, fence); OFF(drm_vgem_fence_signal, flags);
+    SIZE(sw_sync_create_fence_data);
+    OFF(sw_sync_create_fence_data, value); OFF(sw_sync_create_fence_data, name); OFF(sw_sync_create_fence_data, fence);
+    SIZE(epoll_event);
+    OFF(epoll_event, events); OFF(epoll_event, data);
     SIZE(sync_file_info);
     OFF(sync_file_info, name); OFF(sync_file_info, status); OFF(sync_file_info, flags);
     OFF(sync_file_info, num_fences); OFF(sync_file_info, pad); OFF(sync_file_info, sync_fence_info);
@@ -121,5 +159,25 @@ int main(void)
     CONST(DMA_BUF_SYNC_START);
     CONST(DMA_BUF_SYNC_END);
     CONST(DMA_BUF_NAME_LEN);
+    CONST(UDMABUF_FLAGS_CLOEXEC);
+    CONST(MFD_CLOEXEC);
+    CONST(MFD_ALLOW_SEALING);
+    CONST(F_ADD_SEALS);
+    CONST(F_GET_SEALS);
+    CONST(F_SEAL_SEAL);
+    CONST(F_SEAL_SHRINK);
+    CONST(F_SEAL_GROW);
+    CONST(F_SEAL_WRITE);
+    CONST(F_SEAL_FUTURE_WRITE);
+    CONST(VGEM_FENCE_WRITE);
+    CONST(DRM_COMMAND_BASE);
+    CONST(EPOLL_CLOEXEC);
+    CONST(EPOLL_CTL_ADD);
+    CONST(EPOLL_CTL_DEL);
+    CONST(EPOLLIN);
+    CONST(EPOLLOUT);
+    CONST(EPOLLERR);
+    CONST(EPOLLHUP);
+    CONST(EPOLLONESHOT);
     return 0;
 }

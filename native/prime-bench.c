@@ -152,6 +152,10 @@ int main(int argc, char **argv)
     int card = open_vgem("card"), render = open_vgem("renderD");
     struct drm_mode_create_dumb create = { .width = 64, .height = 64, .bpp = 32 };
     check(drmIoctl(card, DRM_IOCTL_MODE_CREATE_DUMB, &create), "CREATE_DUMB");
+    /* Exported read/write first: the exporting file caches the dma-buf of a handle until the handle is closed, so
+     * the first export's access mode is every later export's (the C# side does the same, in the same order). */
+    int held_fd;
+    check(drmPrimeHandleToFD(card, create.handle, DRM_CLOEXEC | DRM_RDWR, &held_fd), "drmPrimeHandleToFD");
 
     int fd;
     uint32_t handle;
@@ -170,9 +174,7 @@ int main(int argc, char **argv)
     double t2 = now_ns();
 
     /* dup-import: render holds the object; every further import returns the same handle. */
-    int held_fd;
     uint32_t held;
-    check(drmPrimeHandleToFD(card, create.handle, DRM_CLOEXEC | DRM_RDWR, &held_fd), "drmPrimeHandleToFD");
     check(drmPrimeFDToHandle(render, held_fd, &held), "drmPrimeFDToHandle");
     double t3 = now_ns();
     for (long i = 0; i < n; i++) {

@@ -8,6 +8,36 @@
 #include <unistd.h>
 #include <xf86drm.h>
 
+/* vgem's fence ioctls (include/uapi/drm/vgem_drm.h, which libdrm-dev does not ship): attach an unsignalled
+ * fence to a buffer, signal it later. vgem signals a forgotten fence by itself after 10 seconds. */
+#ifndef DRM_VGEM_FENCE_ATTACH
+#define DRM_VGEM_FENCE_ATTACH 0x1
+#define DRM_VGEM_FENCE_SIGNAL 0x2
+#define DRM_IOCTL_VGEM_FENCE_ATTACH DRM_IOWR(DRM_COMMAND_BASE + DRM_VGEM_FENCE_ATTACH, struct drm_vgem_fence_attach)
+#define DRM_IOCTL_VGEM_FENCE_SIGNAL DRM_IOW(DRM_COMMAND_BASE + DRM_VGEM_FENCE_SIGNAL, struct drm_vgem_fence_signal)
+struct drm_vgem_fence_attach {
+    __u32 handle;
+    __u32 flags;
+#define VGEM_FENCE_WRITE 0x1
+    __u32 out_fence;
+    __u32 pad;
+};
+struct drm_vgem_fence_signal {
+    __u32 fence;
+    __u32 flags;
+};
+#endif
+
+/* sw_sync's debugfs interface (drivers/dma-buf/sw_sync.c: not in any uapi header, so copied from there). */
+struct sw_sync_create_fence_data {
+    __u32 value;
+    char name[32];
+    __s32 fence;
+};
+#define SW_SYNC_IOC_MAGIC 'W'
+#define SW_SYNC_IOC_CREATE_FENCE _IOWR(SW_SYNC_IOC_MAGIC, 0, struct sw_sync_create_fence_data)
+#define SW_SYNC_IOC_INC _IOW(SW_SYNC_IOC_MAGIC, 1, __u32)
+
 /* The first node of `type` ("card" or "renderD") whose driver is vgem; exits with status 2 if there is none. */
 static inline int open_vgem(const char *type)
 {

@@ -265,6 +265,13 @@ public sealed class DmaBufClient : IDisposable
     public void Present(WaylandDmaBuffer buffer)
     {
         ArgumentNullException.ThrowIfNull(buffer);
+        buffer.Released = false;
+        Present(buffer.Proxy, (int)buffer.Description.Width, (int)buffer.Description.Height);
+    }
+
+    /// <summary><see cref="Present(WaylandDmaBuffer)"/> for any wl_buffer of that size.</summary>
+    internal void Present(WaylandObject buffer, int width, int height)
+    {
         if (_surface is null)
         {
             if (_shell is null)
@@ -278,16 +285,32 @@ public sealed class DmaBufClient : IDisposable
             _connection.Send(_shell, 1, new WireWriter().Object(_surface).Uint(0).Object(_output));
         }
 
-        buffer.Released = false;
-        _connection.Send(_surface, 1, new WireWriter().Object(buffer.Proxy).Int(0).Int(0)); // attach
-        int w = (int)buffer.Description.Width, h = (int)buffer.Description.Height;
-        _connection.Send(_surface, _surface.Version >= 4 ? (ushort)9 : (ushort)2, new WireWriter().Int(0).Int(0).Int(w).Int(h)); // damage_buffer / damage
+        _connection.Send(_surface, 1, new WireWriter().Object(buffer).Int(0).Int(0)); // attach
+        _connection.Send(_surface, _surface.Version >= 4 ? (ushort)9 : (ushort)2, new WireWriter().Int(0).Int(0).Int(width).Int(height)); // damage_buffer / damage
         WaylandObject callback = _connection.NewObject("wl_callback", 1);
         bool done = false;
         callback.OnEvent = (_, _) => done = true;
         _connection.Send(_surface, 3, new WireWriter().NewId(callback)); // frame
         _connection.Send(_surface, 6, new WireWriter()); // commit
         _connection.WaitFor(() => done, $"the frame callback of {_surface}");
+    }
+
+    /// <summary>
+    /// A wl_shm XRGB8888 buffer of the output's size holding <paramref name="pixels"/> (rows of width * 4 bytes), in a
+    /// memfd the caller disposes: shows the compositor side without any DRM device (tests on machines without one).
+    /// </summary>
+    internal WaylandObject CreateShmBuffer(ReadOnlySpan<byte> pixels, out Microsoft.Win32.SafeHandles.SafeFileHandle memory)
+    {
+        int stride = OutputWidth * 4;
+        int size = checked(stride * OutputHeight);
+        memory = MemFd.Create("wlshow-shm", size);
+        RandomAccess.Write(memory, pixels[..size], 0);
+        WaylandObject pool = _connection.NewObject("wl_shm_pool", 1);
+        _connection.Send(_shm, 0, new WireWriter().NewId(pool).Fd(memory).Int(size)); // create_pool(new_id, fd, int size)
+        WaylandObject buffer = _connection.NewObject("wl_buffer", 1);
+        _connection.Send(pool, 0, new WireWriter().NewId(buffer).Int(0).Int(OutputWidth).Int(OutputHeight).Int(stride).Uint(ShmFormatXrgb8888));
+        _connection.Send(pool, 1, new WireWriter()); // destroy
+        return buffer;
     }
 
     /// <summary>Waits until the compositor released the buffer (<c>wl_buffer.release</c>).</summary>

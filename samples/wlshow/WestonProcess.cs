@@ -51,7 +51,11 @@ public sealed class WestonProcess : IDisposable
     public static WestonProcess Start(WestonBackend backend, string? drmCard = null, int width = 256, int height = 256, TimeSpan? timeout = null)
     {
         string dir = Directory.CreateTempSubdirectory("wlshow-weston-").FullName; // created with mode 0700
-        var psi = new ProcessStartInfo("weston") { UseShellExecute = false };
+        // Through sh only to send weston's stdout/stderr (Mesa's loader warnings) to a file; exec keeps the pid.
+        var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("exec \"$0\" \"$@\" >>\"$XDG_RUNTIME_DIR/weston.stdio\" 2>&1");
+        psi.ArgumentList.Add("weston");
         psi.Environment["XDG_RUNTIME_DIR"] = dir;
         psi.Environment.Remove("WAYLAND_DISPLAY");
         psi.Environment.Remove("DISPLAY");
@@ -101,17 +105,25 @@ public sealed class WestonProcess : IDisposable
         }
     }
 
-    /// <summary>The last lines of weston's log (for error messages).</summary>
+    /// <summary>What weston wrote to stdout/stderr (Mesa's warnings, a crash).</summary>
+    public string StdioPath => Path.Combine(RuntimeDirectory, "weston.stdio");
+
+    /// <summary>The last lines of weston's log and of its stderr (for error messages).</summary>
     public string LogTail(int lines = 25)
     {
-        try
+        static string Tail(string path, int lines)
         {
-            return string.Join('\n', File.ReadLines(LogPath).TakeLast(lines));
+            try
+            {
+                return string.Join('\n', File.ReadLines(path).TakeLast(lines));
+            }
+            catch (IOException)
+            {
+                return $"(no {Path.GetFileName(path)})";
+            }
         }
-        catch (IOException)
-        {
-            return "(no weston log)";
-        }
+
+        return Tail(LogPath, lines) + "\n--- stdout/stderr:\n" + Tail(StdioPath, 10);
     }
 
     /// <summary>Stops weston (SIGTERM, SIGKILL after 5 s) and removes its runtime directory.</summary>

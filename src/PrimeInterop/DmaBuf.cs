@@ -17,7 +17,7 @@ public readonly record struct DmaBufIdentity(ulong Device, ulong Inode)
 /// An owned dma-buf file descriptor (always close-on-exec when this library created it). A dma-buf keeps the
 /// buffer object it was exported from alive until every fd, mapping and import of it is gone.
 /// </summary>
-public sealed class DmaBuf : FileDescriptorHandle
+public sealed partial class DmaBuf : FileDescriptorHandle
 {
     private long _size = -1;
     private DmaBufIdentity? _identity;

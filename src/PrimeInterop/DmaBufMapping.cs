@@ -11,6 +11,7 @@ namespace PrimeInterop;
 public sealed class DmaBufMapping : IDisposable
 {
     private readonly MappingHandle _memory;
+    private volatile bool _disposed; // the handle itself stays open while a scope holds it
 
     internal DmaBufMapping(DmaBuf buffer, IntPtr address, long length)
     {
@@ -44,7 +45,11 @@ public sealed class DmaBufMapping : IDisposable
     }
 
     /// <summary>Unmaps the memory now, or, while an access scope is open, when the last one ends.</summary>
-    public void Dispose() => _memory.Dispose();
+    public void Dispose()
+    {
+        _disposed = true;
+        _memory.Dispose();
+    }
 
     internal static void ValidateAccess(DmaBufAccess access)
     {
@@ -56,14 +61,18 @@ public sealed class DmaBufMapping : IDisposable
 
     private HandleLease Lease()
     {
-        try
+        if (!_disposed)
         {
-            return new HandleLease(_memory);
+            try
+            {
+                return new HandleLease(_memory);
+            }
+            catch (ObjectDisposedException)
+            {
+            }
         }
-        catch (ObjectDisposedException)
-        {
-            throw new ObjectDisposedException(nameof(DmaBufMapping), "The dma-buf mapping has been disposed.");
-        }
+
+        throw new ObjectDisposedException(nameof(DmaBufMapping), "The dma-buf mapping has been disposed.");
     }
 }
 

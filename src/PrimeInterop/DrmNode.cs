@@ -114,17 +114,8 @@ public sealed partial record DrmNode
         return string.IsNullOrEmpty(driver) ? null : driver;
     }
 
-    private static string? ResolveLink(string link)
-    {
-        try
-        {
-            return Directory.Exists(link) ? new DirectoryInfo(link).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? new DirectoryInfo(link).FullName : null;
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-    }
+    /// <summary>The link's final target, resolved like the kernel does (relative to the link's real directory).</summary>
+    private static string? ResolveLink(string link) => Directory.Exists(link) ? Interop.Libc.RealPath(link) : null;
 
     [GeneratedRegex(@"^(card|renderD)(\d+)$", RegexOptions.CultureInvariant)]
     private static partial Regex NodeName();

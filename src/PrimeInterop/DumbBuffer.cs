@@ -76,6 +76,7 @@ public sealed class DumbBuffer : IDisposable
 public sealed class DrmMapping : IDisposable
 {
     private readonly MappingHandle _memory;
+    private volatile bool _disposed; // the handle itself stays open while a scope holds it
 
     internal DrmMapping(IntPtr address, long length)
     {
@@ -89,21 +90,27 @@ public sealed class DrmMapping : IDisposable
     /// <summary>Opens the memory for the CPU; the scope holds the mapping until it is disposed (always <c>using</c> it).</summary>
     public DrmCpuAccess BeginAccess()
     {
-        HandleLease lease;
-        try
+        if (!_disposed)
         {
-            lease = new HandleLease(_memory);
-        }
-        catch (ObjectDisposedException)
-        {
-            throw new ObjectDisposedException(nameof(DrmMapping), "The mapping has been disposed.");
+            try
+            {
+                var lease = new HandleLease(_memory);
+                return new DrmCpuAccess(lease, _memory.Span());
+            }
+            catch (ObjectDisposedException)
+            {
+            }
         }
 
-        return new DrmCpuAccess(lease, _memory.Span());
+        throw new ObjectDisposedException(nameof(DrmMapping), "The mapping has been disposed.");
     }
 
     /// <summary>Unmaps the memory now, or, while an access scope is open, when the last one ends.</summary>
-    public void Dispose() => _memory.Dispose();
+    public void Dispose()
+    {
+        _disposed = true;
+        _memory.Dispose();
+    }
 }
 
 /// <summary>An access scope on a <see cref="DrmMapping"/>: its span is valid, and the memory mapped, until it is disposed.</summary>

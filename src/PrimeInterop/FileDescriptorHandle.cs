@@ -9,6 +9,8 @@ namespace PrimeInterop;
 /// </summary>
 public abstract class FileDescriptorHandle : SafeHandle
 {
+    private CancellationTokenSource? _disposal;
+
     private protected FileDescriptorHandle(int fd, bool ownsHandle)
         : base(new IntPtr(-1), ownsHandle) => SetHandle(new IntPtr(fd));
 
@@ -25,6 +27,37 @@ public abstract class FileDescriptorHandle : SafeHandle
         }
     }
 
+    /// <summary>
+    /// Fires when this handle is disposed, so that pending waits on it end (with ObjectDisposedException) instead
+    /// of holding a dup of the fd until the kernel signals.
+    /// </summary>
+    private protected CancellationToken DisposalToken
+    {
+        get
+        {
+            if (_disposal is null)
+            {
+                Interlocked.CompareExchange(ref _disposal, new CancellationTokenSource(), null);
+                if (IsClosed)
+                {
+                    _disposal.Cancel(); // disposed while the token was being made
+                }
+            }
+
+            return _disposal.Token;
+        }
+    }
+
     /// <inheritdoc/>
     protected override bool ReleaseHandle() => Libc.Close((int)handle) == 0;
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        if (disposing)
+        {
+            Volatile.Read(ref _disposal)?.Cancel();
+        }
+    }
 }

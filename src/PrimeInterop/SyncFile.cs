@@ -3,7 +3,7 @@ using PrimeInterop.Interop;
 namespace PrimeInterop;
 
 /// <summary>An owned sync_file fd: a fence exported from, or to be imported into, a dma-buf.</summary>
-public sealed class SyncFile : FileDescriptorHandle
+public sealed partial class SyncFile : FileDescriptorHandle
 {
     internal SyncFile(int fd, bool ownsHandle = true)
         : base(fd, ownsHandle)

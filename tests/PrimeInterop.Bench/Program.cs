@@ -2,6 +2,7 @@
 // rounds that alternate which of C and C# goes first, on whatever kernel this runs on. Under QEMU's emulator the
 // absolute times mean little; the ratio measured in one run does.
 //   dotnet PrimeInterop.Bench.dll [ITERATIONS] [ROUNDS]
+//   dotnet PrimeInterop.Bench.dll fence-latency [SAMPLES] [ROUNDS]   (FenceLatency.cs)
 // Ends with one line, also written to $RIG_OUT/bench-line when RIG_OUT is set:
 //   bench <uname -r>: export R, roundtrip R, dup-import R, lane-export R, lane-roundtrip R, lane-dup-import R,
 //   fdpass-1 R, fdpass-4 R, scale-10k R; alloc export N B/op, roundtrip N B/op, lane N B/op, access N B/op
@@ -12,6 +13,13 @@ using PrimeInterop;
 using PrimeInterop.Bench;
 
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+if (args.Length > 0 && args[0] == "fence-latency")
+{
+    string nativeDir = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "native"));
+    return await FenceLatency.RunAsync(nativeDir, args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 50,
+        args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 5);
+}
+
 int iterations = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20000;
 int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 15;
 string native = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "native", "prime-bench"));

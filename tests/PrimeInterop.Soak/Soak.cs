@@ -104,7 +104,7 @@ internal readonly record struct PeerSummary(long Operations, int Violations, int
     public static PeerSummary? Parse(string line)
     {
         string[] f = line.Replace(",", "", StringComparison.Ordinal).Split(' ');
-        return f.Length == 11 && f[0] == "peer:"
+        return f.Length == 12 && f[0] == "peer:"
             && long.TryParse(f[1], CultureInfo.InvariantCulture, out long ops) && int.TryParse(f[3], CultureInfo.InvariantCulture, out int v)
             && int.TryParse(f[6], CultureInfo.InvariantCulture, out int fds) && int.TryParse(f[9], CultureInfo.InvariantCulture, out int handles)
             ? new PeerSummary(ops, v, fds, handles)

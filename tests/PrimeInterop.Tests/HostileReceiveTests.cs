@@ -73,10 +73,38 @@ public sealed class HostileReceiveTests
             (2, Gen.Select(Description, Gen.Int[0, 63], Gen.Byte, (d, i, b) => { d[i] ^= (byte)(b | 1); return d; })));
 
     private static Gen<FdKind[]> Fds(FdKind[] kinds) =>
-        Gen.Frequency((6, Gen.Int[0, 4]), (3, Gen.Int[5, 16]), (1, Gen.Int[17, UnixFdPassing.MaxFdsPerMessage]))
-            .SelectMany(n => Gen.OneOf(kinds).Array[n]);
+        Gen.Frequency(
+            (6, Gen.Frequency((6, Gen.Int[0, 4]), (3, Gen.Int[5, 16]), (1, Gen.Int[17, UnixFdPassing.MaxFdsPerMessage])).SelectMany(n => Gen.OneOf(kinds).Array[n])),
+            // what a description needs: 1-4 dma-bufs (where there are dma-bufs), so that some cases are accepted
+            (kinds.Contains(FdKind.DmaBuf) ? 3 : 0, Gen.Int[1, 4].Select(n => Enumerable.Repeat(FdKind.DmaBuf, n).ToArray())));
 
     private static Gen<HostileMessage> Cases(FdKind[] kinds) =>
+        Gen.Frequency((9, AnyCase(kinds)), (kinds.Contains(FdKind.DmaBuf) ? 1 : 0, ValidDescription));
+
+    /// <summary>A well-formed one-plane XR24 description of up to 64x64 in the 16 KiB dma-buf: it must be accepted.</summary>
+    private static Gen<HostileMessage> ValidDescription =>
+        Gen.Select(Gen.Bool, Gen.UInt[1, 64], Gen.UInt[1, 64], Gen.UInt[256, 512])
+            .Select((seq, width, height, stride) =>
+            {
+                height = Math.Min(height, 16384 / stride);
+                return new HostileMessage(seq, Receiver.ReceiveDmaBuf, ValidWire(width, height, stride), [FdKind.DmaBuf], 4, DmaBufDescription.WireSize);
+            });
+
+    /// <summary>The wire form of a valid description, written by hand (the sender's side is not under test).</summary>
+    private static byte[] ValidWire(uint width, uint height, uint stride)
+    {
+        byte[] wire = new byte[DmaBufDescription.WireSize];
+        BinaryPrimitives.WriteUInt32LittleEndian(wire, 0x42444950);
+        BinaryPrimitives.WriteUInt16LittleEndian(wire.AsSpan(4), 1);
+        BinaryPrimitives.WriteUInt16LittleEndian(wire.AsSpan(6), 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(wire.AsSpan(8), width);
+        BinaryPrimitives.WriteUInt32LittleEndian(wire.AsSpan(12), height);
+        BinaryPrimitives.WriteUInt32LittleEndian(wire.AsSpan(16), 0x34325258); // XR24
+        BinaryPrimitives.WriteUInt32LittleEndian(wire.AsSpan(36), stride);
+        return wire;
+    }
+
+    private static Gen<HostileMessage> AnyCase(FdKind[] kinds) =>
         Gen.Select(Gen.Bool, Gen.Enum<Receiver>(), Payload, Fds(kinds),
                 // -1: one fewer than the peer sends (odd counts leave room in the control buffer's padding)
                 Gen.Frequency((4, Gen.Const(UnixFdPassing.MaxFdsPerMessage)), (2, Gen.Const(4)), (2, Gen.Const(-1)), (2, Gen.Int[0, UnixFdPassing.MaxFdsPerMessage])),

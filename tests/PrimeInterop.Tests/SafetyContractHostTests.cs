@@ -327,6 +327,7 @@ public sealed class SafetyContractHostTests
             Assert.Equal(["card0", "card1", "card2", "renderD128", "renderD129"], nodes.Select(n => Path.GetFileName(n.Path)));
             Assert.Equal(["i915", "vkms", "vgem", "i915", "vgem"], nodes.Select(n => n.DriverName));
             Assert.Equal(nodes[0].DeviceKey, nodes[3].DeviceKey);
+            Assert.Equal(pci, nodes[0].DeviceKey); // the device's real sysfs path
             Assert.NotEqual(nodes[0].DeviceKey, nodes[1].DeviceKey);
             Assert.All(nodes, n => Assert.Null(n.Version));
             Assert.All(nodes, n => Assert.Null(n.ProbeError));

@@ -101,21 +101,26 @@ public sealed class SafetyContractTests
 
     // Hole 1c: a 4 GiB dumb buffer mapped, then the span cast threw after SYNC_START.
     [Fact]
-    public void Mappings_over_2_GiB_are_refused_at_Map_and_windows_of_them_work()
+    public void Mappings_over_2_GiB_are_refused_at_Map_before_any_syscall_and_windows_work()
     {
         using var oracle = new LeakOracle();
         using (var card = KernelEnv.OpenVgemCard())
-        using (var big = card.CreateDumbBuffer(32768, 24576, 32)) // 3 GiB of shmem: nothing is allocated until touched
+        using (var big = card.CreateDumbBuffer(32768, 24576, 32)) // 3 GiB of shmem, never mapped: nothing is allocated
+        using (var small = card.CreateDumbBuffer(64, 256, 32))    // 64 KiB, for a window
         {
             oracle.ExpectClosedAtEnd(big.Handle);
+            oracle.ExpectClosedAtEnd(small.Handle);
             Assert.Equal(3L << 30, (long)big.Size);
-            var e = Assert.Throws<NotSupportedException>(() => big.Map());
+            var e = Assert.Throws<NotSupportedException>(() => big.Map()); // before: mmap'ed 3 GiB (and vgem pins every page)
             Assert.Contains("2147483647", e.Message, StringComparison.Ordinal);
             using var dmaBuf = card.ExportDmaBuf(big.Handle, DmaBufExportFlags.ReadWrite);
             var a = Assert.Throws<ArgumentOutOfRangeException>(() => dmaBuf.Map(DmaBufAccess.ReadWrite));
             Assert.Contains("windows", a.Message, StringComparison.Ordinal);
             Assert.Throws<ArgumentOutOfRangeException>(() => dmaBuf.Map(DmaBufAccess.Read, 0, (2L << 30) + 4096));
-            using var window = dmaBuf.Map(DmaBufAccess.ReadWrite, (3L << 30) - 8192, 8192);
+
+            // A window (offset, length) of a dma-buf: what a larger buffer is mapped in.
+            using var smallBuf = card.ExportDmaBuf(small.Handle, DmaBufExportFlags.ReadWrite);
+            using var window = smallBuf.Map(DmaBufAccess.ReadWrite, 32768, 8192);
             using var cpu = window.BeginAccess(DmaBufAccess.ReadWrite);
             Assert.Equal(8192, cpu.Span.Length);
             Pattern.Fill(cpu.Span, 3);

@@ -62,6 +62,10 @@ public sealed class SampleCliTests
         Assert.Equal(ExitCodes.Usage, code);
         (code, _, _) = Primectl();
         Assert.Equal(ExitCodes.Usage, code);
+        (code, _, stderr) = Primectl("export", "--source", "gpu");
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("dumb", stderr, StringComparison.Ordinal);
+        Assert.Contains("udmabuf", stderr, StringComparison.Ordinal);
         (code, _, stderr) = Primectl("help", "frob");
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Contains("no command 'frob'", stderr, StringComparison.Ordinal);
@@ -202,11 +206,26 @@ public sealed class SampleCliTests
         // The JSON form in-process: under emulation another process start costs seconds and tests nothing more.
         using var services = PrimeCtl.PrimeCtlCommand.CreateServices(verbose: false);
         var output = new StringWriter();
-        code = PrimeCtl.Commands.ListCommand.Write(services.GetRequiredService<IDrmDeviceFactory>().EnumerateNodes(), json: true, output);
+        code = PrimeCtl.Commands.ListCommand.Write(services.GetRequiredService<IDrmDeviceFactory>().EnumerateNodes().Select(n => n.Probe()).ToList(), json: true, output);
 
         Assert.Equal(ExitCodes.Ok, code);
         using var doc = System.Text.Json.JsonDocument.Parse(output.ToString());
         Assert.Contains(doc.RootElement.EnumerateArray(), e => e.GetProperty("driver").GetString() == "vgem" && e.GetProperty("primeExport").GetBoolean());
+    }
+
+    [Fact]
+    [Trait(KernelEnv.Category, KernelEnv.Kernel)]
+    public void Demo_with_a_udmabuf_source_draws_through_the_memfd_under_a_write_fence()
+    {
+        KernelEnv.RequireCapability("udmabuf");
+        string output = Directory.CreateTempSubdirectory("primectl-demo").FullName;
+        var (code, stdout, stderr) = Primectl("demo", "--source", "udmabuf", "--output", output); // its output is in the test's log
+        Assert.True(code == ExitCodes.Ok, $"demo exited {code}: {stdout}{stderr}");
+        Assert.Contains("udmabuf over a sealed memfd", stdout, StringComparison.Ordinal);
+        Assert.Contains("drew the test image after sending, under the pending fence", stdout, StringComparison.Ordinal);
+        Assert.Matches(@"waited\s+\d+ ms for the exporter's write fence", stdout);
+        Assert.Contains("verified   all 65536 pixels", stdout, StringComparison.Ordinal);
+        Directory.Delete(output, recursive: true);
     }
 
     [Fact]
@@ -223,6 +242,7 @@ public sealed class SampleCliTests
         string importer = System.Text.RegularExpressions.Regex.Match(stdout, @"imported\s+pid (\d+)").Groups[1].Value;
         Assert.NotEqual(exporter, importer); // two processes
         Assert.Contains("verified   all 65536 pixels", stdout, StringComparison.Ordinal);
+        Assert.Matches(@"waited\s+\d+ ms for the exporter's write fence", stdout); // sent before drawing, read after the signal
         if (KernelEnv.HasCapability("vkms"))
         {
             Assert.Matches(@"framebuffer \d+ on /dev/dri/card\d+ \(vkms\)", stdout);

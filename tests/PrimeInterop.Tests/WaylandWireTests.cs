@@ -94,3 +94,38 @@ public sealed class WaylandWireTests
     private static byte[] Event(uint id, ushort opcode, byte[] args) =>
         [.. Word(id), .. Word(((uint)(8 + args.Length) << 16) | opcode), .. args];
 }
+
+/// <summary>
+/// The client's present, frame callback and screenshooter path against a real weston 10 on any machine: headless with
+/// GL (llvmpipe), an shm buffer instead of a dma-buf, so no DRM device is needed. The dma-buf path runs in the rig.
+/// </summary>
+public sealed class WestonShmHostTests
+{
+    [Fact]
+    public void Weston_shows_an_shm_buffer_and_its_screenshooter_returns_the_exact_pixels()
+    {
+        if (!File.Exists("/usr/bin/weston"))
+        {
+            Assert.Skip("weston is not installed (tests/rig/rig.sh prereqs installs it)");
+        }
+
+        using var weston = WestonProcess.Start(WestonBackend.Headless, width: 64, height: 48);
+        using var oracle = new LeakOracle();
+        using (var client = DmaBufClient.Connect(weston.SocketPath, TimeSpan.FromSeconds(30)))
+        {
+            Assert.Equal((64, 48), (client.OutputWidth, client.OutputHeight));
+            Assert.StartsWith("weston (pid ", client.CompositorName, StringComparison.Ordinal);
+            byte[] pixels = new byte[64 * 48 * 4];
+            TestImage.Fill(pixels, 64, 48, 64 * 4, 7);
+            var buffer = client.CreateShmBuffer(pixels, out var memory);
+            using (memory)
+            {
+                client.Present(buffer, 64, 48);
+                var (bad, first) = TestImage.Compare(client.TakeScreenshot(), 64, 48, 7);
+                Assert.True(bad == 0, $"{bad} pixels differ; first {first}");
+            }
+        }
+
+        oracle.Verify();
+    }
+}

@@ -46,6 +46,15 @@ public abstract class WestonFixture : IDisposable
 
     public void Dispose()
     {
+        if (_weston is not null && Environment.GetEnvironmentVariable("RIG_OUT") is { Length: > 0 } dir && Directory.Exists(dir) && File.Exists(_weston.LogPath))
+        {
+            File.Copy(_weston.LogPath, Path.Combine(dir, $"weston-{Backend}.log"), overwrite: true); // for the rig's results
+            if (File.Exists(_weston.StdioPath))
+            {
+                File.Copy(_weston.StdioPath, Path.Combine(dir, $"weston-{Backend}.stdio"), overwrite: true);
+            }
+        }
+
         _weston?.Dispose();
         GC.SuppressFinalize(this);
     }

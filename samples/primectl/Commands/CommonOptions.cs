@@ -32,4 +32,16 @@ internal static class CommonOptions
         option.CompletionSources.Add("render", "primary");
         return option;
     }
+
+    public static Option<string> Source()
+    {
+        var option = new Option<string>("--source")
+        {
+            Description = "Where the buffer comes from: a dumb buffer on the DRM device, a udmabuf over a memfd, or the system dma-buf heap",
+            HelpName = "dumb|udmabuf|heap",
+            DefaultValueFactory = _ => ExportSource.Dumb,
+        };
+        option.AcceptOnlyFromAmong(ExportSource.Dumb, ExportSource.Udmabuf, ExportSource.Heap);
+        return option;
+    }
 }

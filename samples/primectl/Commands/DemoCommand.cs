@@ -16,6 +16,13 @@ internal sealed class DemoCommand : PrimeCtlCommand
     private readonly Option<string> _output = new("--output") { Description = "Where to write primectl-demo.png", HelpName = "DIR", DefaultValueFactory = _ => "." };
     private readonly Option<string?> _driver = CommonOptions.Driver("Driver to export from and import into");
     private readonly Option<uint> _seed = CommonOptions.Seed(42, "Varies the test image");
+    private readonly Option<string> _source = CommonOptions.Source();
+    private readonly Option<uint> _fenceMs = new("--fence-ms")
+    {
+        Description = "The exporter signals its write fence N ms after sending (0: no fence)",
+        HelpName = "N",
+        DefaultValueFactory = _ => 1000,
+    };
 
     public DemoCommand()
         : base("demo", "Export in one process, import and verify in another, and make a vkms framebuffer when vkms is present")
@@ -23,6 +30,8 @@ internal sealed class DemoCommand : PrimeCtlCommand
         Add(_output);
         Add(_driver);
         Add(_seed);
+        Add(_source);
+        Add(_fenceMs);
     }
 
     protected override async Task<int> RunAsync(ParseResult parse, IServiceProvider services, CancellationToken cancellationToken)
@@ -40,7 +49,8 @@ internal sealed class DemoCommand : PrimeCtlCommand
         string driver = render.Version.Name;
 
         string socketPath = Path.Combine(Path.GetTempPath(), $"primectl-demo-{Environment.ProcessId}.sock");
-        string[] exportArgs = ["export", "--socket", socketPath, "--count", "1", "--driver", driver, "--seed", seed.ToString(CultureInfo.InvariantCulture)];
+        string[] exportArgs = ["export", "--socket", socketPath, "--count", "1", "--driver", driver, "--seed", seed.ToString(CultureInfo.InvariantCulture),
+            "--source", parse.GetRequiredValue(_source), "--fence-ms", parse.GetValue(_fenceMs).ToString(CultureInfo.InvariantCulture)];
         using var exporter = StartExporter(parse.GetValue(Program.Verbose) ? [.. exportArgs, "--verbose"] : exportArgs);
         try
         {
@@ -79,6 +89,9 @@ internal sealed class DemoCommand : PrimeCtlCommand
         using var description = report.Description;
         summary.Add($"received   pid {Environment.ProcessId}: 1 dma-buf fd + description over SCM_RIGHTS on {socketPath}");
         summary.Add($"imported   pid {Environment.ProcessId}: {render.Path} GEM handle {report.Handle} ({report.Objects} buffer object)");
+        summary.Add(report.FenceWait is { } waited
+            ? $"waited     {waited.TotalMilliseconds:F0} ms for the exporter's write fence (await WaitReadyAsync(Read): POLLIN on the dma-buf) before reading"
+            : "waited     not at all: no pending write fence");
         summary.Add(report.Mismatches == 0
             ? $"verified   all {report.Pixels} pixels of the test image"
             : $"MISMATCH   {report.Mismatches} of {report.Pixels} pixels differ");

@@ -4,7 +4,10 @@ using PrimeInterop;
 
 namespace PrimeCtl.Commands;
 
-/// <summary>primectl export: create a dumb buffer with the test image, export it, serve it on a UNIX socket.</summary>
+/// <summary>
+/// primectl export: make a buffer (dumb, udmabuf or heap) with the test image, export it, serve it on a UNIX socket.
+/// With --fence-ms, each client gets the buffer with a pending vgem write fence: sent first, drawn, then signalled.
+/// </summary>
 internal sealed class ExportCommand : PrimeCtlCommand
 {
     private readonly Option<string> _socket = CommonOptions.Socket("UNIX socket path to listen on");
@@ -13,6 +16,13 @@ internal sealed class ExportCommand : PrimeCtlCommand
     private readonly Option<uint> _height = new("--height") { Description = "Image height in pixels", HelpName = "N", DefaultValueFactory = _ => 256 };
     private readonly Option<uint> _seed = CommonOptions.Seed(0, "Varies the test image; the importer must use the same");
     private readonly Option<uint> _count = new("--count") { Description = "Exit after serving N clients; 0 serves until Ctrl+C", HelpName = "N", DefaultValueFactory = _ => 0 };
+    private readonly Option<string> _source = CommonOptions.Source();
+    private readonly Option<uint> _fenceMs = new("--fence-ms")
+    {
+        Description = "Attach a vgem write fence before sending, draw after sending, signal after N ms (0: no fence, draw first)",
+        HelpName = "N",
+        DefaultValueFactory = _ => 0,
+    };
 
     public ExportCommand()
         : base("export", "Create a buffer with a test image, export it as a dma-buf and serve it on a UNIX socket")
@@ -23,6 +33,8 @@ internal sealed class ExportCommand : PrimeCtlCommand
         Add(_height);
         Add(_seed);
         Add(_count);
+        Add(_source);
+        Add(_fenceMs);
     }
 
     protected override async Task<int> RunAsync(ParseResult parse, IServiceProvider services, CancellationToken cancellationToken)
@@ -34,17 +46,28 @@ internal sealed class ExportCommand : PrimeCtlCommand
             throw new UsageException($"--width and --height are 1 to 16384, not {width}x{height}");
         }
 
-        using var device = OpenDevice(services, parse.GetValue(_driver), DrmNodeType.Primary);
-        using var dumb = device.CreateDumbBuffer(width, height, 32);
-        using (var map = dumb.Map())
-        using (var cpu = map.BeginAccess())
+        string? driver = parse.GetValue(_driver);
+        uint fenceMs = parse.GetValue(_fenceMs);
+        if (fenceMs > 9000)
         {
-            TestImage.Fill(cpu.Span, width, height, dumb.Pitch, seed);
+            throw new UsageException($"--fence-ms is 0 to 9000, not {fenceMs}: vgem signals a forgotten fence by itself after 10 s");
         }
 
-        using var dmaBuf = device.ExportDmaBuf(dumb.Handle);
+        using var source = ExportSource.Create(parse.GetRequiredValue(_source), width, height,
+            () => OpenDevice(services, driver, DrmNodeType.Primary), () => OpenDevice(services, "vgem", DrmNodeType.Render));
+        DmaBuf dmaBuf = source.Buffer;
+        bool drawLater = fenceMs > 0 && source.DrawsUnderFence;
+        if (!drawLater)
+        {
+            source.Draw(width, height, seed);
+        }
+
         dmaBuf.SetName("primectl test image");
-        Console.WriteLine($"export: {width}x{height} XR24 dumb buffer on {device.Path} ({device.Version}), GEM handle {dumb.Handle.Value}, pitch {dumb.Pitch} -> {dmaBuf.Identity}, {dmaBuf.Size} bytes");
+        Console.WriteLine($"export: {source.Description} -> {dmaBuf.Identity}, {dmaBuf.Size} bytes");
+        if (fenceMs > 0 && !source.DrawsUnderFence)
+        {
+            Console.WriteLine("export: a heap buffer's only CPU path is its dma-buf mapping, whose SYNC_START would wait for our own fence: drawn before the fence");
+        }
 
         File.Delete(socketPath);
         using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -64,14 +87,33 @@ internal sealed class ExportCommand : PrimeCtlCommand
             for (uint served = 0; count == 0 || served < count;)
             {
                 using var client = await listener.AcceptAsync(cancellationToken);
+                using var fence = fenceMs > 0 ? source.AttachWriteFence() : null;
+                if (fence is not null)
+                {
+                    Console.WriteLine($"export: attached a {fence} (the buffer is 'being written')");
+                }
+
                 using (var description = new DmaBufDescription(width, height, DrmFourcc.Xrgb8888, DmaBufDescription.LinearModifier,
-                    [new DmaBufPlane(dmaBuf.Duplicate(), 0, dumb.Pitch)]))
+                    [new DmaBufPlane(dmaBuf.Duplicate(), 0, source.Pitch)]))
                 {
                     await client.SendDmaBufAsync(description, cancellationToken);
                 }
 
                 served++;
                 Console.WriteLine($"export: sent the dma-buf fd and its description to client #{served} over SCM_RIGHTS");
+                if (fence is not null)
+                {
+                    if (drawLater)
+                    {
+                        source.Draw(width, height, seed);
+                        Console.WriteLine("export: drew the test image after sending, under the pending fence");
+                    }
+
+                    await Task.Delay(TimeSpan.FromMilliseconds(fenceMs), cancellationToken);
+                    fence.Signal();
+                    Console.WriteLine($"export: signalled the write fence after {fenceMs} ms");
+                }
+
                 await client.ReceiveAsync(new byte[1], cancellationToken); // the client's "done", or its close
             }
         }

@@ -1,14 +1,18 @@
+using System.Diagnostics;
 using System.Net.Sockets;
 using PrimeInterop;
 
 namespace PrimeCtl.Commands;
 
 /// <summary>What the importing side found.</summary>
-internal sealed record ImportReport(DmaBufDescription Description, uint Handle, int Objects, long Pixels, long Mismatches, string? Png);
+internal sealed record ImportReport(DmaBufDescription Description, uint Handle, int Objects, long Pixels, long Mismatches, string? Png, TimeSpan? FenceWait);
 
 /// <summary>Receives a buffer, imports it, verifies the test image: shared by `import` and `demo`.</summary>
 internal static class Importer
 {
+    /// <summary>Longer than vgem's own 10-second fence timeout: a fence that never signals still ends the wait.</summary>
+    private static readonly TimeSpan FenceTimeout = TimeSpan.FromSeconds(15);
+
     /// <summary>Connects first, so a missing exporter is reported before any device is opened.</summary>
     public static async Task<Socket> ConnectAsync(string socketPath, CancellationToken ct)
     {
@@ -34,6 +38,21 @@ internal static class Importer
             var plane = description.Planes[0];
             Console.WriteLine($"import: received {description.Width}x{description.Height} {description.Format}, modifier 0x{description.Modifier:x}, " +
                 $"{description.Planes.Count} plane(s): {plane.Buffer.Identity}, {plane.Buffer.Size} bytes, stride {plane.Stride}, name '{plane.Buffer.Name}'");
+
+            // A reader waits until the buffer's writers are done (POLLIN on the dma-buf), without blocking a thread.
+            var clock = Stopwatch.StartNew();
+            TimeSpan? waited = null;
+            if (!plane.Buffer.IsReady(DmaBufAccess.Read))
+            {
+                Console.WriteLine("import: the buffer has a pending write fence; awaiting readiness before reading");
+                await plane.Buffer.WaitReadyAsync(DmaBufAccess.Read, FenceTimeout, ct);
+                waited = clock.Elapsed;
+                Console.WriteLine($"import: the write fence signalled; waited {waited.Value.TotalMilliseconds:F0} ms");
+            }
+            else
+            {
+                Console.WriteLine("import: no pending write fence; the buffer is ready to read");
+            }
 
             using var imported = device.ImportBuffer(description);
             Console.WriteLine($"import: imported on {device.Path} ({device.Version}) as GEM handle {imported.Handles[0].Value} ({imported.ObjectCount} buffer object)");
@@ -65,7 +84,7 @@ internal static class Importer
             }
 
             await socket.SendAsync(new byte[] { 1 }, SocketFlags.None, ct); // done: the exporter may go
-            return new ImportReport(description, imported.Handles[0].Value, imported.ObjectCount, total, mismatches, pngPath);
+            return new ImportReport(description, imported.Handles[0].Value, imported.ObjectCount, total, mismatches, pngPath, waited);
         }
         catch
         {

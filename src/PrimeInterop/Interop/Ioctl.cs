@@ -34,6 +34,28 @@ internal static unsafe partial class Ioctl
         }
     }
 
+    /// <summary>
+    /// For the ioctls that return a new fd as their result (UDMABUF_CREATE): retried on EINTR only, since a
+    /// creating call is not idempotent for every EAGAIN. Returns 0 or the errno.
+    /// </summary>
+    public static int InvokeForResult(int fd, uint request, void* arg, out int result)
+    {
+        while (true)
+        {
+            result = Sys(fd, request, arg);
+            if (result != -1)
+            {
+                return 0;
+            }
+
+            int errno = Marshal.GetLastSystemError();
+            if (errno != Errno.EINTR)
+            {
+                return errno;
+            }
+        }
+    }
+
     // The hot syscall, bound directly rather than through Tmds.LibC: its DllImport has SetLastError=true, a
     // marshalling stub that clears and saves errno around every call (measured in the rig: +0.15-0.25 of the C
     // loop's time per export). Here nothing is marshalled (blittable ints and a pointer, so the runtime calls libc

@@ -136,6 +136,20 @@ internal static unsafe partial class Libc
     [LibraryImport("libc", SetLastError = true)]
     private static partial int fstatfs(int fd, statfs* buf);
 
+    /// <summary>realpath(3): the canonical path, every symlink resolved; null when it does not resolve.</summary>
+    public static string? RealPath(string path)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(path + "\0");
+        byte* resolved = stackalloc byte[4096]; // PATH_MAX
+        fixed (byte* p = bytes)
+        {
+            return realpath(p, resolved) == null ? null : Marshal.PtrToStringUTF8((IntPtr)resolved);
+        }
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial byte* realpath(byte* path, byte* resolved);
+
     public static int SetNonBlocking(int fd, bool nonBlocking)
     {
         int flags = LibC.fcntl(fd, F_GETFL);
@@ -150,7 +164,7 @@ internal static unsafe partial class Libc
 
     /// <summary>
     /// poll(2) for <paramref name="events"/> on <paramref name="fd"/>, and for input on <paramref name="wakeFd"/>
-    /// when it is not -1; no timeout; retried on EINTR. Returns 0 (something is ready) or errno.
+    /// when it is not -1; no timeout; retried on EINTR and EAGAIN. Returns 0 (something is ready) or errno.
     /// </summary>
     public static int Poll(int fd, short events, int wakeFd = -1)
     {
@@ -159,19 +173,24 @@ internal static unsafe partial class Libc
         fds[1] = new pollfd { fd = wakeFd, events = POLLIN };
         while (true)
         {
-            int r = LibC.poll(fds, (ulong_t)(wakeFd == -1 ? 1ul : 2ul), -1);
+            int r = poll(fds, wakeFd == -1 ? 1u : 2u, -1);
             if (r >= 0)
             {
                 return 0;
             }
 
             int errno = Marshal.GetLastPInvokeError();
-            if (errno != Errno.EINTR)
+            if (errno != Errno.EINTR && errno != Errno.EAGAIN) // EAGAIN: poll(2)'s "try again"
             {
                 return errno;
             }
         }
     }
+
+    // Tmds.LibC declares poll without SetLastError, so errno read after it was stale (a signal storm made a
+    // blocked receive fail with the previous call's EAGAIN instead of retrying its EINTR).
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int poll(pollfd* fds, nuint nfds, int timeout);
 
     public static int EventFd(out int fd)
     {

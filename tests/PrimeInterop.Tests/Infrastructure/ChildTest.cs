@@ -17,7 +17,7 @@ public static class ChildTest
     /// <summary>Runs the test in a child with <paramref name="environment"/> set; fails unless that one test passed.</summary>
     public static void Run(Type testClass, string method, IReadOnlyDictionary<string, string> environment)
     {
-        var child = ChildProcess.Run("dotnet", [testClass.Assembly.Location, "-noColor", "-method", $"{testClass.FullName}.{method}"],
+        var child = ChildProcess.Run("dotnet", [testClass.Assembly.Location, "-noColor", "-showLiveOutput", "-method", $"{testClass.FullName}.{method}"],
             environment, TimeSpan.FromMinutes(10));
         Assert.True(child.ExitCode == 0 && child.Out.Contains("Total: 1, Errors: 0, Failed: 0, Skipped: 0", StringComparison.Ordinal),
             $"the child test run of {method} failed (exit {child.ExitCode}):\n{child.Out}{child.Err}");

@@ -92,11 +92,12 @@ public sealed class LeakOracle : IDisposable
 
     /// <summary>
     /// The runtime opens some fds once, on first use, and keeps them: the SIGCHLD pipe of Process and the epoll
-    /// and wake-up fds of the socket engine. Which test uses them first depends on test order (xunit orders by
+    /// and wake-up fds of the socket engine; so does the library, for the epoll fd of its readiness poller. Which test uses them first depends on test order (xunit orders by
     /// IDs that depend on the assembly's path), so they are created here, before any snapshot.
     /// </summary>
     private static void WarmUpRuntime()
     {
+        _ = FdPoller.Instance;
         using (var p = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("/bin/true") { UseShellExecute = false }))
         {
             p?.WaitForExit();

@@ -1,0 +1,56 @@
+using PrimeInterop.Interop;
+
+namespace PrimeInterop;
+
+/// <content>Waiting for a dma-buf's implicit fences: poll(2) on the dma-buf fd, as compositors do.</content>
+public sealed partial class DmaBuf
+{
+    /// <summary>
+    /// Completes when the buffer's implicit fences allow <paramref name="access"/>: for <see cref="DmaBufAccess.Read"/>
+    /// when every writer is done (the fd polls readable, <c>POLLIN</c>); for <see cref="DmaBufAccess.Write"/> and
+    /// <see cref="DmaBufAccess.ReadWrite"/> when every reader and writer is done (<c>POLLOUT</c>). No thread blocks:
+    /// one internal poller thread (epoll) serves every pending wait in the process.
+    /// </summary>
+    /// <param name="access">What the caller is about to do with the buffer.</param>
+    /// <param name="cancellationToken">Cancels the wait; it then throws <see cref="OperationCanceledException"/>.</param>
+    /// <exception cref="ObjectDisposedException">This dma-buf was disposed, before or during the wait.</exception>
+    /// <remarks>
+    /// The wait holds its own close-on-exec dup of the fd while it is pending and closes it when it ends: by
+    /// readiness, cancellation, timeout or disposal of this object. A wait nobody cancels on a fence nobody signals
+    /// stays pending (and holds that fd) until this object is disposed.
+    /// </remarks>
+    public Task WaitReadyAsync(DmaBufAccess access, CancellationToken cancellationToken) =>
+        WaitReadyAsync(access, Timeout.InfiniteTimeSpan, cancellationToken);
+
+    /// <summary>As <see cref="WaitReadyAsync(DmaBufAccess, CancellationToken)"/>, not cancellable.</summary>
+    /// <param name="access">What the caller is about to do with the buffer.</param>
+    public Task WaitReadyAsync(DmaBufAccess access) => WaitReadyAsync(access, Timeout.InfiniteTimeSpan, CancellationToken.None);
+
+    /// <summary>As <see cref="WaitReadyAsync(DmaBufAccess, TimeSpan, CancellationToken)"/>, not cancellable.</summary>
+    /// <param name="access">What the caller is about to do with the buffer.</param>
+    /// <param name="timeout">How long to wait; <see cref="Timeout.InfiniteTimeSpan"/> for ever, zero to only look.</param>
+    public Task WaitReadyAsync(DmaBufAccess access, TimeSpan timeout) => WaitReadyAsync(access, timeout, CancellationToken.None);
+
+    /// <summary>As <see cref="WaitReadyAsync(DmaBufAccess, CancellationToken)"/>, giving up after <paramref name="timeout"/>.</summary>
+    /// <param name="access">What the caller is about to do with the buffer.</param>
+    /// <param name="timeout">How long to wait; <see cref="Timeout.InfiniteTimeSpan"/> for ever, zero to only look.</param>
+    /// <param name="cancellationToken">Cancels the wait; it then throws <see cref="OperationCanceledException"/>.</param>
+    /// <exception cref="TimeoutException">The fences did not allow <paramref name="access"/> in time.</exception>
+    public Task WaitReadyAsync(DmaBufAccess access, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        DmaBufMapping.ValidateAccess(access);
+        return FdPoller.Instance.WaitAsync(this, PollEvents(access), timeout, $"{this} ({access} fences)", DisposalToken, cancellationToken);
+    }
+
+    /// <summary>True when the implicit fences allow <paramref name="access"/> right now (a poll with zero timeout).</summary>
+    public bool IsReady(DmaBufAccess access)
+    {
+        DmaBufMapping.ValidateAccess(access);
+        using var lease = new HandleLease(this);
+        int ready = Epoll.PollNow(lease.Fd, (short)PollEvents(access));
+        ThrowHelper.ThrowIfError(ready < 0 ? -ready : 0, Libc.Operation.Poll, "dma-buf", fd: lease.Fd);
+        return (ready & PollEvents(access)) != 0;
+    }
+
+    private static uint PollEvents(DmaBufAccess access) => access == DmaBufAccess.Read ? Epoll.EPOLLIN : Epoll.EPOLLOUT;
+}

@@ -1,0 +1,109 @@
+using System.Text;
+using PrimeInterop.Interop;
+
+namespace PrimeInterop;
+
+/// <content>Waiting for, inspecting and merging sync_files (include/uapi/linux/sync_file.h).</content>
+public sealed partial class SyncFile
+{
+    /// <summary>
+    /// Completes when the sync_file has signalled (it polls readable). One internal poller thread serves every
+    /// pending wait in the process; the wait holds its own dup of the fd until it ends.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the wait; it then throws <see cref="OperationCanceledException"/>.</param>
+    /// <exception cref="ObjectDisposedException">This sync_file was disposed, before or during the wait.</exception>
+    public Task WaitAsync(CancellationToken cancellationToken) => WaitAsync(Timeout.InfiniteTimeSpan, cancellationToken);
+
+    /// <summary>As <see cref="WaitAsync(CancellationToken)"/>, not cancellable.</summary>
+    public Task WaitAsync() => WaitAsync(Timeout.InfiniteTimeSpan, CancellationToken.None);
+
+    /// <summary>As <see cref="WaitAsync(TimeSpan, CancellationToken)"/>, not cancellable.</summary>
+    /// <param name="timeout">How long to wait; <see cref="Timeout.InfiniteTimeSpan"/> for ever, zero to only look.</param>
+    public Task WaitAsync(TimeSpan timeout) => WaitAsync(timeout, CancellationToken.None);
+
+    /// <summary>As <see cref="WaitAsync(CancellationToken)"/>, giving up after <paramref name="timeout"/>.</summary>
+    /// <param name="timeout">How long to wait; <see cref="Timeout.InfiniteTimeSpan"/> for ever, zero to only look.</param>
+    /// <param name="cancellationToken">Cancels the wait; it then throws <see cref="OperationCanceledException"/>.</param>
+    /// <exception cref="TimeoutException">The sync_file did not signal in time.</exception>
+    public Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+        FdPoller.Instance.WaitAsync(this, Epoll.EPOLLIN, timeout, ToString(), DisposalToken, cancellationToken);
+
+    /// <summary>True when every fence in the sync_file has signalled (a poll with zero timeout).</summary>
+    public bool IsSignaled
+    {
+        get
+        {
+            using var lease = new HandleLease(this);
+            int ready = Epoll.PollNow(lease.Fd, (short)Epoll.EPOLLIN);
+            ThrowHelper.ThrowIfError(ready < 0 ? -ready : 0, Libc.Operation.Poll, "sync_file", fd: lease.Fd);
+            return (ready & Epoll.EPOLLIN) != 0;
+        }
+    }
+
+    /// <summary>The sync_file's name, status and fences (<c>SYNC_IOC_FILE_INFO</c>).</summary>
+    public SyncFileInfo GetInfo()
+    {
+        using var lease = new HandleLease(this);
+        ThrowHelper.ThrowIfError(SyncFileUapi.GetInfo(lease.Fd, out string name, out int status, out var fences), nameof(SyncFileUapi.SYNC_IOC_FILE_INFO), "sync_file", fd: lease.Fd,
+            hint: "is this fd a sync_file?");
+        var list = fences.Select(f => new SyncFenceInfo(f.Timeline, f.Driver, (FenceStatus)Math.Sign(f.Status), f.Status < 0 ? -f.Status : 0,
+            f.Status != 0 ? TimeSpan.FromTicks((long)(f.TimestampNs / 100)) : null)).ToArray();
+        return new SyncFileInfo(name, (FenceStatus)Math.Sign(status), status < 0 ? -status : 0, list);
+    }
+
+    /// <summary>
+    /// A new sync_file that signals when both <paramref name="first"/> and <paramref name="second"/> have
+    /// (<c>SYNC_IOC_MERGE</c>). The kernel keeps one fence per timeline (context): merging two points of one
+    /// timeline gives a sync_file with only the later point. Close-on-exec; the inputs stay the caller's.
+    /// </summary>
+    /// <param name="first">One sync_file.</param>
+    /// <param name="second">The other (may be the same one).</param>
+    /// <param name="name">A name for debugging, at most 31 bytes of UTF-8.</param>
+    public static SyncFile Merge(SyncFile first, SyncFile second, string name = "merged")
+    {
+        ArgumentNullException.ThrowIfNull(first);
+        ArgumentNullException.ThrowIfNull(second);
+        ArgumentNullException.ThrowIfNull(name);
+        byte[] bytes = Encoding.UTF8.GetBytes(name);
+        if (bytes.Length >= SyncFileUapi.NameLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(name), $"A sync_file name is at most {SyncFileUapi.NameLength - 1} bytes; '{name}' is {bytes.Length}.");
+        }
+
+        using var a = new HandleLease(first);
+        using var b = new HandleLease(second);
+        ThrowHelper.ThrowIfError(SyncFileUapi.Merge(a.Fd, b.Fd, bytes, out int merged), nameof(SyncFileUapi.SYNC_IOC_MERGE), "sync_file", fd: a.Fd);
+        return new SyncFile(merged); // sync_file_merge installs it with O_CLOEXEC
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => IsClosed ? "sync_file (closed)" : $"sync_file fd {(int)handle}";
+}
+
+/// <summary>The state of a fence, or of a sync_file as a whole (<c>status</c> in sync_file.h).</summary>
+public enum FenceStatus
+{
+    /// <summary>Signalled with an error (the error code is given alongside).</summary>
+    Error = -1,
+
+    /// <summary>Not signalled yet.</summary>
+    Active = 0,
+
+    /// <summary>Signalled.</summary>
+    Signaled = 1,
+}
+
+/// <summary>What <c>SYNC_IOC_FILE_INFO</c> says about a sync_file.</summary>
+/// <param name="Name">The sync_file's name (set at creation or merge).</param>
+/// <param name="Status">Signalled once every fence has.</param>
+/// <param name="Error">The errno a fence signalled with, when <paramref name="Status"/> is <see cref="FenceStatus.Error"/>; else 0.</param>
+/// <param name="Fences">The fences, one per timeline.</param>
+public sealed record SyncFileInfo(string Name, FenceStatus Status, int Error, IReadOnlyList<SyncFenceInfo> Fences);
+
+/// <summary>One fence of a sync_file.</summary>
+/// <param name="TimelineName">The timeline (<c>obj_name</c>), for example a sw_sync timeline's name or a ring.</param>
+/// <param name="DriverName">The driver that made the fence (<c>driver_name</c>), for example <c>sw_sync</c> or <c>vgem</c>.</param>
+/// <param name="Status">The fence's state.</param>
+/// <param name="Error">The errno it signalled with, when <paramref name="Status"/> is <see cref="FenceStatus.Error"/>; else 0.</param>
+/// <param name="Timestamp">When it signalled, on the CLOCK_MONOTONIC clock; null while active.</param>
+public sealed record SyncFenceInfo(string TimelineName, string DriverName, FenceStatus Status, int Error, TimeSpan? Timestamp);
