@@ -13,8 +13,6 @@ namespace PrimeInterop;
 /// </summary>
 public sealed partial class DrmDevice : IDisposable
 {
-    private const uint DrmMajor = 226;
-
     private readonly SafeFileHandle _file;
     private readonly int _fd; // valid while _file has a reference: a lease, or any live GemHandle (its child)
     private readonly GemHandleTable _table = new();
@@ -175,32 +173,7 @@ public sealed partial class DrmDevice : IDisposable
     /// Creates a dumb buffer (<c>DRM_IOCTL_MODE_CREATE_DUMB</c>). Needs a primary node: the kernel refuses
     /// render nodes with EACCES.
     /// </summary>
-    public DumbBuffer CreateDumbBuffer(uint width, uint height, uint bitsPerPixel)
-    {
-        ArgumentOutOfRangeException.ThrowIfZero(width);
-        ArgumentOutOfRangeException.ThrowIfZero(height);
-        ArgumentOutOfRangeException.ThrowIfZero(bitsPerPixel);
-        // 128-bit arithmetic: width * bpp * height cannot overflow it (2^96 at most).
-        UInt128 pitch = ((UInt128)width * bitsPerPixel + 7) / 8;
-        if (pitch * height > uint.MaxValue)
-        {
-            throw new ArgumentOutOfRangeException(nameof(height),
-                $"A {width}x{height} dumb buffer at {bitsPerPixel} bpp needs {pitch * height} bytes; the kernel's limit is {uint.MaxValue}.");
-        }
-
-        var arg = new DrmModeDumb.drm_mode_create_dumb { width = width, height = height, bpp = bitsPerPixel };
-        using var device = DeviceLease();
-        int errno = _table.CreateDumb(_fd, ref arg);
-        if (errno != 0)
-        {
-            ThrowHelper.Throw(errno, nameof(DrmModeDumb.DRM_IOCTL_MODE_CREATE_DUMB), Path, hint:
-                errno == Errno.EACCES && NodeType == DrmNodeType.Render
-                    ? "Dumb buffers need the primary node (/dev/dri/cardN) of this device, not a render node"
-                    : null);
-        }
-
-        return new DumbBuffer(NewHandle(arg.handle), width, height, bitsPerPixel, arg.pitch, arg.size);
-    }
+    public DumbBuffer CreateDumbBuffer(uint width, uint height, uint bitsPerPixel) => DumbBuffer.Create(this, width, height, bitsPerPixel);
 
     /// <summary>
     /// Imports a dma-buf (<c>DRM_IOCTL_PRIME_FD_TO_HANDLE</c>). If this file already has a handle for the
@@ -227,75 +200,13 @@ public sealed partial class DrmDevice : IDisposable
     /// Imports every plane of <paramref name="description"/>. Planes that share a buffer object share its handle.
     /// On failure, the planes imported so far are released again.
     /// </summary>
-    public ImportedBuffer ImportBuffer(DmaBufDescription description)
-    {
-        ArgumentNullException.ThrowIfNull(description);
-        var handles = new List<GemHandle>(description.Planes.Count);
-        try
-        {
-            foreach (DmaBufPlane plane in description.Planes)
-            {
-                handles.Add(ImportDmaBuf(plane.Buffer));
-            }
-
-            return new ImportedBuffer(this, description, [.. handles]);
-        }
-        catch
-        {
-            handles.ForEach(h => h.Dispose());
-            throw;
-        }
-    }
+    public ImportedBuffer ImportBuffer(DmaBufDescription description) => ImportedBuffer.Import(this, description);
 
     /// <summary>
     /// Makes a framebuffer from an imported buffer (<c>DRM_IOCTL_MODE_ADDFB2</c>, with <c>DRM_MODE_FB_MODIFIERS</c>
     /// unless the modifier is <see cref="DmaBufDescription.InvalidModifier"/>). Needs a KMS driver's primary node.
     /// </summary>
-    public Framebuffer AddFramebuffer(ImportedBuffer buffer)
-    {
-        ArgumentNullException.ThrowIfNull(buffer);
-        if (!ReferenceEquals(buffer.Device, this))
-        {
-            throw new ArgumentException($"The buffer was imported into {buffer.Device.Path}, not {Path}; import it here first.", nameof(buffer));
-        }
-
-        using var device = DeviceLease();
-        int count = buffer.Handles.Count;
-        var refs = new List<GemHandle>(count);
-        try
-        {
-            // The framebuffer's own references (ObjectDisposedException if the buffer was disposed): the kernel's
-            // framebuffer holds the objects, and these keep their handles valid for RMFB's sake and our table's.
-            foreach (GemHandle h in buffer.Handles)
-            {
-                refs.Add(AddReference(h));
-            }
-
-            Span<uint> handles = stackalloc uint[count];
-            Span<ulong> modifiers = stackalloc ulong[count];
-            for (int i = 0; i < count; i++)
-            {
-                handles[i] = refs[i].Number;
-                modifiers[i] = buffer.Modifier == DmaBufDescription.InvalidModifier ? 0 : buffer.Modifier;
-            }
-
-            bool withModifiers = buffer.Modifier != DmaBufDescription.InvalidModifier;
-            int errno = DrmModeFb.AddFB2(_fd, buffer.Width, buffer.Height, buffer.Format.Value,
-                withModifiers ? DrmModeFb.DRM_MODE_FB_MODIFIERS : 0, handles, [.. buffer.Strides], [.. buffer.Offsets], modifiers, out uint fbId);
-            ThrowHelper.ThrowIfError(errno, nameof(DrmModeFb.DRM_IOCTL_MODE_ADDFB2), Path, gemHandle: handles[0], hint: errno switch
-            {
-                Errno.EOPNOTSUPP or Errno.EINVAL when NodeType == DrmNodeType.Render => "framebuffers need a KMS driver's primary node",
-                Errno.EINVAL => $"the driver refused {buffer.Width}x{buffer.Height} {buffer.Format} with these pitches/offsets/modifier",
-                _ => null,
-            });
-            return new Framebuffer(this, _file, fbId, [.. refs]);
-        }
-        catch
-        {
-            refs.ForEach(h => h.Dispose());
-            throw;
-        }
-    }
+    public Framebuffer AddFramebuffer(ImportedBuffer buffer) => Framebuffer.Add(this, buffer);
 
     /// <summary>
     /// Takes a handle this file got from elsewhere (a driver-specific create ioctl issued on <see cref="FileHandle"/>)
@@ -358,11 +269,14 @@ public sealed partial class DrmDevice : IDisposable
 
     internal int ReferenceCountOf(uint handle) => _table.ReferencesOf(handle);
 
-    /// <summary>Raw fd of this file for handle-backed operations; the caller holds a GemHandle reference.</summary>
+    /// <summary>Raw fd of this file for handle-backed operations; the caller holds a GemHandle reference or a <see cref="DeviceLease"/>.</summary>
     internal int RawFd => _fd;
 
+    /// <summary>This file's handle table, for the creating calls (dumb buffers) that live beside their types.</summary>
+    internal GemHandleTable Table => _table;
+
     /// <summary>A lease on the file for one device operation; ObjectDisposedException once the device is disposed.</summary>
-    private HandleLease DeviceLease()
+    internal HandleLease DeviceLease()
     {
         if (!_disposed)
         {
@@ -382,7 +296,7 @@ public sealed partial class DrmDevice : IDisposable
     /// Wraps one reference the table has just counted. Should the GemHandle fail to come into being (the file's
     /// reference cannot be taken, or memory runs out), the count is dropped again, so no error leaks a handle.
     /// </summary>
-    private GemHandle NewHandle(uint handle)
+    internal GemHandle NewHandle(uint handle)
     {
         try
         {
@@ -396,7 +310,7 @@ public sealed partial class DrmDevice : IDisposable
     }
 
     /// <summary>Another counted reference to the object of a live handle of this device.</summary>
-    private GemHandle AddReference(GemHandle source)
+    internal GemHandle AddReference(GemHandle source)
     {
         if (!ReferenceEquals(source.Device, this))
         {
@@ -418,16 +332,12 @@ public sealed partial class DrmDevice : IDisposable
 
     private static DrmNodeType NodeTypeOf(string path, uint mode, ulong rdev)
     {
-        uint major = (uint)(((rdev >> 32) & 0xfffff000) | ((rdev >> 8) & 0xfff));
-        uint minor = (uint)(((rdev >> 12) & 0xffffff00) | (rdev & 0xff));
-        const uint S_IFMT = 0xF000, S_IFCHR = 0x2000;
-        if ((mode & S_IFMT) != S_IFCHR || major != DrmMajor)
+        if (!Libc.IsCharacterDevice(mode) || Libc.Major(rdev) != Drm.DRM_MAJOR)
         {
-            throw new ArgumentException($"{path} is not a DRM device node (char major {DrmMajor}).", nameof(path));
+            throw new ArgumentException($"{path} is not a DRM device node (char major {Drm.DRM_MAJOR}).", nameof(path));
         }
 
-        // Render minors are 128-191, primary minors 0-63 (drm_minor_alloc).
-        return minor >= 128 ? DrmNodeType.Render : DrmNodeType.Primary;
+        return Libc.Minor(rdev) >= Drm.RenderMinorBase ? DrmNodeType.Render : DrmNodeType.Primary;
     }
 
     /// <summary>The node of <paramref name="node"/>'s device of the preferred type, else <paramref name="node"/>.</summary>

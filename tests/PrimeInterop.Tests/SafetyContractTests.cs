@@ -85,7 +85,7 @@ public sealed class SafetyContractTests
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static IntPtr FillThroughAnUnreferencedMapping(DumbBuffer dumb)
     {
-        using var cpu = dumb.Map().BeginAccess(); // the DrmMapping itself is garbage from here on
+        using var cpu = dumb.Map().BeginAccess(); // the DumbBufferMapping itself is garbage from here on
         IntPtr address = AddressOf(cpu.Span);
         FillAfterCollecting(cpu.Span, address);
         return address;
