@@ -212,7 +212,8 @@ Task("Demo").IsDependentOn("Build").Does(() =>
         throw new Exception($"--compositor={compositor}: only weston is supported");
     if (!FileExists(primectlDll))
         throw new Exception("the sample CLI (samples/primectl) is not built yet");
-    string primectl = $"dotnet \"{primectlDll}\"";
+    // The program to run: `dotnet primectl.dll`, or with --aot=true the NativeAOT binary, published first.
+    string file = "dotnet", prefix = $"\"{primectlDll}\" ";
     if (aot)
     {
         // Both processes of the demo are the native binary: the importer starts the exporter as itself.
@@ -222,15 +223,15 @@ Task("Demo").IsDependentOn("Build").Does(() =>
             Configuration = configuration, Runtime = "linux-x64", OutputDirectory = native,
             MSBuildSettings = new DotNetMSBuildSettings().WithProperty("PublishAot", "true"),
         });
-        primectl = $"\"{native.CombineWithFilePath("primectl")}\"";
+        (file, prefix) = (native.CombineWithFilePath("primectl").FullPath, "");
     }
     if (!UseRig())
     {
-        Run("bash", $"-c '{primectl} demo --source {demoSource} --output \"{artifacts.Combine("demo")}\"'");
+        Run(file, $"{prefix}demo --source {demoSource} --output \"{artifacts.Combine("demo")}\"");
         return;
     }
     Run("bash", $"\"{rigScript}\" prereqs");
-    var (outDir, code) = RunInRig("a", "demo", $"{primectl} demo --source {demoSource} --output /tmp/rig-out");
+    var (outDir, code) = RunInRig("a", "demo", $"\"{file}\" {prefix}demo --source {demoSource} --output /tmp/rig-out");
     if (code != 0) throw new Exception($"the demo failed in the rig (exit {code}); see {outDir}/serial.log");
     Information($"demo output (PNG of the received pixels) is in {outDir}");
 });
