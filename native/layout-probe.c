@@ -20,6 +20,7 @@
 #include <sys/vfs.h>
 #include "vgem.h"
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 #define IOCTL(name) printf("ioctl %s 0x%08lx\n", #name, (unsigned long)(name))
@@ -141,6 +142,8 @@ int main(void)
     CONST(DMA_BUF_MAGIC);
     CONST(ANON_INODE_FS_MAGIC);
     CONST(O_NOCTTY);
+    CONST(S_IFMT);
+    CONST(S_IFCHR);
     CONST(O_NONBLOCK);
     CONST(F_GETFL);
     CONST(F_SETFL);

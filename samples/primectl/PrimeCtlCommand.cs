@@ -47,10 +47,26 @@ internal abstract partial class PrimeCtlCommand : Command
         var configured = services.GetRequiredService<IOptions<PrimeInteropOptions>>().Value;
         if (driver is null && !string.IsNullOrEmpty(configured.DevicePath))
         {
-            return devices.Open();
+            return Opening(devices.Open);
         }
 
-        return devices.Open(driver ?? configured.Driver ?? "vgem", nodeType ?? configured.NodeType);
+        return Opening(() => devices.Open(driver ?? configured.Driver ?? "vgem", nodeType ?? configured.NodeType));
+    }
+
+    /// <summary>
+    /// Runs <paramref name="open"/>; a device that is not there or that the user may not open becomes a
+    /// <see cref="NoDeviceException"/> (exit 3: the user fixes it with modprobe, groups or the rig).
+    /// </summary>
+    protected static T Opening<T>(Func<T> open)
+    {
+        try
+        {
+            return open();
+        }
+        catch (DrmException e) when (e.IsNotFound || e.IsPermissionDenied)
+        {
+            throw new NoDeviceException(e);
+        }
     }
 
     private async Task<int> InvokeAsync(ParseResult parse, CancellationToken cancellationToken)
@@ -88,7 +104,7 @@ internal abstract partial class PrimeCtlCommand : Command
             Console.Error.WriteLine($"{who}: invalid configuration: {string.Join(" ", e.Failures)}");
             return ExitCodes.Usage;
         }
-        catch (DrmException e) when (IsNoDevice(e))
+        catch (NoDeviceException e)
         {
             Console.Error.WriteLine($"{who}: {e.Message}{(e.Message.EndsWith('.') || e.Message.EndsWith('?') ? "" : ".")} {Program.NoDeviceHelp}");
             return ExitCodes.NoDevice;
@@ -107,13 +123,12 @@ internal abstract partial class PrimeCtlCommand : Command
         }
     }
 
-    /// <summary>No such device, or no permission to open it: the errors a user fixes with modprobe, groups or the rig.</summary>
-    private static bool IsNoDevice(DrmException e) =>
-        e.Operation == "open" && e.ErrnoName is "ENOENT" or "ENODEV" or "EACCES" or "EPERM" or "ENXIO";
-
     [LoggerMessage(Level = LogLevel.Debug, Message = "Command failed")]
     private static partial void LogFailure(ILogger logger, Exception e);
 }
 
 /// <summary>A usage error found after parsing (a value the parser cannot check): exit code 2.</summary>
 internal sealed class UsageException(string message) : Exception(message);
+
+/// <summary>No such device, or no permission to open it (exit code 3); the message is the library's.</summary>
+internal sealed class NoDeviceException(DrmException inner) : Exception(inner.Message, inner);

@@ -9,7 +9,7 @@ namespace WlShow;
 public sealed class ClientBuffer : IDisposable
 {
     private readonly DumbBuffer _dumb;
-    private readonly DrmMapping _map;
+    private readonly DumbBufferMapping _map;
 
     public ClientBuffer(DrmDevice card, uint width, uint height, ulong modifier = DmaBufDescription.InvalidModifier)
     {

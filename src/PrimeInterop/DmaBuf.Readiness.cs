@@ -48,7 +48,7 @@ public sealed partial class DmaBuf
         DmaBufMapping.ValidateAccess(access);
         using var lease = new HandleLease(this);
         int ready = Epoll.PollNow(lease.Fd, (short)PollEvents(access));
-        ThrowHelper.ThrowIfError(ready < 0 ? -ready : 0, "poll", "dma-buf", fd: lease.Fd);
+        ThrowHelper.ThrowIfError(ready < 0 ? -ready : 0, Libc.Operation.Poll, "dma-buf", fd: lease.Fd);
         return (ready & PollEvents(access)) != 0;
     }
 

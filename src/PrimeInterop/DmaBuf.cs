@@ -35,7 +35,7 @@ public sealed partial class DmaBuf : FileDescriptorHandle
             if (_size < 0)
             {
                 using var lease = new HandleLease(this);
-                ThrowHelper.ThrowIfError(Libc.Seek(lease.Fd, 0, Libc.SEEK_END, out long size), "lseek(SEEK_END)", "dma-buf", fd: lease.Fd);
+                ThrowHelper.ThrowIfError(Libc.Seek(lease.Fd, 0, Libc.SEEK_END, out long size), Libc.Operation.SeekEnd, "dma-buf", fd: lease.Fd);
                 Libc.Seek(lease.Fd, 0, Libc.SEEK_SET, out _);
                 _size = size;
             }
@@ -52,7 +52,7 @@ public sealed partial class DmaBuf : FileDescriptorHandle
             if (_identity is null)
             {
                 using var lease = new HandleLease(this);
-                ThrowHelper.ThrowIfError(Libc.Stat(lease.Fd, out ulong dev, out ulong ino, out _, out _), "fstat", "dma-buf", fd: lease.Fd);
+                ThrowHelper.ThrowIfError(Libc.Stat(lease.Fd, out ulong dev, out ulong ino, out _, out _), Libc.Operation.FStat, "dma-buf", fd: lease.Fd);
                 _identity = new DmaBufIdentity(dev, ino);
             }
 
@@ -113,7 +113,7 @@ public sealed partial class DmaBuf : FileDescriptorHandle
         byte[] bytes = new byte[count + 1];
         Encoding.UTF8.GetBytes(name, bytes);
         using var lease = new HandleLease(this);
-        ThrowHelper.ThrowIfError(DmaBufUapi.SetName(lease.Fd, bytes), "DMA_BUF_SET_NAME", "dma-buf", fd: lease.Fd);
+        ThrowHelper.ThrowIfError(DmaBufUapi.SetName(lease.Fd, bytes), nameof(DmaBufUapi.DMA_BUF_SET_NAME), "dma-buf", fd: lease.Fd);
     }
 
     /// <summary>
@@ -131,7 +131,7 @@ public sealed partial class DmaBuf : FileDescriptorHandle
         int prot = ((access & DmaBufAccess.Read) != 0 ? Libc.PROT_READ : 0) | ((access & DmaBufAccess.Write) != 0 ? Libc.PROT_WRITE : 0);
         using var lease = new HandleLease(this);
         int errno = Libc.Mmap(lease.Fd, (nuint)length, prot, offset, out IntPtr address);
-        ThrowHelper.ThrowIfError(errno, "mmap", "dma-buf", fd: lease.Fd, hint: errno == Errno.EACCES
+        ThrowHelper.ThrowIfError(errno, Libc.Operation.Mmap, "dma-buf", fd: lease.Fd, hint: errno == Errno.EACCES
             ? "a writable mapping needs a dma-buf exported with DmaBufExportFlags.ReadWrite" : null);
         return new DmaBufMapping(this, address, length);
     }
@@ -145,7 +145,7 @@ public sealed partial class DmaBuf : FileDescriptorHandle
     {
         DmaBufMapping.ValidateAccess(access);
         using var lease = new HandleLease(this);
-        ThrowHelper.ThrowIfError(DmaBufUapi.ExportSyncFile(lease.Fd, (uint)access, out int syncFd), "DMA_BUF_IOCTL_EXPORT_SYNC_FILE", "dma-buf", fd: lease.Fd);
+        ThrowHelper.ThrowIfError(DmaBufUapi.ExportSyncFile(lease.Fd, (uint)access, out int syncFd), nameof(DmaBufUapi.DMA_BUF_IOCTL_EXPORT_SYNC_FILE), "dma-buf", fd: lease.Fd);
         return new SyncFile(syncFd);
     }
 
@@ -160,14 +160,14 @@ public sealed partial class DmaBuf : FileDescriptorHandle
         DmaBufMapping.ValidateAccess(access);
         using var sync = new HandleLease(syncFile);
         using var lease = new HandleLease(this);
-        ThrowHelper.ThrowIfError(DmaBufUapi.ImportSyncFile(lease.Fd, (uint)access, sync.Fd), "DMA_BUF_IOCTL_IMPORT_SYNC_FILE", "dma-buf", fd: lease.Fd);
+        ThrowHelper.ThrowIfError(DmaBufUapi.ImportSyncFile(lease.Fd, (uint)access, sync.Fd), nameof(DmaBufUapi.DMA_BUF_IOCTL_IMPORT_SYNC_FILE), "dma-buf", fd: lease.Fd);
     }
 
     /// <summary>A second, independently owned, close-on-exec fd for the same dma-buf.</summary>
     public DmaBuf Duplicate()
     {
         using var lease = new HandleLease(this);
-        ThrowHelper.ThrowIfError(Libc.DupCloseOnExec(lease.Fd, out int copy), "fcntl(F_DUPFD_CLOEXEC)", "dma-buf", fd: lease.Fd);
+        ThrowHelper.ThrowIfError(Libc.DupCloseOnExec(lease.Fd, out int copy), Libc.Operation.DupCloseOnExec, "dma-buf", fd: lease.Fd);
         return new DmaBuf(copy, ownsHandle: true);
     }
 

@@ -1,6 +1,3 @@
-using System.Buffers.Binary;
-using System.Net.Sockets;
-
 namespace PrimeInterop;
 
 /// <summary>One plane of a <see cref="DmaBufDescription"/>: where in which dma-buf its rows start, and their stride.</summary>
@@ -23,10 +20,7 @@ public sealed class DmaBufDescription : IDisposable
     public const ulong InvalidModifier = 0x00ffffffffffffff;
 
     /// <summary>The size of the wire form (<see cref="Write"/>), fds apart.</summary>
-    public const int WireSize = 64;
-
-    private const uint WireMagic = 0x42444950; // "PIDB"
-    private const ushort WireVersion = 1;
+    public const int WireSize = DmaBufWireFormat.Size;
 
     /// <summary>Validates and builds a description.</summary>
     /// <exception cref="ArgumentException">A field is out of range; the message names it.</exception>
@@ -87,23 +81,7 @@ public sealed class DmaBufDescription : IDisposable
     public IReadOnlyList<DmaBufPlane> Planes { get; }
 
     /// <summary>Writes the wire form (fds apart: plane i travels as fd i) into <paramref name="destination"/>.</summary>
-    public void Write(Span<byte> destination)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, WireSize, nameof(destination));
-        destination[..WireSize].Clear();
-        BinaryPrimitives.WriteUInt32LittleEndian(destination, WireMagic);
-        BinaryPrimitives.WriteUInt16LittleEndian(destination[4..], WireVersion);
-        BinaryPrimitives.WriteUInt16LittleEndian(destination[6..], (ushort)Planes.Count);
-        BinaryPrimitives.WriteUInt32LittleEndian(destination[8..], Width);
-        BinaryPrimitives.WriteUInt32LittleEndian(destination[12..], Height);
-        BinaryPrimitives.WriteUInt32LittleEndian(destination[16..], Format.Value);
-        BinaryPrimitives.WriteUInt64LittleEndian(destination[24..], Modifier);
-        for (int i = 0; i < Planes.Count; i++)
-        {
-            BinaryPrimitives.WriteUInt32LittleEndian(destination[(32 + (8 * i))..], Planes[i].Offset);
-            BinaryPrimitives.WriteUInt32LittleEndian(destination[(36 + (8 * i))..], Planes[i].Stride);
-        }
-    }
+    public void Write(Span<byte> destination) => DmaBufWireFormat.Write(this, destination);
 
     /// <summary>
     /// Reads the wire form with the fds that came with it (plane i is fd i, checked by the kernel to be a dma-buf).
@@ -111,58 +89,7 @@ public sealed class DmaBufDescription : IDisposable
     /// stay in <paramref name="fds"/>, whose disposal closes them.
     /// </summary>
     /// <exception cref="InvalidDataException">The bytes or fds do not form a valid description.</exception>
-    public static DmaBufDescription Read(ReadOnlySpan<byte> source, ReceivedFds fds)
-    {
-        ArgumentNullException.ThrowIfNull(fds);
-        if (source.Length < WireSize || BinaryPrimitives.ReadUInt32LittleEndian(source) != WireMagic)
-        {
-            throw new InvalidDataException("Not a PrimeInterop buffer description (bad size or magic).");
-        }
-
-        if (BinaryPrimitives.ReadUInt16LittleEndian(source[4..]) != WireVersion)
-        {
-            throw new InvalidDataException($"Unsupported buffer description version {BinaryPrimitives.ReadUInt16LittleEndian(source[4..])}.");
-        }
-
-        int count = BinaryPrimitives.ReadUInt16LittleEndian(source[6..]);
-        if (count is < 1 or > 4 || fds.Count != count)
-        {
-            throw new InvalidDataException($"The description has {count} plane(s) but {fds.Count} fd(s) came with it.");
-        }
-
-        var planes = new List<DmaBufPlane>(count);
-        try
-        {
-            for (int i = 0; i < count; i++)
-            {
-                planes.Add(new DmaBufPlane(fds.TakeDmaBuf(i),
-                    BinaryPrimitives.ReadUInt32LittleEndian(source[(32 + (8 * i))..]),
-                    BinaryPrimitives.ReadUInt32LittleEndian(source[(36 + (8 * i))..])));
-            }
-
-            return new DmaBufDescription(
-                BinaryPrimitives.ReadUInt32LittleEndian(source[8..]),
-                BinaryPrimitives.ReadUInt32LittleEndian(source[12..]),
-                new DrmFourcc(BinaryPrimitives.ReadUInt32LittleEndian(source[16..])),
-                BinaryPrimitives.ReadUInt64LittleEndian(source[24..]),
-                planes);
-        }
-        catch (Exception e)
-        {
-            // Every fd taken so far is closed, whatever failed; the rest are still the caller's (in fds).
-            foreach (var p in planes)
-            {
-                p.Buffer.Dispose();
-            }
-
-            if (e is ArgumentException)
-            {
-                throw new InvalidDataException("Invalid buffer description: " + e.Message, e);
-            }
-
-            throw;
-        }
-    }
+    public static DmaBufDescription Read(ReadOnlySpan<byte> source, ReceivedFds fds) => DmaBufWireFormat.Read(source, fds);
 
     /// <summary>Disposes the planes' dma-bufs.</summary>
     public void Dispose()
@@ -177,68 +104,4 @@ public sealed class DmaBufDescription : IDisposable
     public override string ToString() =>
         $"{Width}x{Height} {Format} modifier 0x{Modifier:x}, {Planes.Count} plane(s): " +
         string.Join("; ", Planes.Select((p, i) => $"#{i} {p.Buffer.Identity} offset {p.Offset} stride {p.Stride}"));
-}
-
-/// <summary>Sends and receives <see cref="DmaBufDescription"/>s over AF_UNIX sockets.</summary>
-public static class DmaBufSocketExtensions
-{
-    /// <summary>Sends the description and its planes' fds (one per plane) as one message.</summary>
-    public static async ValueTask SendDmaBufAsync(this Socket socket, DmaBufDescription description, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(socket);
-        ArgumentNullException.ThrowIfNull(description);
-        byte[] wire = new byte[DmaBufDescription.WireSize];
-        description.Write(wire);
-        int sent = await socket.SendWithFdsAsync(wire, [.. description.Planes.Select(p => (System.Runtime.InteropServices.SafeHandle)p.Buffer)], cancellationToken).ConfigureAwait(false);
-        while (sent < wire.Length) // stream sockets may take it in parts; the fds went with the first
-        {
-            sent += await socket.SendAsync(wire.AsMemory(sent), SocketFlags.None, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>
-    /// Receives one description; null when the peer closed the connection before sending one. On a seqpacket socket
-    /// it is exactly one record (one recvmsg); on a stream socket the rest of a description sent in parts is read on.
-    /// </summary>
-    /// <exception cref="InvalidDataException">What arrived is not a valid description (a record shorter or longer than
-    /// one, wrong magic, an fd that is not a dma-buf, …); its fds were closed and the next message is unaffected.</exception>
-    public static async ValueTask<DmaBufDescription?> ReceiveDmaBufAsync(this Socket socket, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(socket);
-        bool records = socket.SocketType == SocketType.Seqpacket;
-        byte[] wire = new byte[DmaBufDescription.WireSize];
-        using ReceivedFds fds = await socket.ReceiveWithFdsAsync(wire, 4, cancellationToken).ConfigureAwait(false);
-        if (fds.BytesReceived == 0 && fds.Count == 0)
-        {
-            return null;
-        }
-
-        int got = fds.BytesReceived;
-        if (records && got != wire.Length)
-        {
-            throw new InvalidDataException($"A {got}-byte record is not a buffer description ({wire.Length} bytes); its {fds.Count} fd(s) were closed.");
-        }
-
-        while (got < wire.Length)
-        {
-            int n;
-            try
-            {
-                n = await socket.ReceiveAsync(wire.AsMemory(got), SocketFlags.None, cancellationToken).ConfigureAwait(false);
-            }
-            catch (SocketException e)
-            {
-                throw DrmException.FromErrno(e.NativeErrorCode, "recv", "socket"); // one transport error type
-            }
-
-            if (n == 0)
-            {
-                throw new InvalidDataException($"The peer closed the connection after {got} of {wire.Length} description bytes.");
-            }
-
-            got += n;
-        }
-
-        return DmaBufDescription.Read(wire, fds);
-    }
 }

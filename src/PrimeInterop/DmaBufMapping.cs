@@ -34,7 +34,7 @@ public sealed class DmaBufMapping : IDisposable
         try
         {
             int fd = _memory.DmaBufFd;
-            ThrowHelper.ThrowIfError(DmaBufUapi.Sync(fd, DmaBufUapi.DMA_BUF_SYNC_START | (ulong)access), "DMA_BUF_IOCTL_SYNC(START)", "dma-buf", fd: fd);
+            ThrowHelper.ThrowIfError(DmaBufUapi.Sync(fd, DmaBufUapi.DMA_BUF_SYNC_START | (ulong)access), $"{nameof(DmaBufUapi.DMA_BUF_IOCTL_SYNC)}(START)", "dma-buf", fd: fd);
             return new DmaBufCpuAccess(lease, fd, access, _memory.Span());
         }
         catch
@@ -112,7 +112,7 @@ public ref struct DmaBufCpuAccess
         Span = default;
         try
         {
-            ThrowHelper.ThrowIfError(DmaBufUapi.Sync(_fd, DmaBufUapi.DMA_BUF_SYNC_END | (ulong)_access), "DMA_BUF_IOCTL_SYNC(END)", "dma-buf", fd: _fd);
+            ThrowHelper.ThrowIfError(DmaBufUapi.Sync(_fd, DmaBufUapi.DMA_BUF_SYNC_END | (ulong)_access), $"{nameof(DmaBufUapi.DMA_BUF_IOCTL_SYNC)}(END)", "dma-buf", fd: _fd);
         }
         finally
         {

@@ -46,7 +46,7 @@ public sealed class DmaHeap : IDisposable
         if (errno != 0)
         {
             var heaps = Enumerate();
-            ThrowHelper.Throw(errno, "open", path, hint: errno switch
+            ThrowHelper.Throw(errno, Libc.Operation.Open, path, hint: errno switch
             {
                 Errno.ENOENT when heaps.Count == 0 => "this kernel has no dma-buf heaps (CONFIG_DMABUF_HEAPS, /dev/dma_heap is empty or missing)",
                 Errno.ENOENT => $"no heap named '{name}'; the heaps here are: {string.Join(", ", heaps)}",
@@ -87,7 +87,7 @@ public sealed class DmaHeap : IDisposable
         uint fdFlags = (uint)Libc.O_CLOEXEC | (flags == DmaBufExportFlags.ReadWrite ? (uint)Libc.O_RDWR : (uint)Libc.O_RDONLY);
         using var lease = new HandleLease(_file);
         int errno = DmaHeapUapi.Allocate(lease.Fd, (ulong)size, fdFlags, out int fd);
-        ThrowHelper.ThrowIfError(errno, "DMA_HEAP_IOCTL_ALLOC", Path, hint: errno == Errno.ENOMEM
+        ThrowHelper.ThrowIfError(errno, nameof(DmaHeapUapi.DMA_HEAP_IOCTL_ALLOC), Path, hint: errno == Errno.ENOMEM
             ? string.Create(CultureInfo.InvariantCulture, $"the {Name} heap could not allocate {size} bytes")
             : null);
         return new DmaBuf(fd, ownsHandle: true);

@@ -133,7 +133,7 @@ public sealed partial class DrmDevice
         int errno = DrmPrime.HandleToFd(_fd, handle, DrmPrime.DRM_CLOEXEC | (uint)flags, out int fd);
         if (errno != 0)
         {
-            ThrowHelper.Throw(errno, "DRM_IOCTL_PRIME_HANDLE_TO_FD", Path, gemHandle: handle);
+            ThrowHelper.Throw(errno, nameof(DrmPrime.DRM_IOCTL_PRIME_HANDLE_TO_FD), Path, gemHandle: handle);
         }
 
         return fd;

@@ -13,8 +13,6 @@ namespace PrimeInterop;
 /// </summary>
 public sealed partial class DrmDevice : IDisposable
 {
-    private const uint DrmMajor = 226;
-
     private readonly SafeFileHandle _file;
     private readonly int _fd; // valid while _file has a reference: a lease, or any live GemHandle (its child)
     private readonly GemHandleTable _table = new();
@@ -46,7 +44,7 @@ public sealed partial class DrmDevice : IDisposable
             using var lease = DeviceLease();
             if (_version is null)
             {
-                ThrowHelper.ThrowIfError(Drm.GetVersion(_fd, out var v), "DRM_IOCTL_VERSION", Path);
+                ThrowHelper.ThrowIfError(Drm.GetVersion(_fd, out var v), nameof(Drm.DRM_IOCTL_VERSION), Path);
                 _version = v;
             }
 
@@ -58,30 +56,36 @@ public sealed partial class DrmDevice : IDisposable
     public PrimeCapabilities PrimeCapabilities =>
         TryGetCapability(DrmCapability.Prime, out ulong v) ? (PrimeCapabilities)(v & 3) : PrimeCapabilities.None;
 
-    /// <summary>How many distinct buffer objects this file currently holds handles for (through this library).</summary>
-    public int OpenObjectCount => _table.Count;
+    /// <summary>
+    /// How many distinct buffer objects this file currently holds handles for (through this library). Internal: the
+    /// tests' and the soak's leak checks read it; a caller's own accounting is the GemHandles it has not disposed.
+    /// </summary>
+    internal int OpenObjectCount => _table.Count;
 
     /// <summary>
     /// Opens a DRM node by path. The path is checked with <c>stat</c> to be a character device of the DRM major
     /// (226) before it is opened, and opened <c>O_NONBLOCK</c> (cleared again after the check), so a FIFO, a tty or
     /// another device is refused without being opened and nothing can block here.
     /// </summary>
-    /// <exception cref="DrmException">The node cannot be opened.</exception>
-    /// <exception cref="ArgumentException">The path is not a DRM device node.</exception>
+    /// <exception cref="DrmException">
+    /// The node cannot be stat'ed or opened: <see cref="DrmException.IsNotFound"/> when it does not exist (or its
+    /// device is gone), <see cref="DrmException.IsPermissionDenied"/> when the caller may not open it.
+    /// </exception>
+    /// <exception cref="ArgumentException">The path is empty, or names something other than a DRM device node.</exception>
     public static DrmDevice Open(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         int errno = Libc.StatPath(path, out ulong rdev, out uint mode);
         if (errno != 0)
         {
-            ThrowHelper.Throw(errno, "stat", path, hint: OpenHint(errno));
+            ThrowHelper.Throw(errno, Libc.Operation.Stat, path, hint: OpenHint(errno));
         }
 
         DrmNodeType type = NodeTypeOf(path, mode, rdev);
         errno = Libc.Open(path, Libc.O_RDWR | Libc.O_CLOEXEC | Libc.O_NONBLOCK | Libc.O_NOCTTY, out int fd);
         if (errno != 0)
         {
-            ThrowHelper.Throw(errno, "open", path, hint: OpenHint(errno));
+            ThrowHelper.Throw(errno, Libc.Operation.Open, path, hint: OpenHint(errno));
         }
 
         var file = new SafeFileHandle(fd, ownsHandle: true);
@@ -89,9 +93,9 @@ public sealed partial class DrmDevice : IDisposable
         {
             // The path may have been replaced between stat and open: check what was opened, then make it blocking
             // again, as libdrm's drmOpen leaves it.
-            ThrowHelper.ThrowIfError(Libc.Stat(fd, out _, out _, out rdev, out mode), "fstat", path, fd: fd);
+            ThrowHelper.ThrowIfError(Libc.Stat(fd, out _, out _, out rdev, out mode), Libc.Operation.FStat, path, fd: fd);
             type = NodeTypeOf(path, mode, rdev);
-            ThrowHelper.ThrowIfError(Libc.SetNonBlocking(fd, false), "fcntl(F_SETFL)", path, fd: fd);
+            ThrowHelper.ThrowIfError(Libc.SetNonBlocking(fd, false), Libc.Operation.SetFlags, path, fd: fd);
             return new DrmDevice(file, path, type);
         }
         catch
@@ -102,6 +106,8 @@ public sealed partial class DrmDevice : IDisposable
     }
 
     /// <summary>Opens the node of a device found by <see cref="DrmNode.Enumerate(string)"/>.</summary>
+    /// <exception cref="DrmException">The node cannot be opened; see <see cref="Open(string)"/>.</exception>
+    /// <exception cref="ArgumentException">The node's path is not a DRM device node (any more).</exception>
     public static DrmDevice Open(DrmNode node)
     {
         ArgumentNullException.ThrowIfNull(node);
@@ -116,7 +122,10 @@ public sealed partial class DrmDevice : IDisposable
     /// process DRM master. Where sysfs does not tell (the null driver, or a driver whose kernel name differs from
     /// its DRM name), render nodes, which carry no master, are asked with <c>DRM_IOCTL_VERSION</c>/<c>GET_CAP</c>.
     /// </summary>
-    /// <exception cref="DrmException">No such device (ENODEV).</exception>
+    /// <exception cref="DrmException">
+    /// No such device (ENODEV, <see cref="DrmException.IsNotFound"/>), or the node found cannot be opened
+    /// (see <see cref="Open(string)"/>).
+    /// </exception>
     public static DrmDevice OpenByDriver(string? driverName, DrmNodeType preferred = DrmNodeType.Render)
     {
         IReadOnlyList<DrmNode> nodes = DrmNode.Enumerate();
@@ -137,7 +146,7 @@ public sealed partial class DrmDevice : IDisposable
 
         if (match is null)
         {
-            ThrowHelper.Throw(Errno.ENODEV, "open", driverName is null ? "any DRM device" : $"a {driverName} device", hint: driverName is null
+            ThrowHelper.Throw(Errno.ENODEV, Libc.Operation.Open, driverName is null ? "any DRM device" : $"a {driverName} device", hint: driverName is null
                 ? "no DRM node that can import and export dma-bufs; load a driver (sudo modprobe vgem)"
                 : $"no DRM node with driver '{driverName}'; is the driver loaded (sudo modprobe {driverName})?");
         }
@@ -149,7 +158,7 @@ public sealed partial class DrmDevice : IDisposable
     public ulong GetCapability(DrmCapability capability)
     {
         using var lease = DeviceLease();
-        ThrowHelper.ThrowIfError(Drm.GetCap(_fd, (ulong)capability, out ulong value), $"DRM_IOCTL_GET_CAP({capability})", Path);
+        ThrowHelper.ThrowIfError(Drm.GetCap(_fd, (ulong)capability, out ulong value), $"{nameof(Drm.DRM_IOCTL_GET_CAP)}({capability})", Path);
         return value;
     }
 
@@ -164,32 +173,7 @@ public sealed partial class DrmDevice : IDisposable
     /// Creates a dumb buffer (<c>DRM_IOCTL_MODE_CREATE_DUMB</c>). Needs a primary node: the kernel refuses
     /// render nodes with EACCES.
     /// </summary>
-    public DumbBuffer CreateDumbBuffer(uint width, uint height, uint bitsPerPixel)
-    {
-        ArgumentOutOfRangeException.ThrowIfZero(width);
-        ArgumentOutOfRangeException.ThrowIfZero(height);
-        ArgumentOutOfRangeException.ThrowIfZero(bitsPerPixel);
-        // 128-bit arithmetic: width * bpp * height cannot overflow it (2^96 at most).
-        UInt128 pitch = ((UInt128)width * bitsPerPixel + 7) / 8;
-        if (pitch * height > uint.MaxValue)
-        {
-            throw new ArgumentOutOfRangeException(nameof(height),
-                $"A {width}x{height} dumb buffer at {bitsPerPixel} bpp needs {pitch * height} bytes; the kernel's limit is {uint.MaxValue}.");
-        }
-
-        var arg = new DrmModeDumb.drm_mode_create_dumb { width = width, height = height, bpp = bitsPerPixel };
-        using var device = DeviceLease();
-        int errno = _table.CreateDumb(_fd, ref arg);
-        if (errno != 0)
-        {
-            ThrowHelper.Throw(errno, "DRM_IOCTL_MODE_CREATE_DUMB", Path, hint:
-                errno == Errno.EACCES && NodeType == DrmNodeType.Render
-                    ? "Dumb buffers need the primary node (/dev/dri/cardN) of this device, not a render node"
-                    : null);
-        }
-
-        return new DumbBuffer(NewHandle(arg.handle), width, height, bitsPerPixel, arg.pitch, arg.size);
-    }
+    public DumbBuffer CreateDumbBuffer(uint width, uint height, uint bitsPerPixel) => DumbBuffer.Create(this, width, height, bitsPerPixel);
 
     /// <summary>
     /// Imports a dma-buf (<c>DRM_IOCTL_PRIME_FD_TO_HANDLE</c>). If this file already has a handle for the
@@ -216,75 +200,13 @@ public sealed partial class DrmDevice : IDisposable
     /// Imports every plane of <paramref name="description"/>. Planes that share a buffer object share its handle.
     /// On failure, the planes imported so far are released again.
     /// </summary>
-    public ImportedBuffer ImportBuffer(DmaBufDescription description)
-    {
-        ArgumentNullException.ThrowIfNull(description);
-        var handles = new List<GemHandle>(description.Planes.Count);
-        try
-        {
-            foreach (DmaBufPlane plane in description.Planes)
-            {
-                handles.Add(ImportDmaBuf(plane.Buffer));
-            }
-
-            return new ImportedBuffer(this, description, [.. handles]);
-        }
-        catch
-        {
-            handles.ForEach(h => h.Dispose());
-            throw;
-        }
-    }
+    public ImportedBuffer ImportBuffer(DmaBufDescription description) => ImportedBuffer.Import(this, description);
 
     /// <summary>
     /// Makes a framebuffer from an imported buffer (<c>DRM_IOCTL_MODE_ADDFB2</c>, with <c>DRM_MODE_FB_MODIFIERS</c>
     /// unless the modifier is <see cref="DmaBufDescription.InvalidModifier"/>). Needs a KMS driver's primary node.
     /// </summary>
-    public Framebuffer AddFramebuffer(ImportedBuffer buffer)
-    {
-        ArgumentNullException.ThrowIfNull(buffer);
-        if (!ReferenceEquals(buffer.Device, this))
-        {
-            throw new ArgumentException($"The buffer was imported into {buffer.Device.Path}, not {Path}; import it here first.", nameof(buffer));
-        }
-
-        using var device = DeviceLease();
-        int count = buffer.Handles.Count;
-        var refs = new List<GemHandle>(count);
-        try
-        {
-            // The framebuffer's own references (ObjectDisposedException if the buffer was disposed): the kernel's
-            // framebuffer holds the objects, and these keep their handles valid for RMFB's sake and our table's.
-            foreach (GemHandle h in buffer.Handles)
-            {
-                refs.Add(AddReference(h));
-            }
-
-            Span<uint> handles = stackalloc uint[count];
-            Span<ulong> modifiers = stackalloc ulong[count];
-            for (int i = 0; i < count; i++)
-            {
-                handles[i] = refs[i].Number;
-                modifiers[i] = buffer.Modifier == DmaBufDescription.InvalidModifier ? 0 : buffer.Modifier;
-            }
-
-            bool withModifiers = buffer.Modifier != DmaBufDescription.InvalidModifier;
-            int errno = DrmModeFb.AddFB2(_fd, buffer.Width, buffer.Height, buffer.Format.Value,
-                withModifiers ? DrmModeFb.DRM_MODE_FB_MODIFIERS : 0, handles, [.. buffer.Strides], [.. buffer.Offsets], modifiers, out uint fbId);
-            ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_MODE_ADDFB2", Path, gemHandle: handles[0], hint: errno switch
-            {
-                Errno.EOPNOTSUPP or Errno.EINVAL when NodeType == DrmNodeType.Render => "framebuffers need a KMS driver's primary node",
-                Errno.EINVAL => $"the driver refused {buffer.Width}x{buffer.Height} {buffer.Format} with these pitches/offsets/modifier",
-                _ => null,
-            });
-            return new Framebuffer(this, _file, fbId, [.. refs]);
-        }
-        catch
-        {
-            refs.ForEach(h => h.Dispose());
-            throw;
-        }
-    }
+    public Framebuffer AddFramebuffer(ImportedBuffer buffer) => Framebuffer.Add(this, buffer);
 
     /// <summary>
     /// Takes a handle this file got from elsewhere (a driver-specific create ioctl issued on <see cref="FileHandle"/>)
@@ -324,7 +246,7 @@ public sealed partial class DrmDevice : IDisposable
         int errno = DrmPrime.HandleToFd(_fd, number, DrmPrime.DRM_CLOEXEC | (uint)flags, out int fd);
         if (errno != 0)
         {
-            ThrowHelper.Throw(errno, "DRM_IOCTL_PRIME_HANDLE_TO_FD", Path, gemHandle: number);
+            ThrowHelper.Throw(errno, nameof(DrmPrime.DRM_IOCTL_PRIME_HANDLE_TO_FD), Path, gemHandle: number);
         }
 
         return new DmaBuf(fd, ownsHandle: true);
@@ -347,11 +269,14 @@ public sealed partial class DrmDevice : IDisposable
 
     internal int ReferenceCountOf(uint handle) => _table.ReferencesOf(handle);
 
-    /// <summary>Raw fd of this file for handle-backed operations; the caller holds a GemHandle reference.</summary>
+    /// <summary>Raw fd of this file for handle-backed operations; the caller holds a GemHandle reference or a <see cref="DeviceLease"/>.</summary>
     internal int RawFd => _fd;
 
+    /// <summary>This file's handle table, for the creating calls (dumb buffers) that live beside their types.</summary>
+    internal GemHandleTable Table => _table;
+
     /// <summary>A lease on the file for one device operation; ObjectDisposedException once the device is disposed.</summary>
-    private HandleLease DeviceLease()
+    internal HandleLease DeviceLease()
     {
         if (!_disposed)
         {
@@ -371,7 +296,7 @@ public sealed partial class DrmDevice : IDisposable
     /// Wraps one reference the table has just counted. Should the GemHandle fail to come into being (the file's
     /// reference cannot be taken, or memory runs out), the count is dropped again, so no error leaks a handle.
     /// </summary>
-    private GemHandle NewHandle(uint handle)
+    internal GemHandle NewHandle(uint handle)
     {
         try
         {
@@ -385,7 +310,7 @@ public sealed partial class DrmDevice : IDisposable
     }
 
     /// <summary>Another counted reference to the object of a live handle of this device.</summary>
-    private GemHandle AddReference(GemHandle source)
+    internal GemHandle AddReference(GemHandle source)
     {
         if (!ReferenceEquals(source.Device, this))
         {
@@ -402,21 +327,17 @@ public sealed partial class DrmDevice : IDisposable
         _table.Release(_fd, handle) == 0; // the GemHandle's reference on the file is dropped by its ChildSafeHandle
 
     private void ThrowImportError(int errno, int fd) =>
-        ThrowHelper.Throw(errno, "DRM_IOCTL_PRIME_FD_TO_HANDLE", Path, fd: fd, hint:
+        ThrowHelper.Throw(errno, nameof(DrmPrime.DRM_IOCTL_PRIME_FD_TO_HANDLE), Path, fd: fd, hint:
             errno == Errno.EINVAL && !DmaBuf.IsDmaBuf(fd) ? $"fd {fd} is not a dma-buf" : null);
 
     private static DrmNodeType NodeTypeOf(string path, uint mode, ulong rdev)
     {
-        uint major = (uint)(((rdev >> 32) & 0xfffff000) | ((rdev >> 8) & 0xfff));
-        uint minor = (uint)(((rdev >> 12) & 0xffffff00) | (rdev & 0xff));
-        const uint S_IFMT = 0xF000, S_IFCHR = 0x2000;
-        if ((mode & S_IFMT) != S_IFCHR || major != DrmMajor)
+        if (!Libc.IsCharacterDevice(mode) || Libc.Major(rdev) != Drm.DRM_MAJOR)
         {
-            throw new ArgumentException($"{path} is not a DRM device node (char major {DrmMajor}).", nameof(path));
+            throw new ArgumentException($"{path} is not a DRM device node (char major {Drm.DRM_MAJOR}).", nameof(path));
         }
 
-        // Render minors are 128-191, primary minors 0-63 (drm_minor_alloc).
-        return minor >= 128 ? DrmNodeType.Render : DrmNodeType.Primary;
+        return Libc.Minor(rdev) >= Drm.RenderMinorBase ? DrmNodeType.Render : DrmNodeType.Primary;
     }
 
     /// <summary>The node of <paramref name="node"/>'s device of the preferred type, else <paramref name="node"/>.</summary>
@@ -425,7 +346,7 @@ public sealed partial class DrmDevice : IDisposable
 
     private static string? OpenHint(int errno) => errno switch
     {
-        Errno.EACCES or Errno.EPERM => "add your user to the 'render' group (render nodes) or 'video' group (card nodes), or run the tests in the rig",
+        Errno.EACCES or Errno.EPERM => "the user needs to be in the 'render' group (render nodes) or the 'video' group (card nodes), or root",
         Errno.ENOENT => "no such node; is a DRM driver loaded (sudo modprobe vgem)?",
         _ => null,
     };

@@ -8,14 +8,19 @@ namespace PrimeInterop;
 /// A kernel call made by PrimeInterop failed. Carries the errno, the operation (the ioctl or syscall name),
 /// the DRM node or dma-buf it was made on, and the GEM handle or fd involved.
 /// </summary>
+/// <remarks>
+/// Decide on the kind of failure with <see cref="IsNotFound"/>, <see cref="IsPermissionDenied"/> and
+/// <see cref="IsNotSupported"/>, or on the exact <see cref="Errno"/>; <see cref="Operation"/> and
+/// <see cref="Exception.Message"/> are for people and logs, not for matching.
+/// </remarks>
 public sealed class DrmException : IOException
 {
-    internal DrmException(string message, int errno, string operation, string? path, uint? gemHandle, int? fd)
+    internal DrmException(string message, int errno, string operation, string? target, uint? gemHandle, int? fd)
         : base(message)
     {
         Errno = errno;
         Operation = operation;
-        Path = path;
+        Target = target;
         GemHandle = gemHandle;
         FileDescriptor = fd;
         HResult = errno;
@@ -30,8 +35,11 @@ public sealed class DrmException : IOException
     /// <summary>The operation that failed, such as <c>DRM_IOCTL_PRIME_HANDLE_TO_FD</c>.</summary>
     public string Operation { get; }
 
-    /// <summary>The DRM node (or other file) the call was made on, when known.</summary>
-    public string? Path { get; }
+    /// <summary>
+    /// What the call was made on: a DRM node's path (<c>/dev/dri/renderD128</c>), or the kind of file (<c>dma-buf</c>,
+    /// <c>socket</c>) with its fd in <see cref="FileDescriptor"/>; null when the call was on nothing in particular.
+    /// </summary>
+    public string? Target { get; }
 
     /// <summary>The GEM handle involved, when there was one.</summary>
     public uint? GemHandle { get; }
@@ -42,14 +50,32 @@ public sealed class DrmException : IOException
     /// <summary>True when the kernel does not implement the operation (ENOTTY, ENOSYS, EOPNOTSUPP).</summary>
     public bool IsNotSupported => Errno is Interop.Errno.ENOTTY or Interop.Errno.ENOSYS or Interop.Errno.EOPNOTSUPP;
 
+    /// <summary>
+    /// True when what the call needed is not there (ENOENT, ENODEV, ENXIO): a device node or driver that does not
+    /// exist, or a GEM handle or framebuffer the file does not have.
+    /// </summary>
+    public bool IsNotFound => Errno is Interop.Errno.ENOENT or Interop.Errno.ENODEV or Interop.Errno.ENXIO;
+
+    /// <summary>
+    /// True when the kernel refused the caller (EACCES, EPERM): no permission on the node (the <c>render</c> or
+    /// <c>video</c> group), or an operation a render node or a non-master file may not do.
+    /// </summary>
+    public bool IsPermissionDenied => Errno is Interop.Errno.EACCES or Interop.Errno.EPERM;
+
     /// <summary>The one place an errno becomes an exception.</summary>
-    internal static DrmException FromErrno(int errno, string operation, string? path, uint? gemHandle = null, int? fd = null, string? hint = null)
+    /// <param name="errno">The errno the call returned.</param>
+    /// <param name="operation">The ioctl (its name as defined in Interop/) or syscall.</param>
+    /// <param name="target">What the call was made on: a node's path, <c>dma-buf</c>, <c>socket</c>, or null.</param>
+    /// <param name="gemHandle">The GEM handle involved, if any.</param>
+    /// <param name="fd">The fd involved, if any.</param>
+    /// <param name="hint">What the user can do about it, if the library knows.</param>
+    internal static DrmException FromErrno(int errno, string operation, string? target, uint? gemHandle = null, int? fd = null, string? hint = null)
     {
         var text = new System.Text.StringBuilder();
         text.Append(operation);
-        if (path is not null)
+        if (target is not null)
         {
-            text.Append(" on ").Append(path);
+            text.Append(" on ").Append(target);
         }
 
         if (gemHandle is uint h)
@@ -85,6 +111,6 @@ public sealed class DrmException : IOException
             text.Append(". The system-wide open-file limit is reached (fs.file-max)");
         }
 
-        return new DrmException(text.ToString(), errno, operation, path, gemHandle, fd);
+        return new DrmException(text.ToString(), errno, operation, target, gemHandle, fd);
     }
 }

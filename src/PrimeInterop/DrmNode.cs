@@ -96,7 +96,7 @@ public sealed partial record DrmNode
                 ProbeError = null,
             };
         }
-        catch (Exception e) when (e is DrmException or ArgumentException or UnauthorizedAccessException)
+        catch (Exception e) when (e is DrmException or ArgumentException) // what Open and the queries throw
         {
             return this with { ProbeError = e.Message };
         }

@@ -44,13 +44,23 @@ public sealed class GemHandle : IDisposable
     /// <summary>True once this reference was disposed (or is being released).</summary>
     public bool IsDisposed => _reference.IsClosed || _disposed;
 
-    /// <summary>How many live <see cref="GemHandle"/> references this file holds on the object right now.</summary>
-    public int ReferenceCount => IsDisposed ? 0 : Device.ReferenceCountOf(Number);
+    /// <summary>
+    /// How many live <see cref="GemHandle"/> references this file holds on the object right now. Internal: the leak
+    /// checks of the tests and the soak read it; for a caller the number is stale as soon as another thread imports
+    /// or disposes, and nothing should depend on it (dispose each reference; the last one closes the handle).
+    /// </summary>
+    internal int ReferenceCount => IsDisposed ? 0 : Device.ReferenceCountOf(Number);
 
     /// <summary>The handle number, for the library's own calls made inside a <see cref="Lease"/>.</summary>
     internal uint Number { get; }
 
     /// <summary>True when both refer to the same buffer object through the same open file.</summary>
+    /// <remarks>
+    /// Public because callers need it: a compositor or a cache that imports every dma-buf a client sends learns here
+    /// whether a new import is a buffer it already holds (the kernel answers a re-sent dma-buf with the same handle),
+    /// without comparing raw <see cref="Value"/>s, which are only meaningful while both references live and only
+    /// within one open file. Both conditions are checked here.
+    /// </remarks>
     public bool RefersToSameObject(GemHandle other)
     {
         ArgumentNullException.ThrowIfNull(other);

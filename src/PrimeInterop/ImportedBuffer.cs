@@ -1,6 +1,3 @@
-using System.Runtime.InteropServices;
-using PrimeInterop.Interop;
-
 namespace PrimeInterop;
 
 /// <summary>
@@ -21,6 +18,28 @@ public sealed class ImportedBuffer : IDisposable
         Strides = [.. description.Planes.Select(p => p.Stride)];
         Handles = handles;
     }
+
+    /// <summary>Imports each plane into <paramref name="device"/>; see <see cref="DrmDevice.ImportBuffer"/>.</summary>
+    internal static ImportedBuffer Import(DrmDevice device, DmaBufDescription description)
+    {
+        ArgumentNullException.ThrowIfNull(description);
+        var handles = new List<GemHandle>(description.Planes.Count);
+        try
+        {
+            foreach (DmaBufPlane plane in description.Planes)
+            {
+                handles.Add(device.ImportDmaBuf(plane.Buffer));
+            }
+
+            return new ImportedBuffer(device, description, [.. handles]);
+        }
+        catch
+        {
+            handles.ForEach(h => h.Dispose());
+            throw;
+        }
+    }
+
 
     /// <summary>The device the planes were imported into.</summary>
     public DrmDevice Device { get; }
@@ -55,60 +74,6 @@ public sealed class ImportedBuffer : IDisposable
         foreach (GemHandle h in Handles)
         {
             h.Dispose();
-        }
-    }
-}
-
-/// <summary>
-/// A KMS framebuffer (<c>DRM_IOCTL_MODE_ADDFB2</c>) made from an imported buffer; removed with <c>RMFB</c> on
-/// dispose, or by the finalizer if it is never disposed. It holds its own references to the buffer objects and
-/// to the device's file, so the imported buffer and the device may be disposed first. Dispose never throws.
-/// </summary>
-public sealed class Framebuffer : IDisposable
-{
-    private readonly FramebufferHandle _handle;
-
-    internal Framebuffer(DrmDevice device, SafeHandle deviceFile, uint id, GemHandle[] handles)
-    {
-        Device = device;
-        Id = id;
-        _handle = new FramebufferHandle(deviceFile, id, handles);
-    }
-
-    /// <summary>The device the framebuffer lives on.</summary>
-    public DrmDevice Device { get; }
-
-    /// <summary>The kernel's framebuffer id.</summary>
-    public uint Id { get; }
-
-    /// <summary>Removes the framebuffer (RMFB), then drops its buffer references. Never throws; a failed RMFB
-    /// (the kernel removed it already, for example) is ignored.</summary>
-    public void Dispose() => _handle.Dispose();
-
-    /// <inheritdoc/>
-    public override string ToString() => $"framebuffer {Id} on {Device.Path}";
-
-    /// <summary>The framebuffer id, a child of the device's file; RMFB and the handle references go with it.</summary>
-    private sealed class FramebufferHandle : ChildSafeHandle
-    {
-        private readonly GemHandle[] _handles;
-
-        public FramebufferHandle(SafeHandle deviceFile, uint id, GemHandle[] handles)
-            : base(deviceFile)
-        {
-            _handles = handles;
-            SetHandle(new IntPtr(id));
-        }
-
-        protected override bool ReleaseChild()
-        {
-            bool ok = DrmModeFb.RmFB(ParentFd, (uint)handle) == 0;
-            foreach (GemHandle h in _handles)
-            {
-                h.Dispose();
-            }
-
-            return ok;
         }
     }
 }

@@ -35,7 +35,7 @@ public sealed partial class SyncFile
         {
             using var lease = new HandleLease(this);
             int ready = Epoll.PollNow(lease.Fd, (short)Epoll.EPOLLIN);
-            ThrowHelper.ThrowIfError(ready < 0 ? -ready : 0, "poll", "sync_file", fd: lease.Fd);
+            ThrowHelper.ThrowIfError(ready < 0 ? -ready : 0, Libc.Operation.Poll, "sync_file", fd: lease.Fd);
             return (ready & Epoll.EPOLLIN) != 0;
         }
     }
@@ -44,7 +44,7 @@ public sealed partial class SyncFile
     public SyncFileInfo GetInfo()
     {
         using var lease = new HandleLease(this);
-        ThrowHelper.ThrowIfError(SyncFileUapi.GetInfo(lease.Fd, out string name, out int status, out var fences), "SYNC_IOC_FILE_INFO", "sync_file", fd: lease.Fd,
+        ThrowHelper.ThrowIfError(SyncFileUapi.GetInfo(lease.Fd, out string name, out int status, out var fences), nameof(SyncFileUapi.SYNC_IOC_FILE_INFO), "sync_file", fd: lease.Fd,
             hint: "is this fd a sync_file?");
         var list = fences.Select(f => new SyncFenceInfo(f.Timeline, f.Driver, (FenceStatus)Math.Sign(f.Status), f.Status < 0 ? -f.Status : 0,
             f.Status != 0 ? TimeSpan.FromTicks((long)(f.TimestampNs / 100)) : null)).ToArray();
@@ -72,38 +72,10 @@ public sealed partial class SyncFile
 
         using var a = new HandleLease(first);
         using var b = new HandleLease(second);
-        ThrowHelper.ThrowIfError(SyncFileUapi.Merge(a.Fd, b.Fd, bytes, out int merged), "SYNC_IOC_MERGE", "sync_file", fd: a.Fd);
+        ThrowHelper.ThrowIfError(SyncFileUapi.Merge(a.Fd, b.Fd, bytes, out int merged), nameof(SyncFileUapi.SYNC_IOC_MERGE), "sync_file", fd: a.Fd);
         return new SyncFile(merged); // sync_file_merge installs it with O_CLOEXEC
     }
 
     /// <inheritdoc/>
     public override string ToString() => IsClosed ? "sync_file (closed)" : $"sync_file fd {(int)handle}";
 }
-
-/// <summary>The state of a fence, or of a sync_file as a whole (<c>status</c> in sync_file.h).</summary>
-public enum FenceStatus
-{
-    /// <summary>Signalled with an error (the error code is given alongside).</summary>
-    Error = -1,
-
-    /// <summary>Not signalled yet.</summary>
-    Active = 0,
-
-    /// <summary>Signalled.</summary>
-    Signaled = 1,
-}
-
-/// <summary>What <c>SYNC_IOC_FILE_INFO</c> says about a sync_file.</summary>
-/// <param name="Name">The sync_file's name (set at creation or merge).</param>
-/// <param name="Status">Signalled once every fence has.</param>
-/// <param name="Error">The errno a fence signalled with, when <paramref name="Status"/> is <see cref="FenceStatus.Error"/>; else 0.</param>
-/// <param name="Fences">The fences, one per timeline.</param>
-public sealed record SyncFileInfo(string Name, FenceStatus Status, int Error, IReadOnlyList<SyncFenceInfo> Fences);
-
-/// <summary>One fence of a sync_file.</summary>
-/// <param name="TimelineName">The timeline (<c>obj_name</c>), for example a sw_sync timeline's name or a ring.</param>
-/// <param name="DriverName">The driver that made the fence (<c>driver_name</c>), for example <c>sw_sync</c> or <c>vgem</c>.</param>
-/// <param name="Status">The fence's state.</param>
-/// <param name="Error">The errno it signalled with, when <paramref name="Status"/> is <see cref="FenceStatus.Error"/>; else 0.</param>
-/// <param name="Timestamp">When it signalled, on the CLOCK_MONOTONIC clock; null while active.</param>
-public sealed record SyncFenceInfo(string TimelineName, string DriverName, FenceStatus Status, int Error, TimeSpan? Timestamp);

@@ -36,12 +36,12 @@ public static class Udmabuf
     {
         ArgumentNullException.ThrowIfNull(name);
         CheckPageMultiple(size, nameof(size), allowZero: false);
-        ThrowHelper.ThrowIfError(Memfd.Create(name, Memfd.MFD_CLOEXEC | Memfd.MFD_ALLOW_SEALING, out int fd), "memfd_create", name);
+        ThrowHelper.ThrowIfError(Memfd.Create(name, Memfd.MFD_CLOEXEC | Memfd.MFD_ALLOW_SEALING, out int fd), Libc.Operation.MemfdCreate, name);
         var file = new SafeFileHandle(fd, ownsHandle: true);
         try
         {
-            ThrowHelper.ThrowIfError(Memfd.Truncate(fd, size), "ftruncate", $"memfd '{name}'", fd: fd);
-            ThrowHelper.ThrowIfError(Memfd.AddSeals(fd, Memfd.F_SEAL_SHRINK | Memfd.F_SEAL_GROW | Memfd.F_SEAL_SEAL), "fcntl(F_ADD_SEALS)", $"memfd '{name}'", fd: fd);
+            ThrowHelper.ThrowIfError(Memfd.Truncate(fd, size), Libc.Operation.Truncate, $"memfd '{name}'", fd: fd);
+            ThrowHelper.ThrowIfError(Memfd.AddSeals(fd, Memfd.F_SEAL_SHRINK | Memfd.F_SEAL_GROW | Memfd.F_SEAL_SEAL), Libc.Operation.AddSeals, $"memfd '{name}'", fd: fd);
             return file;
         }
         catch
@@ -103,7 +103,7 @@ public static class Udmabuf
         }
 
         int errno = Libc.Open(DevicePath, Libc.O_RDWR | Libc.O_CLOEXEC, out int device);
-        ThrowHelper.ThrowIfError(errno, "open", DevicePath, hint: errno == Errno.ENOENT ? "this kernel has no udmabuf (CONFIG_UDMABUF)" : null);
+        ThrowHelper.ThrowIfError(errno, Libc.Operation.Open, DevicePath, hint: errno == Errno.ENOENT ? "this kernel has no udmabuf (CONFIG_UDMABUF)" : null);
         int created;
         try
         {
@@ -117,7 +117,7 @@ public static class Udmabuf
         }
 
         long total = ranges.Sum(r => r.Length);
-        ThrowHelper.ThrowIfError(errno, ranges.Count == 1 ? "UDMABUF_CREATE" : "UDMABUF_CREATE_LIST", DevicePath, hint: errno switch
+        ThrowHelper.ThrowIfError(errno, ranges.Count == 1 ? nameof(UdmabufUapi.UDMABUF_CREATE) : nameof(UdmabufUapi.UDMABUF_CREATE_LIST), DevicePath, hint: errno switch
         {
             Errno.EINVAL => string.Create(CultureInfo.InvariantCulture,
                 $"{total} bytes may exceed the kernel's size_limit_mb (/sys/module/udmabuf/parameters/size_limit_mb, 64 MiB by default)"),
@@ -136,7 +136,7 @@ public static class Udmabuf
             throw new ArgumentException($"{what}: fd {fd} ({Libc.ReadLink($"/proc/self/fd/{fd}") ?? "?"}) is not a sealable memfd; make one with Udmabuf.CreateMemfd or memfd_create(MFD_ALLOW_SEALING).", what);
         }
 
-        ThrowHelper.ThrowIfError(errno, "fcntl(F_GET_SEALS)", "memfd", fd: fd);
+        ThrowHelper.ThrowIfError(errno, Libc.Operation.GetSeals, "memfd", fd: fd);
         if ((seals & Memfd.F_SEAL_SHRINK) == 0)
         {
             throw new ArgumentException($"{what}: memfd fd {fd} lacks F_SEAL_SHRINK, which udmabuf requires (the pages must not go away); add it with fcntl(F_ADD_SEALS, F_SEAL_SHRINK).", what);
@@ -150,7 +150,7 @@ public static class Udmabuf
 
         CheckPageMultiple(r.Offset, $"{what}.Offset", allowZero: true);
         CheckPageMultiple(r.Length, $"{what}.Length", allowZero: false);
-        ThrowHelper.ThrowIfError(Libc.Seek(fd, 0, Libc.SEEK_END, out long fileSize), "lseek(SEEK_END)", "memfd", fd: fd);
+        ThrowHelper.ThrowIfError(Libc.Seek(fd, 0, Libc.SEEK_END, out long fileSize), Libc.Operation.SeekEnd, "memfd", fd: fd);
         if (r.Offset > fileSize - r.Length)
         {
             throw new ArgumentOutOfRangeException(what, string.Create(CultureInfo.InvariantCulture,

@@ -43,11 +43,11 @@ public static class UnixFdPassing
 
             if (errno != Errno.EAGAIN)
             {
-                ThrowHelper.Throw(errno, "sendmsg(SCM_RIGHTS)", "socket", hint: FdHint(errno));
+                ThrowHelper.Throw(errno, ScmRights.SendOperation, "socket", hint: FdHint(errno));
             }
 
             // .NET may have made the socket non-blocking: wait until there is room.
-            ThrowHelper.ThrowIfError(Libc.Poll(s.Fd, Libc.POLLOUT), "poll(POLLOUT)", "socket");
+            ThrowHelper.ThrowIfError(Libc.Poll(s.Fd, Libc.POLLOUT), Libc.Operation.PollOut, "socket");
         }
     }
 
@@ -79,7 +79,7 @@ public static class UnixFdPassing
 
             if (errno != Errno.EAGAIN)
             {
-                ThrowHelper.Throw(errno, "sendmsg(SCM_RIGHTS)", "socket", hint: FdHint(errno));
+                ThrowHelper.Throw(errno, ScmRights.SendOperation, "socket", hint: FdHint(errno));
             }
 
             await WaitWritableAsync(socket, cancellationToken).ConfigureAwait(false);
@@ -106,7 +106,7 @@ public static class UnixFdPassing
             }
 
             using var s = new HandleLease(socket.SafeHandle);
-            ThrowHelper.ThrowIfError(Libc.Poll(s.Fd, Libc.POLLIN), "poll(POLLIN)", "socket");
+            ThrowHelper.ThrowIfError(Libc.Poll(s.Fd, Libc.POLLIN), Libc.Operation.PollIn, "socket");
         }
     }
 
@@ -131,7 +131,7 @@ public static class UnixFdPassing
             catch (SocketException e)
             {
                 // The same transport error type as recvmsg's own (.NET reports the errno on Linux).
-                throw DrmException.FromErrno(e.NativeErrorCode, "recvmsg(SCM_RIGHTS) wait", "socket");
+                throw DrmException.FromErrno(e.NativeErrorCode, $"{ScmRights.ReceiveOperation} wait", "socket");
             }
         }
     }
@@ -160,7 +160,7 @@ public static class UnixFdPassing
             return null;
         }
 
-        ThrowHelper.ThrowIfError(errno, "recvmsg(SCM_RIGHTS)", "socket");
+        ThrowHelper.ThrowIfError(errno, ScmRights.ReceiveOperation, "socket");
         if ((msgFlags & ScmRights.MSG_CTRUNC) != 0 && owned.Length < maxFds)
         {
             // Truncated with room to spare: the kernel failed to install an fd here (scm_detach_fds stops at the first
@@ -170,7 +170,7 @@ public static class UnixFdPassing
                 fd.Dispose();
             }
 
-            ThrowHelper.Throw(Errno.EMFILE, "recvmsg(SCM_RIGHTS)", "socket", hint:
+            ThrowHelper.Throw(Errno.EMFILE, ScmRights.ReceiveOperation, "socket", hint:
                 $"The kernel could install only {owned.Length} of the message's fds in this process (closed now) and dropped the rest; a security module refusing an fd looks the same");
         }
 
@@ -198,7 +198,7 @@ public static class UnixFdPassing
 
     private static void WaitWritable(Socket socket, CancellationToken cancellationToken)
     {
-        ThrowHelper.ThrowIfError(Libc.EventFd(out int wakeFd), "eventfd", null);
+        ThrowHelper.ThrowIfError(Libc.EventFd(out int wakeFd), Libc.Operation.EventFd, null);
         using var wake = new SafeFileHandle(wakeFd, ownsHandle: true);
         using (cancellationToken.Register(static state =>
         {
@@ -209,7 +209,7 @@ public static class UnixFdPassing
         {
             using var s = new HandleLease(socket.SafeHandle);
             using var w = new HandleLease(wake);
-            ThrowHelper.ThrowIfError(Libc.Poll(s.Fd, Libc.POLLOUT, w.Fd), "poll(POLLOUT)", "socket");
+            ThrowHelper.ThrowIfError(Libc.Poll(s.Fd, Libc.POLLOUT, w.Fd), Libc.Operation.PollOut, "socket");
         }
 
         cancellationToken.ThrowIfCancellationRequested();

@@ -45,7 +45,7 @@ public sealed class VgemFence : IDisposable
 
         using var lease = handle.Lease(); // ObjectDisposedException once disposed; the device's fd is open inside
         int errno = Vgem.AttachFence(handle.Device.RawFd, handle.Value, access == DmaBufAccess.Write, out uint id);
-        ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_VGEM_FENCE_ATTACH", handle.Device.Path, gemHandle: handle.Value, hint: errno switch
+        ThrowHelper.ThrowIfError(errno, nameof(Vgem.DRM_IOCTL_VGEM_FENCE_ATTACH), handle.Device.Path, gemHandle: handle.Value, hint: errno switch
         {
             Errno.EBUSY => "vgem attaches no fence while a conflicting one is pending (any fence blocks a write fence; a write fence blocks a read fence)",
             Errno.EINVAL or Errno.ENOTTY => "the handle must live in a vgem device",
@@ -66,7 +66,7 @@ public sealed class VgemFence : IDisposable
 
         using var lease = _handle.Lease();
         int errno = Vgem.SignalFence(_handle.Device.RawFd, Id);
-        ThrowHelper.ThrowIfError(errno, "DRM_IOCTL_VGEM_FENCE_SIGNAL", _handle.Device.Path, gemHandle: _handle.Value,
+        ThrowHelper.ThrowIfError(errno, nameof(Vgem.DRM_IOCTL_VGEM_FENCE_SIGNAL), _handle.Device.Path, gemHandle: _handle.Value,
             hint: errno == Errno.ETIMEDOUT ? "vgem's 10-second timeout had signalled the fence already" : null);
     }
 

@@ -75,7 +75,7 @@ internal static class Leaks
                 Console.Error.WriteLine($"{who}: {device.Path}: GEM handle {h} is still open in the kernel");
                 open++;
             }
-            catch (DrmException e) when (e.ErrnoName == "ENOENT")
+            catch (DrmException e) when (e.Errno == PrimeInterop.Interop.Errno.ENOENT)
             {
             }
         }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using PrimeInterop.Tests.Infrastructure;
 
 namespace PrimeInterop.Tests;
@@ -30,15 +29,8 @@ public sealed class CloseOnExecTests
             }
 
             // The child lists its own fd table: anything inherited from us would show up there.
-            var psi = new ProcessStartInfo("/bin/sh", ["-c", "for f in /proc/self/fd/*; do echo \"${f##*/} $(readlink $f)\"; done"])
-            {
-                RedirectStandardOutput = true,
-            };
-            using var child = Process.Start(psi)!;
-            string listing = child.StandardOutput.ReadToEnd();
-            child.StandardOutput.Dispose(); // Process.Dispose leaves a synchronously read pipe open
-            child.WaitForExit();
-            Assert.Equal(0, child.ExitCode);
+            string listing = ChildProcess.Run("/bin/sh", ["-c", "for f in /proc/self/fd/*; do echo \"${f##*/} $(readlink $f)\"; done"])
+                .AssertExitCode().Out;
             Assert.Contains("0 ", listing, StringComparison.Ordinal); // the listing itself worked
             Assert.DoesNotContain("dmabuf", listing, StringComparison.Ordinal);
             Assert.DoesNotContain("/dev/dri", listing, StringComparison.Ordinal);

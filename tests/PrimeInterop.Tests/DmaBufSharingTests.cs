@@ -156,7 +156,7 @@ public sealed class DmaBufSharingTests
             else
             {
                 var e = Assert.Throws<DrmException>(() => vkms.AddFramebuffer(imported));
-                Assert.Equal("EINVAL", e.ErrnoName);
+                ErrnoAssert.Equal(Interop.Errno.EINVAL, e);
             }
 
             Assert.Equal(1, imported.Handles[0].ReferenceCount); // a failed ADDFB2 dropped its references

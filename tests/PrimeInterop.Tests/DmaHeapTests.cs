@@ -19,7 +19,7 @@ public sealed class DmaHeapTests
         }
 
         var e = Assert.Throws<DrmException>(() => DmaHeap.Open("no-such-heap"));
-        Assert.Equal("ENOENT", e.ErrnoName);
+        ErrnoAssert.Equal(Interop.Errno.ENOENT, e);
         Assert.Contains("no heap named 'no-such-heap'; the heaps here are: ", e.Message, StringComparison.Ordinal);
         Assert.Contains("system", e.Message[e.Message.IndexOf("heaps here", StringComparison.Ordinal)..], StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => DmaHeap.Open("../udmabuf"));
@@ -77,7 +77,7 @@ public sealed class DmaHeapTests
             Assert.Equal(Libc.O_RDWR | Libc.O_CLOEXEC, FdFlags(readWrite) & (3 | Libc.O_CLOEXEC));
             Assert.Equal(Libc.O_RDONLY | Libc.O_CLOEXEC, FdFlags(readOnly) & (3 | Libc.O_CLOEXEC));
             var e = Assert.Throws<DrmException>(() => readOnly.Map(DmaBufAccess.Write));
-            Assert.Equal("EACCES", e.ErrnoName);
+            ErrnoAssert.Equal(Interop.Errno.EACCES, e);
             using (readOnly.Map(DmaBufAccess.Read))
             {
             }
@@ -109,8 +109,8 @@ public sealed class DmaHeapTests
             Assert.Equal(0, Libc.Open(heap.Path, Libc.O_RDONLY | Libc.O_CLOEXEC, out int fd));
             try
             {
-                Assert.Equal(Errno.EINVAL, DmaHeapUapi.Allocate(fd, 0, (uint)Libc.O_CLOEXEC, out _));
-                Assert.Equal(Errno.EINVAL, DmaHeapUapi.Allocate(fd, 4096, (uint)Libc.O_NONBLOCK, out _));
+                ErrnoAssert.Equal(Errno.EINVAL, DmaHeapUapi.Allocate(fd, 0, (uint)Libc.O_CLOEXEC, out _));
+                ErrnoAssert.Equal(Errno.EINVAL, DmaHeapUapi.Allocate(fd, 4096, (uint)Libc.O_NONBLOCK, out _));
             }
             finally
             {

@@ -18,24 +18,12 @@ public sealed class FaultInjectionTests
     /// stubs); a failure injected there aborts the process instead of testing us. So the test runs in a child test
     /// process with W^X and tiering off, where, once warmed up, this thread allocates only in our own calls.
     /// </summary>
-    private static void RunInChildWithoutWriteXorExecute(string method)
-    {
-        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in new[] { typeof(FaultInjectionTests).Assembly.Location, "-noColor", "-method", $"{typeof(FaultInjectionTests).FullName}.{method}" })
+    private static void RunInChildWithoutWriteXorExecute(string method) =>
+        ChildTest.Run(typeof(FaultInjectionTests), method, new Dictionary<string, string>
         {
-            psi.ArgumentList.Add(a);
-        }
-
-        psi.Environment["DOTNET_EnableWriteXorExecute"] = "0";
-        psi.Environment["DOTNET_TieredCompilation"] = "0";
-        using var child = System.Diagnostics.Process.Start(psi)!;
-        var stderr = child.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-        string stdout = child.StandardOutput.ReadToEnd();
-        child.WaitForExit();
-        TestContext.Current.TestOutputHelper?.WriteLine(stdout + stderr.Result);
-        Assert.True(child.ExitCode == 0 && stdout.Contains("Total: 1, Errors: 0, Failed: 0, Skipped: 0", StringComparison.Ordinal),
-            $"the fault-injection run failed (exit {child.ExitCode}):\n{stdout}{stderr.Result}");
-    }
+            ["DOTNET_EnableWriteXorExecute"] = "0",
+            ["DOTNET_TieredCompilation"] = "0",
+        });
 
     /// <summary>Fails the next slab allocation of this thread, once per <see cref="Arm"/>.</summary>
     private sealed class FailSlab : IDisposable

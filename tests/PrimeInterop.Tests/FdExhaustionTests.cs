@@ -72,7 +72,7 @@ public sealed class FdExhaustionTests
                 foreach (var (name, call) in fdMaking)
                 {
                     Exception? e = Record.Exception(call);
-                    if (e is not DrmException { ErrnoName: "EMFILE" } drm || !drm.Message.Contains($"RLIMIT_NOFILE: soft {limit}", StringComparison.Ordinal))
+                    if (e is not DrmException { Errno: Interop.Errno.EMFILE } drm || !drm.Message.Contains($"RLIMIT_NOFILE: soft {limit}", StringComparison.Ordinal))
                     {
                         failures.Add($"{name}: expected a DrmException for EMFILE naming RLIMIT_NOFILE {limit}, got {e?.GetType().Name ?? "success"}: {e?.Message}");
                     }

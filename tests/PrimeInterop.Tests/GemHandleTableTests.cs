@@ -43,7 +43,7 @@ public sealed class GemHandleTableTests
             Assert.Equal(0, table.Release(file.Fd, again));
 
             // A failed import counts nothing.
-            Assert.Equal(Errno.EBADF, table.Import(file.Fd, 99999, out _));
+            ErrnoAssert.Equal(Errno.EBADF, table.Import(file.Fd, 99999, out _));
             Assert.Equal(0, table.Count);
             oracle.ExpectClosedAtEnd(dumb.Handle);
         }

@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
 using System.Runtime.InteropServices;
+using PrimeInterop.Tests.Infrastructure;
 
 namespace PrimeInterop.Tests;
 
@@ -73,46 +73,6 @@ public sealed class LayoutTests
         return null;
     }
 
-    internal static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "PrimeInterop.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("cannot find the repository root (PrimeInterop.sln) above " + AppContext.BaseDirectory);
-    }
-
-    /// <summary>The path of a native helper, built with make when it is missing (it is, on a plain `dotnet test`).</summary>
-    internal static string NativeProgram(string name)
-    {
-        string root = RepoRoot();
-        string path = Path.Combine(root, "artifacts", "native", name);
-        if (!File.Exists(path))
-        {
-            using var make = Process.Start(new ProcessStartInfo("make", ["-s", "-C", Path.Combine(root, "native")]) { RedirectStandardError = true })!;
-            string err = make.StandardError.ReadToEnd();
-            make.WaitForExit();
-            Assert.True(make.ExitCode == 0, $"make -C native failed: {err}");
-        }
-
-        return path;
-    }
-
-    private static List<string> RunProbe()
-    {
-        using var probe = Process.Start(new ProcessStartInfo(NativeProgram("layout-probe")) { RedirectStandardOutput = true })!;
-        var lines = new List<string>();
-        while (probe.StandardOutput.ReadLine() is { } line)
-        {
-            lines.Add(line);
-        }
-
-        probe.WaitForExit();
-        Assert.Equal(0, probe.ExitCode);
-        return lines;
-    }
+    private static List<string> RunProbe() =>
+        [.. ChildProcess.Run(Repo.NativeProgram("layout-probe"), []).AssertExitCode().Out.Split('\n', StringSplitOptions.RemoveEmptyEntries)];
 }

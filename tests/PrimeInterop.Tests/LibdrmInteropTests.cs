@@ -23,21 +23,12 @@ public sealed class LibdrmInteropTests
     }
 
     private static Process StartPeer(string mode, string socketPath) =>
-        Process.Start(new ProcessStartInfo(LayoutTests.NativeProgram("prime-peer"), [mode, socketPath, $"0x{Seed:x}"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
+        ChildProcess.Start(Repo.NativeProgram("prime-peer"), [mode, socketPath, $"0x{Seed:x}"]);
 
     private static (string Out, string Err) Finish(Process peer)
     {
-        string stdout = peer.StandardOutput.ReadToEnd(), stderr = peer.StandardError.ReadToEnd();
-        peer.StandardOutput.Dispose();
-        peer.StandardError.Dispose();
-        Assert.True(peer.WaitForExit(30_000), "prime-peer did not exit");
-        TestContext.Current.TestOutputHelper?.WriteLine(stdout + stderr);
-        Assert.True(peer.ExitCode == 0, $"prime-peer exited {peer.ExitCode}: {stdout}{stderr}");
-        return (stdout, stderr);
+        var result = ChildProcess.Finish(peer, TimeSpan.FromSeconds(30)).AssertExitCode();
+        return (result.Out, result.Err);
     }
 
     [Fact]

@@ -85,7 +85,7 @@ public sealed class SafetyContractTests
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static IntPtr FillThroughAnUnreferencedMapping(DumbBuffer dumb)
     {
-        using var cpu = dumb.Map().BeginAccess(); // the DrmMapping itself is garbage from here on
+        using var cpu = dumb.Map().BeginAccess(); // the DumbBufferMapping itself is garbage from here on
         IntPtr address = AddressOf(cpu.Span);
         FillAfterCollecting(cpu.Span, address);
         return address;
@@ -255,7 +255,7 @@ public sealed class SafetyContractTests
             oracle.ExpectClosedAtEnd(dumb.Handle);
             uint abandoned = AddAndDrop(vkms, imported);
             CollectEverything();
-            Assert.Equal(Interop.Errno.ENOENT, Interop.DrmModeFb.RmFB(vkms.RawFd, abandoned)); // before: 0, it was still there
+            ErrnoAssert.Equal(Interop.Errno.ENOENT, Interop.DrmModeFb.RmFB(vkms.RawFd, abandoned)); // before: 0, it was still there
 
             var fb = vkms.AddFramebuffer(imported);
             Assert.Equal(0, Interop.DrmModeFb.RmFB(vkms.RawFd, fb.Id)); // someone else removed it

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using PrimeCtl;
 using PrimeInterop.Hosting;
@@ -13,24 +12,8 @@ public sealed class SampleCliTests
 
     internal static (int Code, string Out, string Err) PrimectlWith(Dictionary<string, string> environment, params string[] args)
     {
-        string dll = Path.Combine(LayoutTests.RepoRoot(), "artifacts", "bin", "primectl", "release", "primectl.dll");
-        Assert.True(File.Exists(dll), $"{dll} is missing; build the solution in Release first");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(dll);
-        foreach (var (name, value) in environment)
-        {
-            psi.Environment[name] = value;
-        }
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi)!;
-        var stderr = p.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-        string stdout = p.StandardOutput.ReadToEnd();
-        Assert.True(p.WaitForExit(120_000), "primectl did not exit");
-        return (p.ExitCode, stdout, stderr.Result);
+        var result = ChildProcess.Run("dotnet", [Repo.SampleAssembly("primectl"), .. args], environment);
+        return (result.ExitCode, result.Out, result.Err);
     }
 
     [Theory]
@@ -42,7 +25,7 @@ public sealed class SampleCliTests
     public void Every_command_has_help(string command)
     {
         var (code, stdout, _) = Primectl(command, "--help");
-        Assert.Equal(0, code);
+        Assert.Equal(ExitCodes.Ok, code);
         Assert.Contains($"primectl {command} ", stdout, StringComparison.Ordinal);
         Assert.Contains("Usage:", stdout, StringComparison.Ordinal);
         Assert.Contains("-v, --verbose", stdout, StringComparison.Ordinal);
@@ -53,11 +36,11 @@ public sealed class SampleCliTests
     public void Top_level_help_and_version()
     {
         var (code, stdout, _) = Primectl("--help");
-        Assert.Equal(0, code);
+        Assert.Equal(ExitCodes.Ok, code);
         Assert.Contains("Exit codes: 0 ok, 1 pixels did not verify, 2 usage error, 3 no DRM device", stdout, StringComparison.Ordinal);
         Assert.Contains("PRIMECTL_PrimeInterop__Driver", stdout, StringComparison.Ordinal);
         (code, stdout, _) = Primectl("--version");
-        Assert.Equal(0, code);
+        Assert.Equal(ExitCodes.Ok, code);
         Assert.Matches(@"^\d+\.\d+\.\d+", stdout);
     }
 
@@ -118,10 +101,10 @@ public sealed class SampleCliTests
     public void Completions_come_from_the_parser()
     {
         var (code, stdout, _) = Primectl("[suggest:9]", "export --");
-        Assert.Equal(0, code);
+        Assert.Equal(ExitCodes.Ok, code);
         Assert.Contains("--width", stdout.Split('\n'));
         (code, stdout, _) = Primectl("completions", "bash");
-        Assert.Equal(0, code);
+        Assert.Equal(ExitCodes.Ok, code);
         Assert.Contains("complete -o default -F _primectl_complete primectl", stdout, StringComparison.Ordinal);
     }
 
@@ -217,7 +200,7 @@ public sealed class SampleCliTests
     {
         KernelEnv.RequireVgem();
         var (code, stdout, _) = Primectl("list");
-        Assert.Equal(0, code);
+        Assert.Equal(ExitCodes.Ok, code);
         Assert.Matches(@"/dev/dri/renderD\d+\s+render\s+vgem\s+\S+\s+import,export", stdout);
 
         // The JSON form in-process: under emulation another process start costs seconds and tests nothing more.
@@ -225,7 +208,7 @@ public sealed class SampleCliTests
         var output = new StringWriter();
         code = PrimeCtl.Commands.ListCommand.Write(services.GetRequiredService<IDrmDeviceFactory>().EnumerateNodes().Select(n => n.Probe()).ToList(), json: true, output);
 
-        Assert.Equal(0, code);
+        Assert.Equal(ExitCodes.Ok, code);
         using var doc = System.Text.Json.JsonDocument.Parse(output.ToString());
         Assert.Contains(doc.RootElement.EnumerateArray(), e => e.GetProperty("driver").GetString() == "vgem" && e.GetProperty("primeExport").GetBoolean());
     }
@@ -236,9 +219,8 @@ public sealed class SampleCliTests
     {
         KernelEnv.RequireCapability("udmabuf");
         string output = Directory.CreateTempSubdirectory("primectl-demo").FullName;
-        var (code, stdout, stderr) = Primectl("demo", "--source", "udmabuf", "--output", output);
-        TestContext.Current.TestOutputHelper?.WriteLine(stdout);
-        Assert.True(code == 0, $"demo exited {code}: {stdout}{stderr}");
+        var (code, stdout, stderr) = Primectl("demo", "--source", "udmabuf", "--output", output); // its output is in the test's log
+        Assert.True(code == ExitCodes.Ok, $"demo exited {code}: {stdout}{stderr}");
         Assert.Contains("udmabuf over a sealed memfd", stdout, StringComparison.Ordinal);
         Assert.Contains("drew the test image after sending, under the pending fence", stdout, StringComparison.Ordinal);
         Assert.Matches(@"waited\s+\d+ ms for the exporter's write fence", stdout);
@@ -252,9 +234,8 @@ public sealed class SampleCliTests
     {
         KernelEnv.RequireVgem();
         string output = Directory.CreateTempSubdirectory("primectl-demo").FullName;
-        var (code, stdout, stderr) = Primectl("demo", "--output", output);
-        TestContext.Current.TestOutputHelper?.WriteLine(stdout);
-        Assert.True(code == 0, $"demo exited {code}: {stdout}{stderr}");
+        var (code, stdout, stderr) = Primectl("demo", "--output", output); // its output is in the test's log
+        Assert.True(code == ExitCodes.Ok, $"demo exited {code}: {stdout}{stderr}");
         Assert.Matches(@"exported\s+pid (\d+)", stdout);
         Assert.Matches(@"imported\s+pid (\d+)", stdout);
         string exporter = System.Text.RegularExpressions.Regex.Match(stdout, @"exported\s+pid (\d+)").Groups[1].Value;

@@ -67,8 +67,8 @@ public sealed class ScopedLaneTests
             });
 
             Assert.Equal(1, seen.Calls);
-            Assert.Equal(Errno.EBADF, Libc.IsCloseOnExec(seen.Fd, out _)); // closed at the scope's end
-            Assert.Equal(Errno.EBADF, Libc.Close(seen.Fd));                // and only once: nothing else had it
+            ErrnoAssert.Equal(Errno.EBADF, Libc.IsCloseOnExec(seen.Fd, out _)); // closed at the scope's end
+            ErrnoAssert.Equal(Errno.EBADF, Libc.Close(seen.Fd));                // and only once: nothing else had it
             oracle.ExpectClosedAtEnd(dumb.Handle);
         }
 
@@ -100,7 +100,7 @@ public sealed class ScopedLaneTests
             Assert.Same(thrown, caught);
             Assert.False(LeakOracle.HandleIsOpen(render.FileHandle, seen.Handle), "the inner scope's handle must be closed");
             Assert.Equal(0, render.OpenObjectCount);
-            Assert.Equal(Errno.EBADF, Libc.IsCloseOnExec(seen.Fd, out _));
+            ErrnoAssert.Equal(Errno.EBADF, Libc.IsCloseOnExec(seen.Fd, out _));
 
             // The device is fully usable afterwards, in both lanes.
             using var fd = card.ExportDmaBuf(dumb.Handle);
@@ -176,7 +176,7 @@ public sealed class ScopedLaneTests
         {
             var seen = new Seen();
             var e = Assert.Throws<DrmException>(() => render.ImportScoped(notDmaBuf, ref seen, static (scoped BorrowedGemHandle h, ref Seen s) => s.Calls++));
-            Assert.Equal("DRM_IOCTL_PRIME_FD_TO_HANDLE", e.Operation);
+            Assert.Equal(nameof(Interop.DrmPrime.DRM_IOCTL_PRIME_FD_TO_HANDLE), e.Operation);
             Assert.Equal(0, seen.Calls);
             Assert.Equal(0, render.OpenObjectCount);
         }

@@ -190,14 +190,14 @@ public sealed class UdmabufTests
             Assert.Equal(0, Libc.Open(Udmabuf.DevicePath, Libc.O_RDWR | Libc.O_CLOEXEC, out int device));
             try
             {
-                Assert.Equal(Errno.EINVAL, RawCreate(device, unsealed, 0, Page));
-                Assert.Equal(Errno.EINVAL, RawCreate(device, writeSealed, 0, Page));
-                Assert.Equal(Errno.EINVAL, RawCreate(device, good, 100, Page));
-                Assert.Equal(Errno.EINVAL, RawCreate(device, good, 0, Page + 1));
-                Assert.Equal(Errno.EBADFD, RawCreate(device, notMemfd, 0, Page)); // check_memfd_seals: not shmem
+                ErrnoAssert.Equal(Errno.EINVAL, RawCreate(device, unsealed, 0, Page));
+                ErrnoAssert.Equal(Errno.EINVAL, RawCreate(device, writeSealed, 0, Page));
+                ErrnoAssert.Equal(Errno.EINVAL, RawCreate(device, good, 100, Page));
+                ErrnoAssert.Equal(Errno.EINVAL, RawCreate(device, good, 0, Page + 1));
+                ErrnoAssert.Equal(Errno.EBADFD, RawCreate(device, notMemfd, 0, Page)); // check_memfd_seals: not shmem
                 int beyond = RawCreate(device, good, 2 * Page, 3 * Page);
                 Measurements.Record($"udmabuf: the kernel answers a range beyond the memfd with {(beyond == 0 ? "success" : Errno.Name(beyond))}");
-                Assert.Equal(Errno.EINVAL, beyond); // memfd_pin_folios: end >= i_size
+                ErrnoAssert.Equal(Errno.EINVAL, beyond); // memfd_pin_folios: end >= i_size
                 Assert.Equal(0, RawCreate(device, good, Page, 3 * Page));
             }
             finally
@@ -207,7 +207,8 @@ public sealed class UdmabufTests
 
             // More than size_limit_mb (64 MiB by default): the kernel's EINVAL, with the limit named.
             var e = Assert.Throws<DrmException>(() => Udmabuf.Create(128L << 20));
-            Assert.Equal(("EINVAL", "UDMABUF_CREATE"), (e.ErrnoName, e.Operation));
+            ErrnoAssert.Equal(Interop.Errno.EINVAL, e);
+            Assert.Equal(nameof(Interop.UdmabufUapi.UDMABUF_CREATE), e.Operation);
             Assert.Contains("size_limit_mb", e.Message, StringComparison.Ordinal);
         }
 

@@ -110,7 +110,7 @@ internal sealed class DemoCommand : PrimeCtlCommand
 
         if (nodes.Any(n => n.DriverName == "vkms"))
         {
-            using var vkms = devices.Open("vkms", DrmNodeType.Primary);
+            using var vkms = Opening(() => devices.Open("vkms", DrmNodeType.Primary));
             using var onVkms = vkms.ImportBuffer(description);
             using var fb = vkms.AddFramebuffer(onVkms);
             Console.WriteLine($"demo: imported into {vkms.Path} ({vkms.Version}) as GEM handle {onVkms.Handles[0].Value}, DRM_IOCTL_MODE_ADDFB2 -> framebuffer {fb.Id}");

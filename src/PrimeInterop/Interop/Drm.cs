@@ -7,6 +7,12 @@ internal static unsafe class Drm
 {
     public const char Base = 'd';
 
+    /// <summary>The character-device major of every DRM node (include/drm/drm_drv.h: DRM_MAJOR).</summary>
+    public const uint DRM_MAJOR = 226;
+
+    /// <summary>Render node minors start here (primary minors are 0-63, render 128-191: drm_minor_alloc).</summary>
+    public const uint RenderMinorBase = 128;
+
     public const ulong DRM_CAP_PRIME = 0x5;
     public const int DRM_PRIME_CAP_IMPORT = 0x1;
     public const int DRM_PRIME_CAP_EXPORT = 0x2;

@@ -20,7 +20,7 @@ internal sealed class FdPoller
 
     private FdPoller()
     {
-        ThrowHelper.ThrowIfError(Epoll.Create(out _epoll), "epoll_create1", "the readiness poller");
+        ThrowHelper.ThrowIfError(Epoll.Create(out _epoll), Libc.Operation.EpollCreate, "the readiness poller");
         Thread = new Thread(Run) { IsBackground = true, Name = "PrimeInterop poller" };
         Thread.Start();
     }
@@ -61,14 +61,14 @@ internal sealed class FdPoller
         int dup;
         using (var lease = new HandleLease(handle))
         {
-            ThrowHelper.ThrowIfError(Libc.DupCloseOnExec(lease.Fd, out dup), "fcntl(F_DUPFD_CLOEXEC)", what, fd: lease.Fd);
+            ThrowHelper.ThrowIfError(Libc.DupCloseOnExec(lease.Fd, out dup), Libc.Operation.DupCloseOnExec, what, fd: lease.Fd);
         }
 
         int ready = Epoll.PollNow(dup, (short)events);
         if (ready != 0 || timeout == TimeSpan.Zero)
         {
             Libc.Close(dup);
-            ThrowHelper.ThrowIfError(ready < 0 ? -ready : 0, "poll", what);
+            ThrowHelper.ThrowIfError(ready < 0 ? -ready : 0, Libc.Operation.Poll, what);
             if (ready == 0)
             {
                 throw new TimeoutException($"{what} was not ready (timeout 0).");
@@ -103,7 +103,7 @@ internal sealed class FdPoller
     {
         if ((revents & wanted) == 0)
         {
-            ThrowHelper.Throw(Errno.EIO, "poll", what, hint: $"the fd reported events 0x{revents:x} (error or hang-up) instead of readiness");
+            ThrowHelper.Throw(Errno.EIO, Libc.Operation.Poll, what, hint: $"the fd reported events 0x{revents:x} (error or hang-up) instead of readiness");
         }
     }
 
@@ -122,7 +122,7 @@ internal sealed class FdPoller
             }
         }
 
-        ThrowHelper.ThrowIfError(errno, "epoll_ctl(EPOLL_CTL_ADD)", what, hint: errno == Errno.EPERM ? "this fd does not support poll" : null);
+        ThrowHelper.ThrowIfError(errno, Libc.Operation.EpollAdd, what, hint: errno == Errno.EPERM ? "this fd does not support poll" : null);
     }
 
     /// <summary>Unregisters and closes the wait's fd if it is still registered; true for the one caller that did.</summary>

@@ -43,7 +43,18 @@ internal static unsafe partial class Libc
         public fixed long f_spare[4];
     }
     public const int SEEK_SET = 0, SEEK_END = 2;
+    public const uint S_IFMT = 0xF000, S_IFCHR = 0x2000;
     public const int PROT_READ = 1, PROT_WRITE = 2, MAP_SHARED = 1;
+
+    /// <summary>The names these calls go by in a <see cref="DrmException"/>'s <see cref="DrmException.Operation"/>.</summary>
+    public static class Operation
+    {
+        public const string Open = "open", Stat = "stat", FStat = "fstat", Mmap = "mmap", EventFd = "eventfd", Recv = "recv",
+            PollIn = "poll(POLLIN)", PollOut = "poll(POLLOUT)", SeekEnd = "lseek(SEEK_END)",
+            SetFlags = "fcntl(F_SETFL)", DupCloseOnExec = "fcntl(F_DUPFD_CLOEXEC)", Poll = "poll",
+            MemfdCreate = "memfd_create", Truncate = "ftruncate", AddSeals = "fcntl(F_ADD_SEALS)", GetSeals = "fcntl(F_GET_SEALS)",
+            EpollCreate = "epoll_create1", EpollAdd = "epoll_ctl(EPOLL_CTL_ADD)";
+    }
 
     public static int Open(string path, int flags, out int fd)
     {
@@ -95,6 +106,15 @@ internal static unsafe partial class Libc
         mode = (uint)st.st_mode;
         return errno;
     }
+
+    /// <summary>The major number of a device number (glibc's gnu_dev_major: sys/sysmacros.h).</summary>
+    public static uint Major(ulong rdev) => (uint)(((rdev >> 32) & 0xfffff000) | ((rdev >> 8) & 0xfff));
+
+    /// <summary>The minor number of a device number (glibc's gnu_dev_minor).</summary>
+    public static uint Minor(ulong rdev) => (uint)(((rdev >> 12) & 0xffffff00) | (rdev & 0xff));
+
+    /// <summary>Whether a stat mode is a character device (S_ISCHR).</summary>
+    public static bool IsCharacterDevice(uint mode) => (mode & S_IFMT) == S_IFCHR;
 
     /// <summary>stat(2) of a path, without opening it.</summary>
     public static int StatPath(string path, out ulong rdev, out uint mode)

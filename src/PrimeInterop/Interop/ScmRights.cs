@@ -17,6 +17,9 @@ internal static unsafe class ScmRights
     /// <summary>The kernel's limit of fds in one SCM_RIGHTS message (include/net/scm.h).</summary>
     public const int SCM_MAX_FD = 253;
 
+    /// <summary>The names <see cref="Send"/> and <see cref="Receive"/> go by in a <see cref="DrmException"/>.</summary>
+    public const string SendOperation = "sendmsg(SCM_RIGHTS)", ReceiveOperation = "recvmsg(SCM_RIGHTS)";
+
     /// <summary>
     /// Control room beyond the fds: SCM_CREDENTIALS (struct ucred, 12 bytes), which the kernel adds to every message
     /// on a socket with SO_PASSCRED, before the fds, and room for an SCM_SECURITY label (SO_PASSSEC). Without it

@@ -6,15 +6,15 @@ namespace PrimeInterop.Interop;
 internal static class ThrowHelper
 {
     [DoesNotReturn]
-    public static void Throw(int errno, string operation, string? path, uint? gemHandle = null, int? fd = null, string? hint = null) =>
-        throw DrmException.FromErrno(errno, operation, path, gemHandle, fd, hint);
+    public static void Throw(int errno, string operation, string? target, uint? gemHandle = null, int? fd = null, string? hint = null) =>
+        throw DrmException.FromErrno(errno, operation, target, gemHandle, fd, hint);
 
     /// <summary>Throws when <paramref name="errno"/> is not 0.</summary>
-    public static void ThrowIfError(int errno, string operation, string? path, uint? gemHandle = null, int? fd = null, string? hint = null)
+    public static void ThrowIfError(int errno, string operation, string? target, uint? gemHandle = null, int? fd = null, string? hint = null)
     {
         if (errno != 0)
         {
-            Throw(errno, operation, path, gemHandle, fd, hint);
+            Throw(errno, operation, target, gemHandle, fd, hint);
         }
     }
 }

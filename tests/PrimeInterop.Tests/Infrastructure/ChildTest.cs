@@ -1,31 +1,25 @@
-using System.Diagnostics;
-
 namespace PrimeInterop.Tests.Infrastructure;
 
 /// <summary>
-/// Runs one test method again in a child test process with an environment variable set, for tests that change
-/// process-wide state (resource limits, signal handlers) that must not leak into the rest of the run.
+/// Runs one test method again in a child test process with environment variables set, for tests that change
+/// process-wide state (resource limits, signal handlers) that must not leak into the rest of the run, or that need
+/// the runtime configured differently (W^X off).
 /// </summary>
 public static class ChildTest
 {
-    /// <summary>True inside the child started by <see cref="Run"/> with this <paramref name="marker"/>.</summary>
+    /// <summary>True inside the child started by <see cref="Run(Type, string, string)"/> with this <paramref name="marker"/>.</summary>
     public static bool IsChild(string marker) => Environment.GetEnvironmentVariable(marker) == "1";
 
-    public static void Run(Type testClass, string method, string marker)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in new[] { testClass.Assembly.Location, "-noColor", "-showLiveOutput", "-method", $"{testClass.FullName}.{method}" })
-        {
-            psi.ArgumentList.Add(a);
-        }
+    /// <summary>Runs the test in a child with <paramref name="marker"/>=1 set (see <see cref="IsChild"/>).</summary>
+    public static void Run(Type testClass, string method, string marker) =>
+        Run(testClass, method, new Dictionary<string, string> { [marker] = "1" });
 
-        psi.Environment[marker] = "1";
-        using var child = Process.Start(psi)!;
-        var stderr = child.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
-        string stdout = child.StandardOutput.ReadToEnd();
-        child.WaitForExit();
-        TestContext.Current.TestOutputHelper?.WriteLine(stdout + stderr.Result);
-        Assert.True(child.ExitCode == 0 && stdout.Contains("Total: 1, Errors: 0, Failed: 0, Skipped: 0", StringComparison.Ordinal),
-            $"the child test run failed (exit {child.ExitCode}):\n{stdout}{stderr.Result}");
+    /// <summary>Runs the test in a child with <paramref name="environment"/> set; fails unless that one test passed.</summary>
+    public static void Run(Type testClass, string method, IReadOnlyDictionary<string, string> environment)
+    {
+        var child = ChildProcess.Run("dotnet", [testClass.Assembly.Location, "-noColor", "-showLiveOutput", "-method", $"{testClass.FullName}.{method}"],
+            environment, TimeSpan.FromMinutes(10));
+        Assert.True(child.ExitCode == 0 && child.Out.Contains("Total: 1, Errors: 0, Failed: 0, Skipped: 0", StringComparison.Ordinal),
+            $"the child test run of {method} failed (exit {child.ExitCode}):\n{child.Out}{child.Err}");
     }
 }

@@ -59,7 +59,7 @@ public sealed class LeakOracle : IDisposable
             return true;
         }
 
-        Assert.Equal(Errno.ENOENT, errno);
+        ErrnoAssert.Equal(Errno.ENOENT, errno);
         return false;
     }
 

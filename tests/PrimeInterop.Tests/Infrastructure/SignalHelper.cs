@@ -10,9 +10,8 @@ namespace PrimeInterop.Tests.Infrastructure;
 internal static unsafe class SignalHelper
 {
     public const int SIGURG = 23;
-    public const int EINTR = 4;
 
-    private static readonly IntPtr Library = NativeLibrary.Load(LayoutTests.NativeProgram("libsignal-helper.so"));
+    private static readonly IntPtr Library = NativeLibrary.Load(Repo.NativeProgram("libsignal-helper.so"));
 
     public static int InstallHandler(int signal) => ((delegate* unmanaged<int, int>)Export("pi_install_handler"))(signal);
 
