@@ -26,6 +26,13 @@ internal static class CommonOptions
         DefaultValueFactory = _ => fallback,
     };
 
+    public static Option<uint> FenceMs(uint fallback, string description) => new("--fence-ms")
+    {
+        Description = description,
+        HelpName = "N",
+        DefaultValueFactory = _ => fallback,
+    };
+
     public static Option<DrmNodeType?> Node(string description)
     {
         var option = new Option<DrmNodeType?>("--node") { Description = description + " [default: $PRIMECTL_PrimeInterop__NodeType, else render]", HelpName = "render|primary" };

@@ -17,12 +17,7 @@ internal sealed class DemoCommand : PrimeCtlCommand
     private readonly Option<string?> _driver = CommonOptions.Driver("Driver to export from and import into");
     private readonly Option<uint> _seed = CommonOptions.Seed(42, "Varies the test image");
     private readonly Option<string> _source = CommonOptions.Source();
-    private readonly Option<uint> _fenceMs = new("--fence-ms")
-    {
-        Description = "The exporter signals its write fence N ms after sending (0: no fence)",
-        HelpName = "N",
-        DefaultValueFactory = _ => 1000,
-    };
+    private readonly Option<uint> _fenceMs = CommonOptions.FenceMs(1000, "The exporter signals its write fence N ms after sending (0: no fence)");
 
     public DemoCommand()
         : base("demo", "Export in one process, import and verify in another, and make a vkms framebuffer when vkms is present")

@@ -17,12 +17,7 @@ internal sealed class ExportCommand : PrimeCtlCommand
     private readonly Option<uint> _seed = CommonOptions.Seed(0, "Varies the test image; the importer must use the same");
     private readonly Option<uint> _count = new("--count") { Description = "Exit after serving N clients; 0 serves until Ctrl+C", HelpName = "N", DefaultValueFactory = _ => 0 };
     private readonly Option<string> _source = CommonOptions.Source();
-    private readonly Option<uint> _fenceMs = new("--fence-ms")
-    {
-        Description = "Attach a vgem write fence before sending, draw after sending, signal after N ms (0: no fence, draw first)",
-        HelpName = "N",
-        DefaultValueFactory = _ => 0,
-    };
+    private readonly Option<uint> _fenceMs = CommonOptions.FenceMs(0, "Attach a vgem write fence before sending, draw after sending, signal after N ms (0: no fence, draw first)");
 
     public ExportCommand()
         : base("export", "Create a buffer with a test image, export it as a dma-buf and serve it on a UNIX socket")
