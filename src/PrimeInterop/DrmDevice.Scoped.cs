@@ -53,10 +53,7 @@ public sealed partial class DrmDevice
     {
         ArgumentNullException.ThrowIfNull(handle);
         ArgumentNullException.ThrowIfNull(body);
-        if (!ReferenceEquals(handle.Device, this))
-        {
-            throw new ArgumentException($"{handle} belongs to another open DRM file, not {Path}; handles are per open file.", nameof(handle));
-        }
+        CheckExport(handle, flags);
 
         int fd;
         using (var held = handle.Lease()) // the handle stays open under the ioctl; it holds this file
@@ -90,6 +87,8 @@ public sealed partial class DrmDevice
                 : $"GEM handle {handle.Value} belongs to {handle.Device.Path}, not {Path}; handles are per open file.", nameof(handle));
         }
 
+        CheckExportFlags(flags);
+
         // The import scope that lent the handle holds it and this file until it ends, which is after this call.
         int fd = ExportFd(handle.Value, flags);
         try
@@ -120,22 +119,5 @@ public sealed partial class DrmDevice
         {
             _table.Release(_fd, handle);
         }
-    }
-
-    private int ExportFd(uint handle, DmaBufExportFlags flags)
-    {
-        if ((flags & ~DmaBufExportFlags.ReadWrite) != 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(flags), flags,
-                "Only DmaBufExportFlags.ReadWrite may be given; close-on-exec is always set.");
-        }
-
-        int errno = DrmPrime.HandleToFd(_fd, handle, DrmPrime.DRM_CLOEXEC | (uint)flags, out int fd);
-        if (errno != 0)
-        {
-            ThrowHelper.Throw(errno, nameof(DrmPrime.DRM_IOCTL_PRIME_HANDLE_TO_FD), Path, gemHandle: handle);
-        }
-
-        return fd;
     }
 }

@@ -228,28 +228,44 @@ public sealed partial class DrmDevice : IDisposable
     public DmaBuf ExportDmaBuf(GemHandle handle, DmaBufExportFlags flags = DmaBufExportFlags.None)
     {
         ArgumentNullException.ThrowIfNull(handle);
+        CheckExport(handle, flags);
+
+        // An operation of a live handle: holding it keeps it from being closed under the ioctl, and keeps this
+        // file open even after the device was disposed.
+        using var held = handle.Lease();
+        return new DmaBuf(ExportFd(handle.Number, flags), ownsHandle: true);
+    }
+
+    /// <summary>The argument checks of every export of a <see cref="GemHandle"/>, before anything is leased.</summary>
+    private void CheckExport(GemHandle handle, DmaBufExportFlags flags)
+    {
         if (!ReferenceEquals(handle.Device, this))
         {
             throw new ArgumentException($"{handle} belongs to another open DRM file, not {Path}; handles are per open file.", nameof(handle));
         }
 
+        CheckExportFlags(flags);
+    }
+
+    private static void CheckExportFlags(DmaBufExportFlags flags)
+    {
         if ((flags & ~DmaBufExportFlags.ReadWrite) != 0)
         {
             throw new ArgumentOutOfRangeException(nameof(flags), flags,
                 "Only DmaBufExportFlags.ReadWrite may be given; close-on-exec is always set.");
         }
+    }
 
-        // An operation of a live handle: holding it keeps it from being closed under the ioctl, and keeps this
-        // file open even after the device was disposed.
-        using var held = handle.Lease();
-        uint number = handle.Number;
-        int errno = DrmPrime.HandleToFd(_fd, number, DrmPrime.DRM_CLOEXEC | (uint)flags, out int fd);
+    /// <summary>PRIME_HANDLE_TO_FD, always close-on-exec; the caller holds the handle (and so this file) open.</summary>
+    private int ExportFd(uint handle, DmaBufExportFlags flags)
+    {
+        int errno = DrmPrime.HandleToFd(_fd, handle, DrmPrime.DRM_CLOEXEC | (uint)flags, out int fd);
         if (errno != 0)
         {
-            ThrowHelper.Throw(errno, nameof(DrmPrime.DRM_IOCTL_PRIME_HANDLE_TO_FD), Path, gemHandle: number);
+            ThrowHelper.Throw(errno, nameof(DrmPrime.DRM_IOCTL_PRIME_HANDLE_TO_FD), Path, gemHandle: handle);
         }
 
-        return new DmaBuf(fd, ownsHandle: true);
+        return fd;
     }
 
     /// <summary>
