@@ -30,14 +30,16 @@ const int RigNoResult = 3; // rig.sh's RIG_NO_RESULT: the guest gave no result (
 var results = new List<(string Label, TestCounts Counts)>();
 var soakLines = new List<(string Line, bool Ok)>();
 
-// vgem loaded on this machine: tests and the demo run here directly, no VM.
-bool HostHasVgem() =>
+// A DRM device of this driver on this machine (vgem: tests and the demo run here directly, no VM).
+bool HostHasDriver(string driver) =>
     System.IO.Directory.Exists("/sys/class/drm") &&
     System.IO.Directory.EnumerateDirectories("/sys/class/drm").Any(d =>
     {
         var link = new System.IO.DirectoryInfo(System.IO.Path.Combine(d, "device"));
-        try { return link.Exists && link.ResolveLinkTarget(true)?.Name == "vgem"; } catch { return false; }
+        try { return link.Exists && link.ResolveLinkTarget(true)?.Name == driver; } catch { return false; }
     });
+
+bool HostHasVgem() => HostHasDriver("vgem");
 
 bool UseRig() => rigMode switch
 {
@@ -292,10 +294,7 @@ Task("Bench").IsDependentOn("Build").Does(() =>
 Task("Soak").IsDependentOn("Build").Does(() =>
 {
     var seconds = Argument("seconds", 60);
-    bool hostHasVkms = System.IO.Directory.Exists("/sys/class/drm") &&
-        System.IO.Directory.EnumerateDirectories("/sys/class/drm").Any(d => System.IO.Path.GetFileName(d).StartsWith("card") &&
-            new System.IO.DirectoryInfo(System.IO.Path.Combine(d, "device")) is { Exists: true } link && link.ResolveLinkTarget(true)?.Name == "vkms");
-    if (!UseRig() && hostHasVkms)
+    if (!UseRig() && HostHasDriver("vkms"))
     {
         var outDir = artifacts.Combine("soak");
         EnsureDirectoryExists(outDir);
