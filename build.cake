@@ -22,12 +22,16 @@ var root = MakeAbsolute(Directory("."));
 var artifacts = root.Combine("artifacts");
 var config = configuration.ToLowerInvariant();
 var testDll = artifacts.CombineWithFilePath($"bin/PrimeInterop.Tests/{config}/PrimeInterop.Tests.dll");
+// The same tests published ReadyToRun (precompiled: the project sets PublishReadyToRun) for the rig, where every
+// method the JIT compiles costs 10-20x more under QEMU's emulation; the child processes the tests start run from here too.
+var rigTestDll = artifacts.CombineWithFilePath($"publish/PrimeInterop.Tests/{config}/PrimeInterop.Tests.dll");
 var primectlDll = artifacts.CombineWithFilePath($"bin/primectl/{config}/primectl.dll");
 var soakDll = artifacts.CombineWithFilePath($"bin/PrimeInterop.Soak/{config}/PrimeInterop.Soak.dll");
 var soakSeconds = Argument("soak-seconds", 10);
 var rigScript = root.CombineWithFilePath("tests/rig/rig.sh");
 const int RigNoResult = 3; // rig.sh's RIG_NO_RESULT: the guest gave no result (no boot, a crash, the timeout)
 var results = new List<(string Label, TestCounts Counts)>();
+var failures = new List<string>(); // "label: test name: first line of the message", repeated just above the totals
 var soakLines = new List<(string Line, bool Ok)>();
 
 // A DRM device of this driver on this machine (vgem: tests and the demo run here directly, no VM).
@@ -71,6 +75,11 @@ int Run(string file, string args, bool throwOnError = true)
     return (outDir, code);
 }
 
+string FirstLine(string message) =>
+    (message ?? "").Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Length > 0) is { } line
+        ? (line.Length > 300 ? line[..300] + " …" : line)
+        : "(no message)";
+
 TestCounts ReadResults(FilePath xml, string label)
 {
     var doc = XDocument.Load(xml.FullPath);
@@ -87,8 +96,15 @@ TestCounts ReadResults(FilePath xml, string label)
         if (result == "Skip")
             Information($"  {label} skipped {t.Attribute("name")?.Value}: {t.Element("reason")?.Value}");
         else if (result == "Fail")
-            Error($"  {label} FAILED {t.Attribute("name")?.Value}: {t.Element("failure")?.Element("message")?.Value}");
+        {
+            var message = t.Element("failure")?.Element("message")?.Value ?? "";
+            Error($"  {label} FAILED {t.Attribute("name")?.Value}: {message}");
+            failures.Add($"{label}: {t.Attribute("name")?.Value}: {FirstLine(message)}");
+        }
     }
+    // Failures outside any test (a fixture's cleanup, the assembly's): counted as failed above, named here.
+    foreach (var e in doc.Descendants("error"))
+        failures.Add($"{label}: {e.Attribute("type")?.Value} error {e.Attribute("name")?.Value}: {FirstLine(e.Element("failure")?.Element("message")?.Value)}");
     return counts;
 }
 
@@ -124,13 +140,17 @@ Task("RigTests").IsDependentOn("Build").Does(() =>
     }
     Run("bash", $"\"{rigScript}\" prereqs");
     foreach (var kernel in kernels) Run("bash", $"\"{rigScript}\" kernel {kernel}", throwOnError: true); // build/fetch once, before the parallel boots
+    // ReadyToRun images of the test assembly and everything it runs (xunit, primectl, wlshow, the library): crossgen
+    // here takes seconds, JIT in the guest took minutes. Incremental: unchanged assemblies are not compiled again.
+    DotNetPublish(root.CombineWithFilePath("tests/PrimeInterop.Tests/PrimeInterop.Tests.csproj").FullPath,
+        new DotNetPublishSettings { Configuration = configuration, NoBuild = true });
 
     // The kernels boot side by side: each guest runs the tests on about one core. Consoles are not streamed then
     // (they would interleave); each is in artifacts/rig/<kernel>/serial.log and its tail is printed on failure.
     bool parallel = kernels.Length > 1 && rigParallel;
     (string Kernel, DirectoryPath OutDir, int Code) RunKernel(string kernel)
     {
-        var tests = $"dotnet \"{testDll}\" -noColor -trait \"Category=Kernel\" -result-xml /tmp/rig-out/results.xml";
+        var tests = $"dotnet \"{rigTestDll}\" -noColor -trait \"Category=Kernel\" -result-xml /tmp/rig-out/results.xml";
         // Kernel A (vgem and vkms) runs the soak in the same guest right after the tests: no second boot.
         var command = kernel == "a" && soakSeconds > 0 ? $"sh \"{GuestScript(kernel, tests, SoakCommand(soakSeconds))}\"" : tests;
         var (outDir, code) = RunInRig(kernel, kernel, command, quiet: parallel);
@@ -189,6 +209,11 @@ void Summarize()
         if (!ok) total.Failed++; // a failed soak fails the run, and shows in the total
     }
 
+    // Each failed test by name with the first line of its message, next to the totals: the tail of a CI log shows it.
+    var failedLines = failures.Select(f => $"FAILED {f}").ToList();
+    foreach (var line in failedLines)
+        Console.WriteLine(line);
+
     foreach (var (label, c) in results)
     {
         // Plain lines (no log colouring): CI and scripts read them.
@@ -197,7 +222,7 @@ void Summarize()
     }
     Console.WriteLine(total.ToString());
     System.IO.File.WriteAllText(artifacts.CombineWithFilePath("test-summary.txt").FullPath,
-        string.Join("\n", soakLines.Select(s => s.Line).Concat(results.Select(r => $"{r.Label}: {r.Counts}")).Append(total.ToString())) + "\n");
+        string.Join("\n", soakLines.Select(s => s.Line).Concat(failedLines).Concat(results.Select(r => $"{r.Label}: {r.Counts}")).Append(total.ToString())) + "\n");
     if (soakLines.Any(s => !s.Ok)) throw new Exception("the soak found invariant violations or leaks, or did not finish");
     if (total.Failed > 0) throw new Exception($"{total.Failed} test(s) failed");
     if (total.Passed == 0) throw new Exception("no test passed");

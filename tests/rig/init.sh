@@ -41,5 +41,6 @@ echo "rig-init: kernel $(uname -r), DRM nodes: $(ls /dev/dri 2>/dev/null | tr '\
 [ -d /sys/kernel/debug/failslab ] && echo "rig-init: fault injection: $(ls -d /sys/kernel/debug/fail* | tr '\n' ' ')"
 chroot $h /bin/sh /tmp/rig-out/cmd.sh
 echo $? > $h/tmp/rig-out/exit-code
+cut -d' ' -f1 /proc/uptime > $h/tmp/rig-out/end-seconds
 sync
 poweroff -f

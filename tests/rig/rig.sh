@@ -243,7 +243,12 @@ run() {
         tail -n 40 "$out/serial.log" | sed 's/^/  | /' >&2
         exit $RIG_NO_RESULT
     fi
-    log "kernel $(cat "$out/uname" 2>/dev/null) booted in $(cat "$out/boot-seconds" 2>/dev/null || echo ?)s (guest uptime at /init end); run took ${took}s wall"
+    # The CPU time QEMU used (this script's children: QEMU, and the initramfs packing) tells the guest's work apart from
+    # waiting for a busy host: on 2 idle cores the wall time is about this or less (two vCPU threads).
+    local cpu times_out; maketemp times_out
+    times > "$times_out" # a builtin in this shell: in a pipe or $( ) it would count a subshell's children instead
+    cpu=$(awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.0f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$times_out")
+    log "kernel $(cat "$out/uname" 2>/dev/null) booted in $(cat "$out/boot-seconds" 2>/dev/null || echo ?)s, the command ended at $(cat "$out/end-seconds" 2>/dev/null || echo ?)s (guest uptime); run took ${took}s wall, QEMU ${cpu}s CPU"
     exit "$(cat "$out/exit-code")" # the command's own exit code (exit: a failing command is not a rig error)
 }
 

@@ -39,9 +39,19 @@ public static class Repo
     public static string Configuration { get; } =
         (typeof(Repo).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release").ToLowerInvariant();
 
-    /// <summary>A sample's built assembly, such as artifacts/bin/primectl/release/primectl.dll.</summary>
+    /// <summary>
+    /// A sample's assembly: the copy beside the test assembly (the test project references the samples), so that a
+    /// ReadyToRun publish of the tests (the rig's) runs them precompiled too; else its own build,
+    /// artifacts/bin/primectl/release/primectl.dll.
+    /// </summary>
     public static string SampleAssembly(string project)
     {
+        string beside = Path.Combine(AppContext.BaseDirectory, project + ".dll");
+        if (File.Exists(beside) && File.Exists(Path.ChangeExtension(beside, ".runtimeconfig.json")))
+        {
+            return beside;
+        }
+
         string dll = Path.Combine(Root(), "artifacts", "bin", project, Configuration, project + ".dll");
         Assert.True(File.Exists(dll), $"{dll} is missing; build the solution first (dotnet build PrimeInterop.sln -c {Configuration})");
         return dll;
