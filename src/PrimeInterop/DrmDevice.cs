@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using PrimeInterop.Interop;
@@ -236,37 +238,54 @@ public sealed partial class DrmDevice : IDisposable
         return new DmaBuf(ExportFd(handle.Number, flags), ownsHandle: true);
     }
 
+    // The per-frame paths (export, import, the lane) are kept to as few calls as they can be: under the rig's emulator
+    // every call and return costs as much as a dozen instructions, so the checks are inlined and their throws are not.
+
     /// <summary>The argument checks of every export of a <see cref="GemHandle"/>, before anything is leased.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void CheckExport(GemHandle handle, DmaBufExportFlags flags)
     {
         if (!ReferenceEquals(handle.Device, this))
         {
-            throw new ArgumentException($"{handle} belongs to another open DRM file, not {Path}; handles are per open file.", nameof(handle));
+            ThrowForeignHandle(handle);
         }
 
         CheckExportFlags(flags);
     }
 
+    [DoesNotReturn]
+    private void ThrowForeignHandle(GemHandle handle) =>
+        throw new ArgumentException($"{handle} belongs to another open DRM file, not {Path}; handles are per open file.", nameof(handle));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CheckExportFlags(DmaBufExportFlags flags)
     {
         if ((flags & ~DmaBufExportFlags.ReadWrite) != 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(flags), flags,
-                "Only DmaBufExportFlags.ReadWrite may be given; close-on-exec is always set.");
+            ThrowBadExportFlags(flags);
         }
     }
 
+    [DoesNotReturn]
+    private static void ThrowBadExportFlags(DmaBufExportFlags flags) =>
+        throw new ArgumentOutOfRangeException(nameof(flags), flags, "Only DmaBufExportFlags.ReadWrite may be given; close-on-exec is always set.");
+
     /// <summary>PRIME_HANDLE_TO_FD, always close-on-exec; the caller holds the handle (and so this file) open.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int ExportFd(uint handle, DmaBufExportFlags flags)
     {
         int errno = DrmPrime.HandleToFd(_fd, handle, DrmPrime.DRM_CLOEXEC | (uint)flags, out int fd);
         if (errno != 0)
         {
-            ThrowHelper.Throw(errno, nameof(DrmPrime.DRM_IOCTL_PRIME_HANDLE_TO_FD), Path, gemHandle: handle);
+            ThrowExportError(errno, handle);
         }
 
         return fd;
     }
+
+    [DoesNotReturn]
+    private void ThrowExportError(int errno, uint handle) =>
+        ThrowHelper.Throw(errno, nameof(DrmPrime.DRM_IOCTL_PRIME_HANDLE_TO_FD), Path, gemHandle: handle);
 
     /// <summary>
     /// Stops the device: every later device operation (<see cref="CreateDumbBuffer"/>, <see cref="ImportDmaBuf"/>,
@@ -292,21 +311,23 @@ public sealed partial class DrmDevice : IDisposable
     internal GemHandleTable Table => _table;
 
     /// <summary>A lease on the file for one device operation; ObjectDisposedException once the device is disposed.</summary>
+    /// <remarks>
+    /// Inlined (so no catch): a disposed device is refused by the flag, which Dispose sets before it releases the file;
+    /// a Dispose racing with this call can still make the AddRef itself throw (also an ObjectDisposedException).
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal HandleLease DeviceLease()
     {
-        if (!_disposed)
+        if (_disposed)
         {
-            try
-            {
-                return new HandleLease(_file);
-            }
-            catch (ObjectDisposedException)
-            {
-            }
+            ThrowDisposed();
         }
 
-        throw new ObjectDisposedException(nameof(DrmDevice), $"The DRM device {Path} has been disposed.");
+        return new HandleLease(_file);
     }
+
+    [DoesNotReturn]
+    private void ThrowDisposed() => throw new ObjectDisposedException(nameof(DrmDevice), $"The DRM device {Path} has been disposed.");
 
     /// <summary>
     /// Wraps one reference the table has just counted. Should the GemHandle fail to come into being (the file's

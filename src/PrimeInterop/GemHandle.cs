@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using PrimeInterop.Interop;
 
@@ -83,18 +85,24 @@ public sealed class GemHandle : IDisposable
     /// Holds the reference for the duration of one call on the handle (ObjectDisposedException once disposed).
     /// The reference holds the device's file, so <see cref="DrmDevice.RawFd"/> is valid inside the lease.
     /// </summary>
+    /// <remarks>
+    /// Inlined into the export paths, so it has no catch (a method with one is not inlined): a disposed handle is
+    /// refused by the flag, which Dispose sets before it releases; a Dispose racing with this call can still make the
+    /// AddRef itself throw (also an ObjectDisposedException, with SafeHandle's message).
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal HandleLease Lease()
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        try
+        if (_disposed)
         {
-            return new HandleLease(_reference);
+            ThrowDisposed();
         }
-        catch (ObjectDisposedException)
-        {
-            throw new ObjectDisposedException(ToString());
-        }
+
+        return new HandleLease(_reference);
     }
+
+    [DoesNotReturn]
+    private void ThrowDisposed() => throw new ObjectDisposedException(ToString());
 
     /// <summary>The counted reference: a child of the device's file, released into the device's table.</summary>
     private sealed class Reference : ChildSafeHandle
