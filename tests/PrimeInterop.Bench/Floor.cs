@@ -80,7 +80,7 @@ internal static unsafe partial class Floor
             bool a = false, b = false;
             dmaBuf.DangerousAddRef(ref a);
             device.DangerousAddRef(ref b);
-            uint h = table.Import((int)device.DangerousGetHandle(), (int)dmaBuf.DangerousGetHandle());
+            Table.Entry h = table.Import((int)device.DangerousGetHandle(), (int)dmaBuf.DangerousGetHandle());
             table.Release((int)device.DangerousGetHandle(), h);
             device.DangerousRelease();
             dmaBuf.DangerousRelease();
@@ -98,7 +98,7 @@ internal static unsafe partial class Floor
             int fd = ExportFd(card, handle);
             gemHandle.DangerousRelease();
             render.DangerousAddRef(ref b);
-            uint h = table.Import((int)render.DangerousGetHandle(), fd);
+            Table.Entry h = table.Import((int)render.DangerousGetHandle(), fd);
             table.Release((int)render.DangerousGetHandle(), h);
             render.DangerousRelease();
             _ = SysClose(fd);
@@ -114,7 +114,7 @@ internal static unsafe partial class Floor
             bool a = false, b = false;
             device.DangerousAddRef(ref b);
             dmaBuf.DangerousAddRef(ref a);
-            uint h = table.Import((int)device.DangerousGetHandle(), (int)dmaBuf.DangerousGetHandle());
+            Table.Entry h = table.Import((int)device.DangerousGetHandle(), (int)dmaBuf.DangerousGetHandle());
             dmaBuf.DangerousRelease();
             using var r = new TableHandle(table, device, h);
         }
@@ -132,7 +132,7 @@ internal static unsafe partial class Floor
             gemHandle.DangerousRelease();
             render.DangerousAddRef(ref b);
             fd.DangerousAddRef(ref c);
-            uint h = table.Import((int)render.DangerousGetHandle(), (int)fd.DangerousGetHandle());
+            Table.Entry h = table.Import((int)render.DangerousGetHandle(), (int)fd.DangerousGetHandle());
             fd.DangerousRelease();
             using var r = new TableHandle(table, render, h);
         }
@@ -226,45 +226,75 @@ internal static unsafe partial class Floor
     private static partial int SysClose(int fd);
 
     /// <summary>
-    /// The least a handle table that keeps the PRIME rules can do: one lock, held across FD_TO_HANDLE and the count,
-    /// and across the count and GEM_CLOSE of the last release; a count per handle in a dictionary.
+    /// The least a handle table that keeps the PRIME rules can do: one lock, held across FD_TO_HANDLE and the count
+    /// (so a concurrent last release cannot close the handle the kernel just returned), and across the last release's
+    /// count and GEM_CLOSE (so no import can return a number that is being closed). A release that is not the last
+    /// takes no lock: one compare-exchange on the entry's count above 1 (only the locked path takes it from 1 to 0).
+    /// Entries are pooled, so a new object costs no allocation. The library's own table (GemHandleTable) takes the
+    /// lock on every release and keeps struct entries; this is cheaper for a duplicate import's release, and a
+    /// tighter floor for it.
     /// </summary>
     public sealed class Table
     {
         private readonly Lock _lock = new();
-        private readonly Dictionary<uint, int> _counts = [];
+        private readonly Dictionary<uint, Entry> _entries = [];
+        private readonly Stack<Entry> _free = new();
 
-        public uint Import(int device, int dmaBuf)
+        public Entry Import(int device, int dmaBuf)
         {
             lock (_lock)
             {
                 uint h = Floor.Import(device, dmaBuf);
-                CollectionsMarshal.GetValueRefOrAddDefault(_counts, h, out _)++;
-                return h;
+                ref Entry? e = ref CollectionsMarshal.GetValueRefOrAddDefault(_entries, h, out bool exists);
+                if (!exists)
+                {
+                    e = _free.TryPop(out Entry? free) ? free : new Entry();
+                    e.Handle = h;
+                }
+
+                Interlocked.Increment(ref e!.References);
+                return e;
             }
         }
 
-        /// <summary>Drops a handle's count without closing it (the bench's held import belongs to the library).</summary>
+        /// <summary>Drops a handle's entry without closing it (the bench's held import belongs to the library).</summary>
         public void Forget(uint handle)
         {
             lock (_lock)
             {
-                _counts.Remove(handle);
+                _entries.Remove(handle);
             }
         }
 
-        public void Release(int device, uint handle)
+        public void Release(int device, Entry e)
         {
+            for (int n = Volatile.Read(ref e.References); n > 1;)
+            {
+                int seen = Interlocked.CompareExchange(ref e.References, n - 1, n);
+                if (seen == n)
+                {
+                    return;
+                }
+
+                n = seen;
+            }
+
             lock (_lock)
             {
-                ref int count = ref CollectionsMarshal.GetValueRefOrNullRef(_counts, handle);
-                if (--count == 0)
+                if (Interlocked.Decrement(ref e.References) == 0)
                 {
-                    _counts.Remove(handle);
-                    ulong arg = handle;
+                    _entries.Remove(e.Handle);
+                    _free.Push(e);
+                    ulong arg = e.Handle;
                     Check(Sys(device, GemClose, &arg));
                 }
             }
+        }
+
+        public sealed class Entry
+        {
+            public uint Handle;
+            public int References;
         }
     }
 
@@ -273,20 +303,22 @@ internal static unsafe partial class Floor
     {
         private readonly Table _table;
         private readonly SafeHandle _device;
+        private readonly Table.Entry _entry;
 
-        public TableHandle(Table table, SafeHandle device, uint handle)
+        public TableHandle(Table table, SafeHandle device, Table.Entry entry)
             : base(0, ownsHandle: true)
         {
             _table = table;
             _device = device;
-            SetHandle((nint)handle);
+            _entry = entry;
+            SetHandle((nint)entry.Handle);
         }
 
         public override bool IsInvalid => handle == 0;
 
         protected override bool ReleaseHandle()
         {
-            _table.Release((int)_device.DangerousGetHandle(), (uint)handle);
+            _table.Release((int)_device.DangerousGetHandle(), _entry);
             _device.DangerousRelease();
             return true;
         }

@@ -51,8 +51,9 @@ Console.WriteLine("""
       floor-*         the floor of the SafeHandle API: raw ioctls + one bare SafeHandle per result, no table/lease/checks
                       (floor-fdpass-N: raw sendmsg/recvmsg from C#, stack memory only, the received fds closed)
       rules-*         the floor plus the least the library's rules add: a lease (AddRef/Release) on each SafeHandle a
-                      call uses, and the handle table (lock held across FD_TO_HANDLE + count and last release + GEM_CLOSE);
-                      rules-lane-* without the SafeHandle per result. A target these miss is out of reach of the rules.
+                      call uses, and the handle table (lock held across FD_TO_HANDLE + count and last release + GEM_CLOSE;
+                      other releases lock-free); rules-lane-* without the SafeHandle per result. A target these miss is
+                      out of reach of any implementation that keeps the rules.
     """);
 
 var columns = Paths.All;
