@@ -53,8 +53,8 @@ public static class UnixFdPassing
 
     /// <summary>
     /// Asynchronous <see cref="SendWithFds"/>; the fds are referenced until the message is sent. While the socket's
-    /// send buffer is full it waits for the socket to become writable (poll(2) on a dedicated thread, woken by
-    /// cancellation), without polling on a timer.
+    /// send buffer is full it waits for the socket to become writable on the library's one readiness thread (epoll, as
+    /// buffer fences are awaited), without a thread per wait and without polling on a timer.
     /// </summary>
     public static async ValueTask<int> SendWithFdsAsync(this Socket socket, ReadOnlyMemory<byte> payload, IReadOnlyList<SafeHandle> fds, CancellationToken cancellationToken = default)
     {
@@ -82,7 +82,10 @@ public static class UnixFdPassing
                 ThrowHelper.Throw(errno, ScmRights.SendOperation, "socket", hint: FdHint(errno));
             }
 
-            await WaitWritableAsync(socket, cancellationToken).ConfigureAwait(false);
+            // The process's one readiness thread waits for room; an error or hang-up ends the wait and the next
+            // sendmsg reports it with its real errno.
+            await FdPoller.Instance.WaitAsync(socket.SafeHandle, Epoll.EPOLLOUT, Timeout.InfiniteTimeSpan, "socket", CancellationToken.None,
+                cancellationToken, errorIsReady: true).ConfigureAwait(false);
         }
     }
 
@@ -194,29 +197,6 @@ public static class UnixFdPassing
         }
 
         return owned;
-    }
-
-    /// <summary>Waits until the socket is writable (or in error), on a dedicated thread; an eventfd wakes it on cancellation.</summary>
-    private static Task WaitWritableAsync(Socket socket, CancellationToken cancellationToken) =>
-        Task.Factory.StartNew(() => WaitWritable(socket, cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-
-    private static void WaitWritable(Socket socket, CancellationToken cancellationToken)
-    {
-        ThrowHelper.ThrowIfError(Libc.EventFd(out int wakeFd), Libc.Operation.EventFd, null);
-        using var wake = new SafeFileHandle(wakeFd, ownsHandle: true);
-        using (cancellationToken.Register(static state =>
-        {
-            var w = (SafeFileHandle)state!;
-            using var lease = new HandleLease(w);
-            Libc.Signal(lease.Fd);
-        }, wake))
-        {
-            using var s = new HandleLease(socket.SafeHandle);
-            using var w = new HandleLease(wake);
-            ThrowHelper.ThrowIfError(Libc.Poll(s.Fd, Libc.POLLOUT, w.Fd), Libc.Operation.PollOut, "socket");
-        }
-
-        cancellationToken.ThrowIfCancellationRequested();
     }
 
     private static void Validate(Socket socket, int bytes, int fds, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(fds))] string? fdsName = null)

@@ -12,11 +12,7 @@ namespace PrimeInterop.Tests;
 /// </summary>
 public sealed class FdPassingTests
 {
-    private static (SafeFileHandle Read, SafeFileHandle Write) Pipe()
-    {
-        Assert.Equal(0, Syscall.pipe(out int r, out int w));
-        return (new SafeFileHandle(r, true), new SafeFileHandle(w, true));
-    }
+    private static (SafeFileHandle Read, SafeFileHandle Write) Pipe() => TestPipe.Create();
 
     private static ulong Inode(int fd)
     {

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.IO.Pipes;
 using PrimeInterop.Interop;
 using PrimeInterop.Tests.Infrastructure;
 
@@ -21,12 +20,12 @@ public sealed class FdPollerTests
     public async Task A_thousand_pending_waits_share_one_thread_and_all_complete()
     {
         using var oracle = new LeakOracle();
-        var pipes = Enumerable.Range(0, 100).Select(_ => new AnonymousPipeServerStream(PipeDirection.Out)).ToList();
-        var readers = pipes.Select(p => p.ClientSafePipeHandle).ToList();
+        var pipes = Enumerable.Range(0, 100).Select(_ => TestPipe.Create()).ToList();
+        var readers = pipes.Select(p => p.Read).ToList();
         try
         {
             await Task.Delay(100, TestContext.Current.CancellationToken);
-            int threadsBefore = ProcessThreads.Count();
+            int threadsBefore = ProcessThreads.CountOutsideRuntimePools();
             var waits = new List<Task>();
             for (int i = 0; i < 1000; i++)
             {
@@ -35,25 +34,23 @@ public sealed class FdPollerTests
 
             Assert.Equal(1000, FdPoller.Instance.RegisteredCount);
             await Task.Delay(200, TestContext.Current.CancellationToken);
-            int threadsWaiting = ProcessThreads.Count();
+            int threadsWaiting = ProcessThreads.CountOutsideRuntimePools();
+            Assert.Equal(1, ProcessThreads.Named("PrimeInterop poller"));
             Assert.All(waits, t => Assert.False(t.IsCompleted));
 
-            foreach (var p in pipes)
-            {
-                await p.WriteAsync(new byte[] { 1 }, TestContext.Current.CancellationToken);
-            }
+            pipes.ForEach(p => TestPipe.WriteByte(p.Write));
 
             await Task.WhenAll(waits).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
             Assert.Equal(0, FdPoller.Instance.RegisteredCount);
             Measurements.Record($"1000 pipe waits: threads {threadsBefore} before, {threadsWaiting} while pending");
-            Assert.True(threadsWaiting - threadsBefore <= 2, $"pending waits added threads: {threadsBefore} -> {threadsWaiting}");
+            Assert.True(threadsWaiting - threadsBefore <= 2, $"pending waits added threads outside the runtime's pools: {threadsBefore} -> {threadsWaiting}");
         }
         finally
         {
             pipes.ForEach(p =>
             {
-                p.DisposeLocalCopyOfClientHandle();
-                p.Dispose();
+                p.Read.Dispose();
+                p.Write.Dispose();
             });
         }
 
@@ -64,36 +61,36 @@ public sealed class FdPollerTests
     public async Task Cancellation_timeout_and_disposal_unregister_and_close_the_dup()
     {
         using var oracle = new LeakOracle();
-        using (var pipe = new AnonymousPipeServerStream(PipeDirection.Out))
+        var (reader, writer) = TestPipe.Create();
+        using (reader)
+        using (writer)
         {
-            var reader = pipe.ClientSafePipeHandle;
-            int fds = LeakOracle.FdCount();
+            int fds = LeakOracle.FdsOnSameFile(reader); // the pipe's own two ends; each pending wait adds its dup
             using var cts = new CancellationTokenSource();
             Task canceled = FdPoller.Instance.WaitAsync(reader, PollIn, Timeout.InfiniteTimeSpan, "pipe", NeverDisposed, cts.Token);
-            Assert.Equal(fds + 1, LeakOracle.FdCount());
+            Assert.Equal(fds + 1, LeakOracle.FdsOnSameFile(reader));
             Assert.Equal(1, FdPoller.Instance.RegisteredCount);
             await cts.CancelAsync();
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => canceled);
-            Assert.Equal((0, fds), (FdPoller.Instance.RegisteredCount, LeakOracle.FdCount()));
+            Assert.Equal((0, fds), (FdPoller.Instance.RegisteredCount, LeakOracle.FdsOnSameFile(reader)));
 
             var clock = Stopwatch.StartNew();
             await Assert.ThrowsAsync<TimeoutException>(() => FdPoller.Instance.WaitAsync(reader, PollIn, TimeSpan.FromMilliseconds(50), "pipe", NeverDisposed, TestContext.Current.CancellationToken));
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"a 50 ms timeout took {clock.Elapsed}");
-            Assert.Equal((0, fds), (FdPoller.Instance.RegisteredCount, LeakOracle.FdCount()));
+            Assert.Equal((0, fds), (FdPoller.Instance.RegisteredCount, LeakOracle.FdsOnSameFile(reader)));
 
             using var disposal = new CancellationTokenSource();
             Task disposed = FdPoller.Instance.WaitAsync(reader, PollIn, Timeout.InfiniteTimeSpan, "pipe", disposal.Token, TestContext.Current.CancellationToken);
             await disposal.CancelAsync();
             await Assert.ThrowsAsync<ObjectDisposedException>(() => disposed);
-            Assert.Equal((0, fds), (FdPoller.Instance.RegisteredCount, LeakOracle.FdCount()));
+            Assert.Equal((0, fds), (FdPoller.Instance.RegisteredCount, LeakOracle.FdsOnSameFile(reader)));
 
             await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => FdPoller.Instance.WaitAsync(reader, PollIn, TimeSpan.FromMilliseconds(-5), "pipe", NeverDisposed, TestContext.Current.CancellationToken));
 
             // Ready already: completes without registering.
-            await pipe.WriteAsync(new byte[] { 1 }, TestContext.Current.CancellationToken);
+            TestPipe.WriteByte(writer);
             await FdPoller.Instance.WaitAsync(reader, PollIn, TimeSpan.Zero, "pipe", NeverDisposed, TestContext.Current.CancellationToken);
-            Assert.Equal((0, fds), (FdPoller.Instance.RegisteredCount, LeakOracle.FdCount()));
-            pipe.DisposeLocalCopyOfClientHandle();
+            Assert.Equal((0, fds), (FdPoller.Instance.RegisteredCount, LeakOracle.FdsOnSameFile(reader)));
         }
 
         oracle.Verify();
@@ -103,12 +100,12 @@ public sealed class FdPollerTests
     public async Task The_caller_may_close_its_fd_while_waiting_and_continuations_leave_the_poller_thread()
     {
         using var oracle = new LeakOracle();
-        using (var pipe = new AnonymousPipeServerStream(PipeDirection.Out))
+        var (reader, writer) = TestPipe.Create();
+        using (writer)
         {
-            var reader = pipe.ClientSafePipeHandle;
             Task<int> wait = WaitAndReportThread(reader);
-            pipe.DisposeLocalCopyOfClientHandle(); // the wait holds its own dup
-            await pipe.WriteAsync(new byte[] { 1 }, TestContext.Current.CancellationToken);
+            reader.Dispose(); // the wait holds its own dup
+            TestPipe.WriteByte(writer);
             int threadId = await wait.WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
             Assert.NotEqual(FdPoller.Instance.Thread.ManagedThreadId, threadId);
             Assert.Equal(0, FdPoller.Instance.RegisteredCount);

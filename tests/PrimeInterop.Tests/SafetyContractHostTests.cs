@@ -15,11 +15,7 @@ namespace PrimeInterop.Tests;
 /// </summary>
 public sealed class SafetyContractHostTests
 {
-    private static (SafeFileHandle Read, SafeFileHandle Write) Pipe()
-    {
-        Assert.Equal(0, Syscall.pipe(out int r, out int w));
-        return (new SafeFileHandle(r, true), new SafeFileHandle(w, true));
-    }
+    private static (SafeFileHandle Read, SafeFileHandle Write) Pipe() => TestPipe.Create();
 
     // Hole 2: a GEM handle is not an fd, so no API that takes an fd can be handed one.
     [Fact]
@@ -69,9 +65,14 @@ public sealed class SafetyContractHostTests
             using (w)
             {
                 pair.A.SendWithFds("a"u8, r, w, r);
+                // No GC between the receive and the count: a collection there would run the very finalizer under
+                // test early, and the count would say "closed" before the drop could be seen.
+                Assert.True(GC.TryStartNoGCRegion(16 << 20), "could not enter a no-GC region");
                 int before = LeakOracle.FdCount();
                 ReceiveAndDrop(pair.B);
-                Assert.Equal(before + 3, LeakOracle.FdCount()); // dropped, not closed: only the finalizers can
+                int dropped = LeakOracle.FdCount();
+                GC.EndNoGCRegion();
+                Assert.Equal(before + 3, dropped); // dropped, not closed: only the finalizers can
             }
         }
 
@@ -303,7 +304,8 @@ public sealed class SafetyContractHostTests
                 await Task.Delay(500, ct);
                 long work = ThreadPool.CompletedWorkItemCount - workBefore;
                 Assert.False(sending.IsCompleted);
-                Assert.True(work < 25, $"{work} thread-pool work items ran while the send waited 500 ms: it polls");
+                // Polling with Task.Delay(1) runs hundreds of items in 500 ms; the runner and the runtime run a few of their own.
+                Assert.True(work < 100, $"{work} thread-pool work items ran while the send waited 500 ms: it polls");
 
                 for (int i = 0; i < queued; i++)
                 {
@@ -324,6 +326,55 @@ public sealed class SafetyContractHostTests
                 await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await pair.A.SendWithFdsAsync("y"u8.ToArray(), [r], cts.Token));
                 Assert.False(r.IsClosed);
             }
+        }
+
+        oracle.Verify();
+    }
+
+    // A compositor whose clients stop reading must not pay a thread per stalled client: every pending send waits on
+    // the library's one readiness thread, and a peer that goes away ends the wait with the send's own error.
+    [Fact]
+    public async Task Sends_waiting_for_room_share_the_readiness_thread_and_a_closed_peer_is_EPIPE()
+    {
+        const int Stalled = 16;
+        using var oracle = new LeakOracle();
+        var pairs = Enumerable.Range(0, Stalled).Select(_ => new SocketPair(UnixSocketType.SOCK_SEQPACKET)).ToList();
+        var (r, w) = Pipe();
+        try
+        {
+            foreach (var pair in pairs)
+            {
+                pair.A.Blocking = false;
+                while (pair.A.Send(new byte[4096], SocketFlags.None, out SocketError error) > 0 && error == SocketError.Success)
+                {
+                }
+            }
+
+            var ct = TestContext.Current.CancellationToken;
+            int threadsBefore = ProcessThreads.CountOutsideRuntimePools();
+            var sends = pairs.Select(p => p.A.SendWithFdsAsync("x"u8.ToArray(), [r], ct).AsTask()).ToList();
+            await Task.Delay(300, ct);
+            int threadsWaiting = ProcessThreads.CountOutsideRuntimePools();
+            Assert.All(sends, t => Assert.False(t.IsCompleted));
+            Assert.True(threadsWaiting - threadsBefore <= 1, $"{Stalled} pending sends added threads: {threadsBefore} -> {threadsWaiting}");
+            Assert.Equal(Stalled, Interop.FdPoller.Instance.RegisteredCount);
+
+            pairs.ForEach(p => p.B.Dispose()); // the peers go away without reading
+            foreach (var send in sends)
+            {
+                var e = await Assert.ThrowsAsync<DrmException>(() => send.WaitAsync(TimeSpan.FromSeconds(10), ct));
+                Assert.Equal(Interop.ScmRights.SendOperation, e.Operation);
+                Assert.True(e.Errno is Interop.Errno.EPIPE or Interop.Errno.ECONNRESET, e.Message);
+            }
+
+            Assert.Equal(0, Interop.FdPoller.Instance.RegisteredCount);
+            Assert.False(r.IsClosed);
+        }
+        finally
+        {
+            pairs.ForEach(p => p.Dispose());
+            r.Dispose();
+            w.Dispose();
         }
 
         oracle.Verify();

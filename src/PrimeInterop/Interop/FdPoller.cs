@@ -46,10 +46,12 @@ internal sealed class FdPoller
     /// <summary>
     /// Completes when <paramref name="handle"/>'s fd reports one of <paramref name="events"/>; throws
     /// <see cref="TimeoutException"/>, <see cref="OperationCanceledException"/>, or <see cref="ObjectDisposedException"/>
-    /// when <paramref name="disposal"/> fires (the waited-on object was disposed).
+    /// when <paramref name="disposal"/> fires (the waited-on object was disposed). An fd that reports only an error or
+    /// hang-up is an <see cref="Errno.EIO"/> error, unless <paramref name="errorIsReady"/>: then the caller's next
+    /// call on the fd reports the real error (a socket's send gives EPIPE, say).
     /// </summary>
     public async Task WaitAsync(SafeHandle handle, uint events, TimeSpan timeout, string what, CancellationToken disposal,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, bool errorIsReady = false)
     {
         long ms = (long)timeout.TotalMilliseconds;
         if (timeout != Timeout.InfiniteTimeSpan && (ms < 0 || ms > int.MaxValue))
@@ -74,7 +76,11 @@ internal sealed class FdPoller
                 throw new TimeoutException($"{what} was not ready (timeout 0).");
             }
 
-            ThrowIfOnlyError(ready, events, what);
+            if (!errorIsReady)
+            {
+                ThrowIfOnlyError(ready, events, what);
+            }
+
             return;
         }
 
@@ -94,7 +100,11 @@ internal sealed class FdPoller
             case WaitOutcome.Disposed:
                 throw new ObjectDisposedException(what, $"{what} was disposed while a wait on it was pending.");
             default:
-                ThrowIfOnlyError((int)revents, events, what);
+                if (!errorIsReady)
+                {
+                    ThrowIfOnlyError((int)revents, events, what);
+                }
+
                 break;
         }
     }

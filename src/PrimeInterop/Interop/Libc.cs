@@ -172,18 +172,13 @@ internal static unsafe partial class Libc
         return LibC.fcntl(fd, F_SETFL, flags) == -1 ? Marshal.GetLastPInvokeError() : 0;
     }
 
-    /// <summary>
-    /// poll(2) for <paramref name="events"/> on <paramref name="fd"/>, and for input on <paramref name="wakeFd"/>
-    /// when it is not -1; no timeout; retried on EINTR and EAGAIN. Returns 0 (something is ready) or errno.
-    /// </summary>
-    public static int Poll(int fd, short events, int wakeFd = -1)
+    /// <summary>poll(2) for <paramref name="events"/> on <paramref name="fd"/>, no timeout; retried on EINTR and EAGAIN. Returns 0 (ready) or errno.</summary>
+    public static int Poll(int fd, short events)
     {
-        pollfd* fds = stackalloc pollfd[2];
-        fds[0] = new pollfd { fd = fd, events = events };
-        fds[1] = new pollfd { fd = wakeFd, events = POLLIN };
+        var pfd = new pollfd { fd = fd, events = events };
         while (true)
         {
-            int r = poll(fds, wakeFd == -1 ? 1u : 2u, -1);
+            int r = poll(&pfd, 1u, -1);
             if (r >= 0)
             {
                 return 0;
@@ -206,13 +201,6 @@ internal static unsafe partial class Libc
     {
         fd = LibC.eventfd(0, EFD_CLOEXEC);
         return fd == -1 ? Marshal.GetLastPInvokeError() : 0;
-    }
-
-    /// <summary>Adds 1 to an eventfd's counter (wakes a poll on it).</summary>
-    public static int Signal(int eventFd)
-    {
-        ulong one = 1;
-        return LibC.write(eventFd, &one, (size_t)8ul) == -1 ? Marshal.GetLastPInvokeError() : 0;
     }
 
     public static int Mmap(int fd, nuint length, int prot, long offset, out IntPtr address)

@@ -35,6 +35,16 @@ public sealed class LeakOracle : IDisposable
 
     public static int FdCount() => Directory.GetFileSystemEntries("/proc/self/fd").Length;
 
+    /// <summary>
+    /// How many of this process's fds refer to the same file as <paramref name="fd"/> (the same /proc link target:
+    /// "pipe:[inode]" names one pipe). Unlike <see cref="FdCount"/>, fds the runtime opens meanwhile do not count.
+    /// </summary>
+    public static int FdsOnSameFile(System.Runtime.InteropServices.SafeHandle fd)
+    {
+        string target = Libc.ReadLink($"/proc/self/fd/{fd.DangerousGetHandle()}") ?? throw new InvalidOperationException($"fd {fd.DangerousGetHandle()} is not open");
+        return FdTable().Values.Count(t => t == target);
+    }
+
     /// <summary>Registers a handle that must be closed in the kernel by the time the test verifies.</summary>
     public void ExpectClosedAtEnd(GemHandle handle)
     {

@@ -39,17 +39,50 @@ public sealed class SwSyncTimeline : IDisposable
 /// <summary>What the kernel says about this process's threads.</summary>
 public static class ProcessThreads
 {
-    public static int Count()
+    /// <summary>
+    /// The threads that are not the runtime's thread-pool workers, by the names the kernel keeps (comm, 15 bytes).
+    /// The pool may add workers at any time (hill climbing, starvation injection), so a test that asks "did
+    /// waiting cost a thread per wait" counts only threads that no pool could have started.
+    /// </summary>
+    public static int CountOutsideRuntimePools()
     {
-        foreach (string line in File.ReadLines("/proc/self/status"))
+        int count = 0;
+        foreach (string task in Directory.GetDirectories("/proc/self/task"))
         {
-            if (line.StartsWith("Threads:", StringComparison.Ordinal))
+            string name;
+            try
             {
-                return int.Parse(line.AsSpan(8).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+                name = File.ReadAllText(Path.Combine(task, "comm")).TrimEnd('\n');
+            }
+            catch (IOException)
+            {
+                continue; // the thread exited between the listing and the read
+            }
+
+            if (!name.StartsWith(".NET TP", StringComparison.Ordinal))
+            {
+                count++;
             }
         }
 
-        throw new InvalidOperationException("no Threads: line in /proc/self/status");
+        return count;
+    }
+
+    /// <summary>How many threads carry this name (as the kernel truncates it: 15 bytes).</summary>
+    public static int Named(string name)
+    {
+        string comm = name.Length > 15 ? name[..15] : name;
+        return Directory.GetDirectories("/proc/self/task").Count(t =>
+        {
+            try
+            {
+                return File.ReadAllText(Path.Combine(t, "comm")).TrimEnd('\n') == comm;
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+        });
     }
 }
 
