@@ -189,13 +189,13 @@ public sealed partial class DrmDevice : IDisposable
         ArgumentNullException.ThrowIfNull(dmaBuf);
         using var device = DeviceLease();
         using var lease = new HandleLease(dmaBuf);
-        int errno = _table.Import(_fd, lease.Fd, out uint h);
+        int errno = _table.ImportEntry(_fd, lease.Fd, out GemHandleTable.Entry? entry);
         if (errno != 0)
         {
             ThrowImportError(errno, lease.Fd);
         }
 
-        return NewHandle(h);
+        return NewHandle(entry!);
     }
 
     /// <summary>
@@ -219,8 +219,7 @@ public sealed partial class DrmDevice : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfZero(handle);
         using var device = DeviceLease();
-        _table.Adopt(handle);
-        return NewHandle(handle);
+        return NewHandle(_table.Adopt(handle));
     }
 
     /// <summary>
@@ -333,15 +332,15 @@ public sealed partial class DrmDevice : IDisposable
     /// Wraps one reference the table has just counted. Should the GemHandle fail to come into being (the file's
     /// reference cannot be taken, or memory runs out), the count is dropped again, so no error leaks a handle.
     /// </summary>
-    internal GemHandle NewHandle(uint handle)
+    internal GemHandle NewHandle(GemHandleTable.Entry entry)
     {
         try
         {
-            return new GemHandle(this, handle, _file);
+            return new GemHandle(this, entry, _file);
         }
         catch
         {
-            _table.Release(_fd, handle);
+            _table.Release(_fd, entry);
             throw;
         }
     }
@@ -355,13 +354,12 @@ public sealed partial class DrmDevice : IDisposable
         }
 
         using var held = source.Lease(); // the object cannot reach zero references while we count one more
-        _table.Adopt(source.Number);
-        return NewHandle(source.Number);
+        return NewHandle(_table.Adopt(source.Number));
     }
 
     /// <summary>Drops one reference; the last closes the kernel handle. Called from GemHandle's reference release.</summary>
-    internal bool Release(uint handle) =>
-        _table.Release(_fd, handle) == 0; // the GemHandle's reference on the file is dropped by its ChildSafeHandle
+    internal bool Release(GemHandleTable.Entry entry) =>
+        _table.Release(_fd, entry) == 0; // the GemHandle's reference on the file is dropped by its ChildSafeHandle
 
     private void ThrowImportError(int errno, int fd) =>
         ThrowHelper.Throw(errno, nameof(DrmPrime.DRM_IOCTL_PRIME_FD_TO_HANDLE), Path, fd: fd, hint:

@@ -22,11 +22,11 @@ public sealed class GemHandle : IDisposable
     private volatile bool _disposed;
 
     /// <summary>Wraps one reference the device's handle table has already counted.</summary>
-    internal GemHandle(DrmDevice device, uint handle, SafeHandle deviceFile)
+    internal GemHandle(DrmDevice device, GemHandleTable.Entry entry, SafeHandle deviceFile)
     {
         Device = device;
-        Number = handle;
-        _reference = new Reference(device, handle, deviceFile);
+        Number = entry.Handle; // a copy: after the last release the entry may serve another object
+        _reference = new Reference(device, entry, deviceFile);
     }
 
     /// <summary>The device (open DRM file) whose handle namespace this handle lives in.</summary>
@@ -108,16 +108,16 @@ public sealed class GemHandle : IDisposable
     private sealed class Reference : ChildSafeHandle
     {
         private readonly DrmDevice _device;
-        private readonly uint _handle;
+        private readonly GemHandleTable.Entry _entry;
 
-        public Reference(DrmDevice device, uint handle, SafeHandle deviceFile)
+        public Reference(DrmDevice device, GemHandleTable.Entry entry, SafeHandle deviceFile)
             : base(deviceFile)
         {
             _device = device;
-            _handle = handle;
-            SetHandle(new IntPtr(handle));
+            _entry = entry;
+            SetHandle(new IntPtr(entry.Handle));
         }
 
-        protected override bool ReleaseChild() => _device.Release(_handle);
+        protected override bool ReleaseChild() => _device.Release(_entry);
     }
 }
