@@ -69,11 +69,11 @@ for (int r = 1; r <= rounds; r++)
     if (r % 2 == 1)
     {
         c = NativeBench.Run(native, iterations);
-        (m, alloc) = managed.Run(iterations);
+        (m, alloc) = managed.Run(iterations, rawFdPassFirst: r % 4 >= 2);
     }
     else
     {
-        (m, alloc) = managed.Run(iterations);
+        (m, alloc) = managed.Run(iterations, rawFdPassFirst: r % 4 >= 2);
         c = NativeBench.Run(native, iterations);
     }
 
