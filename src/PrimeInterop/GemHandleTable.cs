@@ -33,7 +33,7 @@ internal sealed class GemHandleTable
     private readonly Lock _lock = new();
     private readonly Dictionary<uint, Entry> _entries = [];
     private readonly Stack<Entry> _free = new(); // entries of closed handles, for reuse
-    private Entry? _spare; // taken before a kernel call, so no allocation can fail after the kernel gave a handle
+    private Entry? _spare; // taken before a kernel call (see TakeSpare)
 
     /// <summary>How many distinct objects are in the table.</summary>
     public int Count
@@ -153,14 +153,22 @@ internal sealed class GemHandleTable
             throw new InvalidOperationException($"GEM handle {e.Handle} released more often than it was acquired.");
         }
 
+        _free.EnsureCapacity(_free.Count + 1); // the push below must not fail (out of memory) after the close
         _entries.Remove(e.Handle);
         int errno = e.IsDumb ? DrmModeDumb.Destroy(deviceFd, e.Handle) : Drm.GemClose(deviceFd, e.Handle);
         _free.Push(e);
         return errno;
     }
 
-    /// <summary>Makes sure an entry is at hand for a new object; under the lock, before the kernel call.</summary>
-    private void TakeSpare() => _spare ??= _free.TryPop(out Entry? free) ? free : new Entry();
+    /// <summary>
+    /// Makes sure an entry and a dictionary slot are at hand for a new object; under the lock, before the kernel call,
+    /// so that nothing can fail to allocate once the kernel has given a handle (it would leak in the kernel).
+    /// </summary>
+    private void TakeSpare()
+    {
+        _spare ??= _free.TryPop(out Entry? free) ? free : new Entry();
+        _entries.EnsureCapacity(_entries.Count + 1);
+    }
 
     private Entry AddReference(uint handle, bool isDumb)
     {
