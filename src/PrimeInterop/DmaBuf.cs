@@ -19,8 +19,12 @@ public readonly record struct DmaBufIdentity(ulong Device, ulong Inode)
 /// </summary>
 public sealed partial class DmaBuf : FileDescriptorHandle
 {
+    // Kept small (64 bytes): a DmaBuf is allocated per export. The identity is cached as two words, not a
+    // DmaBufIdentity? (8 bytes more): inode 0 is never a dma-buf's (get_next_ino skips it), so 0 means "not read
+    // yet"; the inode is published after the device, so a reader that sees it sees both.
     private long _size = -1;
-    private DmaBufIdentity? _identity;
+    private ulong _identityDevice;
+    private ulong _identityInode;
 
     internal DmaBuf(int fd, bool ownsHandle)
         : base(fd, ownsHandle)
@@ -49,14 +53,17 @@ public sealed partial class DmaBuf : FileDescriptorHandle
     {
         get
         {
-            if (_identity is null)
+            ulong inode = Volatile.Read(ref _identityInode);
+            if (inode != 0)
             {
-                using var lease = new HandleLease(this);
-                ThrowHelper.ThrowIfError(Libc.Stat(lease.Fd, out ulong dev, out ulong ino, out _, out _), Libc.Operation.FStat, "dma-buf", fd: lease.Fd);
-                _identity = new DmaBufIdentity(dev, ino);
+                return new DmaBufIdentity(_identityDevice, inode);
             }
 
-            return _identity.Value;
+            using var lease = new HandleLease(this);
+            ThrowHelper.ThrowIfError(Libc.Stat(lease.Fd, out ulong dev, out ulong ino, out _, out _), Libc.Operation.FStat, "dma-buf", fd: lease.Fd);
+            _identityDevice = dev;
+            Volatile.Write(ref _identityInode, ino);
+            return new DmaBufIdentity(dev, ino);
         }
     }
 

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using PrimeInterop.Interop;
 
 namespace PrimeInterop;
@@ -31,18 +33,23 @@ public sealed class DmaBufMapping : IDisposable
     {
         ValidateAccess(access);
         var lease = Lease();
-        try
-        {
-            int fd = _memory.DmaBufFd;
-            ThrowHelper.ThrowIfError(DmaBufUapi.Sync(fd, DmaBufUapi.DMA_BUF_SYNC_START | (ulong)access), $"{nameof(DmaBufUapi.DMA_BUF_IOCTL_SYNC)}(START)", "dma-buf", fd: fd);
-            return new DmaBufCpuAccess(lease, fd, access, _memory.Span());
-        }
-        catch
+
+        // No try/catch here (the JIT does not inline a P/Invoke inside one): nothing between the lease and the
+        // return can throw but the SYNC's own error, which releases the lease before it is thrown.
+        int fd = _memory.DmaBufFd;
+        int errno = DmaBufUapi.Sync(fd, DmaBufUapi.DMA_BUF_SYNC_START | (ulong)access);
+        if (errno != 0)
         {
             lease.Dispose();
-            throw;
+            ThrowSyncError(errno, "START", fd);
         }
+
+        return new DmaBufCpuAccess(lease, fd, access, _memory.Span());
     }
+
+    [DoesNotReturn]
+    internal static void ThrowSyncError(int errno, string phase, int fd) =>
+        ThrowHelper.Throw(errno, $"{nameof(DmaBufUapi.DMA_BUF_IOCTL_SYNC)}({phase})", "dma-buf", fd: fd);
 
     /// <summary>Unmaps the memory now, or, while an access scope is open, when the last one ends.</summary>
     public void Dispose()
@@ -51,29 +58,39 @@ public sealed class DmaBufMapping : IDisposable
         _memory.Dispose();
     }
 
+    // The per-frame path (BeginAccess and its Dispose) is kept to as few calls as it can be: under the rig's emulator
+    // every call and return costs as much as a dozen instructions, so the checks are inlined and their throws are not.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void ValidateAccess(DmaBufAccess access)
     {
-        if (access is not (DmaBufAccess.Read or DmaBufAccess.Write or DmaBufAccess.ReadWrite))
+        if ((uint)access - 1 > 2) // Read = 1, Write = 2, ReadWrite = 3
         {
-            throw new ArgumentOutOfRangeException(nameof(access), access, "Access must be Read, Write or ReadWrite.");
+            ThrowBadAccess(access);
         }
     }
 
+    [DoesNotReturn]
+    private static void ThrowBadAccess(DmaBufAccess access) =>
+        throw new ArgumentOutOfRangeException(nameof(access), access, "Access must be Read, Write or ReadWrite.");
+
+    /// <summary>
+    /// The mapping's reference for one scope. Disposed mappings are refused by the flag, which Dispose sets before it
+    /// closes the handle; a Dispose racing with this call can still make the AddRef itself throw (also an
+    /// ObjectDisposedException, with SafeHandle's message).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private HandleLease Lease()
     {
-        if (!_disposed)
+        if (_disposed)
         {
-            try
-            {
-                return new HandleLease(_memory);
-            }
-            catch (ObjectDisposedException)
-            {
-            }
+            ThrowDisposed();
         }
 
-        throw new ObjectDisposedException(nameof(DmaBufMapping), "The dma-buf mapping has been disposed.");
+        return new HandleLease(_memory);
     }
+
+    [DoesNotReturn]
+    private static void ThrowDisposed() => throw new ObjectDisposedException(nameof(DmaBufMapping), "The dma-buf mapping has been disposed.");
 }
 
 /// <summary>
@@ -110,14 +127,12 @@ public ref struct DmaBufCpuAccess
 
         _open = false;
         Span = default;
-        try
+        int errno = DmaBufUapi.Sync(_fd, DmaBufUapi.DMA_BUF_SYNC_END | (ulong)_access); // cannot throw
+        _lease.Dispose(); // released whether or not SYNC_END failed
+        _lease = default;
+        if (errno != 0)
         {
-            ThrowHelper.ThrowIfError(DmaBufUapi.Sync(_fd, DmaBufUapi.DMA_BUF_SYNC_END | (ulong)_access), $"{nameof(DmaBufUapi.DMA_BUF_IOCTL_SYNC)}(END)", "dma-buf", fd: _fd);
-        }
-        finally
-        {
-            _lease.Dispose();
-            _lease = default;
+            DmaBufMapping.ThrowSyncError(errno, "END", _fd);
         }
     }
 }

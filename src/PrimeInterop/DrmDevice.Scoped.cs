@@ -65,10 +65,13 @@ public sealed partial class DrmDevice
         {
             body(new BorrowedDmaBuf(fd), ref state);
         }
-        finally
+        catch
         {
             Libc.Close(fd);
+            throw;
         }
+
+        Libc.Close(fd); // not in a finally: a P/Invoke there is not inlined, and this is the per-frame path
     }
 
     /// <summary>Exports a handle lent by <see cref="ImportScoped{TState}(SafeHandle, ref TState, BorrowedGemHandleAction{TState})"/> on this device for the duration of <paramref name="body"/>.</summary>
@@ -95,17 +98,20 @@ public sealed partial class DrmDevice
         {
             body(new BorrowedDmaBuf(fd), ref state);
         }
-        finally
+        catch
         {
             Libc.Close(fd);
+            throw;
         }
+
+        Libc.Close(fd); // not in a finally: a P/Invoke there is not inlined, and this is the per-frame path
     }
 
     private void ImportScoped<TState>(int dmaBufFd, ref TState state, BorrowedGemHandleAction<TState> body)
         where TState : allows ref struct
     {
         using var device = DeviceLease(); // this file stays open (and its handle namespace alive) for the whole scope
-        int errno = _table.Import(_fd, dmaBufFd, out uint handle);
+        int errno = _table.ImportEntry(_fd, dmaBufFd, out GemHandleTable.Entry? entry);
         if (errno != 0)
         {
             ThrowImportError(errno, dmaBufFd);
@@ -113,11 +119,11 @@ public sealed partial class DrmDevice
 
         try
         {
-            body(new BorrowedGemHandle(this, handle), ref state);
+            body(new BorrowedGemHandle(this, entry!.Handle), ref state);
         }
         finally
         {
-            _table.Release(_fd, handle);
+            _table.Release(_fd, entry!);
         }
     }
 }

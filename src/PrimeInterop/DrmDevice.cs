@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using PrimeInterop.Interop;
@@ -187,13 +189,13 @@ public sealed partial class DrmDevice : IDisposable
         ArgumentNullException.ThrowIfNull(dmaBuf);
         using var device = DeviceLease();
         using var lease = new HandleLease(dmaBuf);
-        int errno = _table.Import(_fd, lease.Fd, out uint h);
+        int errno = _table.ImportEntry(_fd, lease.Fd, out GemHandleTable.Entry? entry);
         if (errno != 0)
         {
             ThrowImportError(errno, lease.Fd);
         }
 
-        return NewHandle(h);
+        return NewHandle(entry!);
     }
 
     /// <summary>
@@ -217,8 +219,7 @@ public sealed partial class DrmDevice : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfZero(handle);
         using var device = DeviceLease();
-        _table.Adopt(handle);
-        return NewHandle(handle);
+        return NewHandle(_table.Adopt(handle));
     }
 
     /// <summary>
@@ -236,37 +237,54 @@ public sealed partial class DrmDevice : IDisposable
         return new DmaBuf(ExportFd(handle.Number, flags), ownsHandle: true);
     }
 
+    // The per-frame paths (export, import, the lane) are kept to as few calls as they can be: under the rig's emulator
+    // every call and return costs as much as a dozen instructions, so the checks are inlined and their throws are not.
+
     /// <summary>The argument checks of every export of a <see cref="GemHandle"/>, before anything is leased.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void CheckExport(GemHandle handle, DmaBufExportFlags flags)
     {
         if (!ReferenceEquals(handle.Device, this))
         {
-            throw new ArgumentException($"{handle} belongs to another open DRM file, not {Path}; handles are per open file.", nameof(handle));
+            ThrowForeignHandle(handle);
         }
 
         CheckExportFlags(flags);
     }
 
+    [DoesNotReturn]
+    private void ThrowForeignHandle(GemHandle handle) =>
+        throw new ArgumentException($"{handle} belongs to another open DRM file, not {Path}; handles are per open file.", nameof(handle));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CheckExportFlags(DmaBufExportFlags flags)
     {
         if ((flags & ~DmaBufExportFlags.ReadWrite) != 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(flags), flags,
-                "Only DmaBufExportFlags.ReadWrite may be given; close-on-exec is always set.");
+            ThrowBadExportFlags(flags);
         }
     }
 
+    [DoesNotReturn]
+    private static void ThrowBadExportFlags(DmaBufExportFlags flags) =>
+        throw new ArgumentOutOfRangeException(nameof(flags), flags, "Only DmaBufExportFlags.ReadWrite may be given; close-on-exec is always set.");
+
     /// <summary>PRIME_HANDLE_TO_FD, always close-on-exec; the caller holds the handle (and so this file) open.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int ExportFd(uint handle, DmaBufExportFlags flags)
     {
         int errno = DrmPrime.HandleToFd(_fd, handle, DrmPrime.DRM_CLOEXEC | (uint)flags, out int fd);
         if (errno != 0)
         {
-            ThrowHelper.Throw(errno, nameof(DrmPrime.DRM_IOCTL_PRIME_HANDLE_TO_FD), Path, gemHandle: handle);
+            ThrowExportError(errno, handle);
         }
 
         return fd;
     }
+
+    [DoesNotReturn]
+    private void ThrowExportError(int errno, uint handle) =>
+        ThrowHelper.Throw(errno, nameof(DrmPrime.DRM_IOCTL_PRIME_HANDLE_TO_FD), Path, gemHandle: handle);
 
     /// <summary>
     /// Stops the device: every later device operation (<see cref="CreateDumbBuffer"/>, <see cref="ImportDmaBuf"/>,
@@ -292,35 +310,37 @@ public sealed partial class DrmDevice : IDisposable
     internal GemHandleTable Table => _table;
 
     /// <summary>A lease on the file for one device operation; ObjectDisposedException once the device is disposed.</summary>
+    /// <remarks>
+    /// Inlined (so no catch): a disposed device is refused by the flag, which Dispose sets before it releases the file;
+    /// a Dispose racing with this call can still make the AddRef itself throw (also an ObjectDisposedException).
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal HandleLease DeviceLease()
     {
-        if (!_disposed)
+        if (_disposed)
         {
-            try
-            {
-                return new HandleLease(_file);
-            }
-            catch (ObjectDisposedException)
-            {
-            }
+            ThrowDisposed();
         }
 
-        throw new ObjectDisposedException(nameof(DrmDevice), $"The DRM device {Path} has been disposed.");
+        return new HandleLease(_file);
     }
+
+    [DoesNotReturn]
+    private void ThrowDisposed() => throw new ObjectDisposedException(nameof(DrmDevice), $"The DRM device {Path} has been disposed.");
 
     /// <summary>
     /// Wraps one reference the table has just counted. Should the GemHandle fail to come into being (the file's
     /// reference cannot be taken, or memory runs out), the count is dropped again, so no error leaks a handle.
     /// </summary>
-    internal GemHandle NewHandle(uint handle)
+    internal GemHandle NewHandle(GemHandleTable.Entry entry)
     {
         try
         {
-            return new GemHandle(this, handle, _file);
+            return new GemHandle(this, entry, _file);
         }
         catch
         {
-            _table.Release(_fd, handle);
+            _table.Release(_fd, entry);
             throw;
         }
     }
@@ -334,13 +354,12 @@ public sealed partial class DrmDevice : IDisposable
         }
 
         using var held = source.Lease(); // the object cannot reach zero references while we count one more
-        _table.Adopt(source.Number);
-        return NewHandle(source.Number);
+        return NewHandle(_table.Adopt(source.Number));
     }
 
     /// <summary>Drops one reference; the last closes the kernel handle. Called from GemHandle's reference release.</summary>
-    internal bool Release(uint handle) =>
-        _table.Release(_fd, handle) == 0; // the GemHandle's reference on the file is dropped by its ChildSafeHandle
+    internal bool Release(GemHandleTable.Entry entry) =>
+        _table.Release(_fd, entry) == 0; // the GemHandle's reference on the file is dropped by its ChildSafeHandle
 
     private void ThrowImportError(int errno, int fd) =>
         ThrowHelper.Throw(errno, nameof(DrmPrime.DRM_IOCTL_PRIME_FD_TO_HANDLE), Path, fd: fd, hint:

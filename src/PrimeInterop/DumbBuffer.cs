@@ -35,7 +35,7 @@ public sealed class DumbBuffer : IDisposable
 
         var arg = new DrmModeDumb.drm_mode_create_dumb { width = width, height = height, bpp = bitsPerPixel };
         using var lease = device.DeviceLease();
-        int errno = device.Table.CreateDumb(device.RawFd, ref arg);
+        int errno = device.Table.CreateDumb(device.RawFd, ref arg, out GemHandleTable.Entry? entry);
         if (errno != 0)
         {
             ThrowHelper.Throw(errno, nameof(DrmModeDumb.DRM_IOCTL_MODE_CREATE_DUMB), device.Path, hint:
@@ -44,7 +44,7 @@ public sealed class DumbBuffer : IDisposable
                     : null);
         }
 
-        return new DumbBuffer(device.NewHandle(arg.handle), width, height, bitsPerPixel, arg.pitch, arg.size);
+        return new DumbBuffer(device.NewHandle(entry!), width, height, bitsPerPixel, arg.pitch, arg.size);
     }
 
 

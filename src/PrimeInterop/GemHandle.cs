@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using PrimeInterop.Interop;
 
@@ -20,11 +22,11 @@ public sealed class GemHandle : IDisposable
     private volatile bool _disposed;
 
     /// <summary>Wraps one reference the device's handle table has already counted.</summary>
-    internal GemHandle(DrmDevice device, uint handle, SafeHandle deviceFile)
+    internal GemHandle(DrmDevice device, GemHandleTable.Entry entry, SafeHandle deviceFile)
     {
         Device = device;
-        Number = handle;
-        _reference = new Reference(device, handle, deviceFile);
+        Number = entry.Handle; // a copy: after the last release the entry may serve another object
+        _reference = new Reference(device, entry, deviceFile);
     }
 
     /// <summary>The device (open DRM file) whose handle namespace this handle lives in.</summary>
@@ -83,33 +85,39 @@ public sealed class GemHandle : IDisposable
     /// Holds the reference for the duration of one call on the handle (ObjectDisposedException once disposed).
     /// The reference holds the device's file, so <see cref="DrmDevice.RawFd"/> is valid inside the lease.
     /// </summary>
+    /// <remarks>
+    /// Inlined into the export paths, so it has no catch (a method with one is not inlined): a disposed handle is
+    /// refused by the flag, which Dispose sets before it releases; a Dispose racing with this call can still make the
+    /// AddRef itself throw (also an ObjectDisposedException, with SafeHandle's message).
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal HandleLease Lease()
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        try
+        if (_disposed)
         {
-            return new HandleLease(_reference);
+            ThrowDisposed();
         }
-        catch (ObjectDisposedException)
-        {
-            throw new ObjectDisposedException(ToString());
-        }
+
+        return new HandleLease(_reference);
     }
+
+    [DoesNotReturn]
+    private void ThrowDisposed() => throw new ObjectDisposedException(ToString());
 
     /// <summary>The counted reference: a child of the device's file, released into the device's table.</summary>
     private sealed class Reference : ChildSafeHandle
     {
         private readonly DrmDevice _device;
-        private readonly uint _handle;
+        private readonly GemHandleTable.Entry _entry;
 
-        public Reference(DrmDevice device, uint handle, SafeHandle deviceFile)
+        public Reference(DrmDevice device, GemHandleTable.Entry entry, SafeHandle deviceFile)
             : base(deviceFile)
         {
             _device = device;
-            _handle = handle;
-            SetHandle(new IntPtr(handle));
+            _entry = entry;
+            SetHandle(new IntPtr(entry.Handle));
         }
 
-        protected override bool ReleaseChild() => _device.Release(_handle);
+        protected override bool ReleaseChild() => _device.Release(_entry);
     }
 }

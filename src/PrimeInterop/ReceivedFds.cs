@@ -5,23 +5,37 @@ namespace PrimeInterop;
 
 /// <summary>
 /// The fds that arrived with one message (close-on-exec). Take the ones you keep with <see cref="TakeDmaBuf"/>,
-/// <see cref="TakeSyncFile"/> or <see cref="TakeFile"/>; disposing this closes every fd not taken. Each fd is owned
-/// by a SafeHandle from the moment it arrives, so a result that is dropped (a timeout, an abandoned task) leaks
-/// nothing: the finalizers close its fds.
+/// <see cref="TakeSyncFile"/> or <see cref="TakeFile"/>; disposing this closes every fd not taken. The fds are owned
+/// by this object from the moment they arrive, so a result that is dropped (a timeout, an abandoned task) leaks
+/// nothing: its finalizer closes them.
 /// </summary>
 /// <remarks>
 /// What a receiver can trust: every fd is open, close-on-exec and this process's own; its kind is not. A peer may
 /// send any fd, so take each one with the method that asks the kernel what it is.
+/// <para>
+/// One object (and one array) per message, whatever the number of fds, and no SafeHandle per fd until one is
+/// taken: a per-frame receive whose fds are checked and closed allocates little (fd passing is on the hot path of a
+/// compositor or a decoder's client).
+/// </para>
 /// </remarks>
 public sealed class ReceivedFds : IDisposable
 {
-    private readonly SafeFileHandle?[] _fds;
+    private readonly int[] _fds; // -1 once taken or closed; each slot changes only through Interlocked.Exchange
+    private volatile bool _disposed;
 
-    internal ReceivedFds(int bytesReceived, SafeFileHandle[] fds)
+    /// <summary>Takes over <paramref name="fds"/>; if this throws (no memory), the caller still owns them.</summary>
+    internal ReceivedFds(int bytesReceived, ReadOnlySpan<int> fds)
     {
         BytesReceived = bytesReceived;
-        _fds = fds;
+        _fds = fds.ToArray();
+        if (_fds.Length == 0)
+        {
+            GC.SuppressFinalize(this);
+        }
     }
+
+    /// <summary>Closes the fds not taken when the result was dropped without being disposed.</summary>
+    ~ReceivedFds() => CloseAll();
 
     /// <summary>Payload bytes received; 0 on a stream socket means the peer closed the connection.</summary>
     public int BytesReceived { get; }
@@ -33,65 +47,116 @@ public sealed class ReceivedFds : IDisposable
     /// <exception cref="InvalidDataException">The fd is not a dma-buf (it stays here and is closed on dispose).</exception>
     public DmaBuf TakeDmaBuf(int index)
     {
-        SafeFileHandle file = Peek(index);
-        using (var lease = new HandleLease(file))
+        int fd = Detach(index); // out of the table first: a concurrent Dispose cannot close it under the check
+        DmaBuf? taken = null;
+        try
         {
-            if (!DmaBuf.IsDmaBuf(lease.Fd))
+            if (!DmaBuf.IsDmaBuf(fd))
             {
-                throw new InvalidDataException($"Received fd #{index} is not a dma-buf but {DmaBuf.Describe(lease.Fd)}.");
+                throw new InvalidDataException($"Received fd #{index} is not a dma-buf but {DmaBuf.Describe(fd)}.");
+            }
+
+            taken = new DmaBuf(fd, ownsHandle: true);
+            return taken;
+        }
+        finally
+        {
+            if (taken is null)
+            {
+                PutBack(index, fd);
             }
         }
-
-        return new DmaBuf(Detach(index), ownsHandle: true);
     }
 
     /// <summary>Takes fd <paramref name="index"/> after the kernel confirms it is a sync_file.</summary>
     /// <exception cref="InvalidDataException">The fd is not a sync_file (it stays here and is closed on dispose).</exception>
     public SyncFile TakeSyncFile(int index)
     {
-        SafeFileHandle file = Peek(index);
-        using (var lease = new HandleLease(file))
+        int fd = Detach(index);
+        SyncFile? taken = null;
+        try
         {
-            if (!SyncFileUapi.IsSyncFile(lease.Fd))
+            if (!SyncFileUapi.IsSyncFile(fd))
             {
-                throw new InvalidDataException($"Received fd #{index} is not a sync_file but {DmaBuf.Describe(lease.Fd)}.");
+                throw new InvalidDataException($"Received fd #{index} is not a sync_file but {DmaBuf.Describe(fd)}.");
+            }
+
+            taken = new SyncFile(fd);
+            return taken;
+        }
+        finally
+        {
+            if (taken is null)
+            {
+                PutBack(index, fd);
             }
         }
-
-        return new SyncFile(Detach(index));
     }
 
     /// <summary>Takes fd <paramref name="index"/> as it is.</summary>
     public SafeFileHandle TakeFile(int index)
     {
-        SafeFileHandle file = Peek(index);
-        _fds[index] = null;
-        return file;
+        int fd = Detach(index);
+        SafeFileHandle? taken = null;
+        try
+        {
+            taken = new SafeFileHandle(fd, ownsHandle: true);
+            return taken;
+        }
+        finally
+        {
+            if (taken is null)
+            {
+                PutBack(index, fd);
+            }
+        }
     }
 
     /// <summary>Closes every fd not taken.</summary>
     public void Dispose()
     {
-        for (int i = 0; i < _fds.Length; i++)
-        {
-            Interlocked.Exchange(ref _fds[i], null)?.Dispose();
-        }
+        _disposed = true;
+        CloseAll();
+        GC.SuppressFinalize(this);
     }
 
-    private SafeFileHandle Peek(int index)
+    /// <summary>Moves fd <paramref name="index"/> out of this result, for its new owner or for a check.</summary>
+    private int Detach(int index)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _fds.Length);
-        return _fds[index] ?? throw new InvalidOperationException($"Received fd #{index} was already taken (or this result disposed).");
+        int fd = Interlocked.Exchange(ref _fds[index], -1);
+        return fd >= 0 ? fd : throw new InvalidOperationException($"Received fd #{index} was already taken (or this result disposed).");
     }
 
-    /// <summary>Moves the fd out of its SafeHandle (which then closes nothing) for its new owner.</summary>
-    private int Detach(int index)
+    /// <summary>
+    /// Returns a detached fd that was not taken. If Dispose ran meanwhile, the fd is closed here: the exchange is a
+    /// full fence, so either Dispose's own exchange of the slot finds the fd, or this sees <see cref="_disposed"/>.
+    /// </summary>
+    private void PutBack(int index, int fd)
     {
-        SafeFileHandle file = Interlocked.Exchange(ref _fds[index], null)
-            ?? throw new InvalidOperationException($"Received fd #{index} was already taken.");
-        int fd = (int)file.DangerousGetHandle();
-        file.SetHandleAsInvalid();
-        return fd;
+        Interlocked.Exchange(ref _fds[index], fd);
+        if (_disposed)
+        {
+            CloseSlot(index);
+        }
+    }
+
+    private void CloseAll()
+    {
+        int[]? fds = _fds; // null in a finalizer if the constructor failed
+        for (int i = 0; i < (fds?.Length ?? 0); i++)
+        {
+            CloseSlot(i);
+        }
+    }
+
+    private void CloseSlot(int index)
+    {
+        int fd = Interlocked.Exchange(ref _fds[index], -1);
+        if (fd >= 0)
+        {
+            Libc.Close(fd);
+        }
     }
 }

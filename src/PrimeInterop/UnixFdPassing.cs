@@ -142,20 +142,32 @@ public static class UnixFdPassing
     /// <summary>null when nothing is there yet (EAGAIN).</summary>
     private static ReceivedFds? TryReceive(Socket socket, Span<byte> buffer, int maxFds, int flags)
     {
-        var fds = new List<int>();
+        // The fds land on the stack (at most a few hundred ints) and go into one ReceivedFds: no list, no SafeHandle
+        // per fd. From recvmsg's return until the ReceivedFds holds them, nothing but its allocation can throw, and
+        // that closes them.
+        Span<int> fds = stackalloc int[ScmRights.ReceiveFdCapacity(maxFds)];
         int errno;
+        int count;
         int received;
         int msgFlags;
         using (var s = new HandleLease(socket.SafeHandle))
         {
-            errno = ScmRights.Receive(s.Fd, buffer, maxFds, flags, fds, out received, out msgFlags);
+            errno = ScmRights.Receive(s.Fd, buffer, maxFds, flags, fds, out count, out received, out msgFlags);
         }
 
-        // Owned from here on, whatever happens next.
-        var owned = new SafeFileHandle[fds.Count];
-        for (int i = 0; i < owned.Length; i++)
+        ReceivedFds owned;
+        try
         {
-            owned[i] = new SafeFileHandle(fds[i], ownsHandle: true);
+            owned = new ReceivedFds(received, fds[..count]);
+        }
+        catch
+        {
+            foreach (int fd in fds[..count])
+            {
+                Libc.Close(fd);
+            }
+
+            throw;
         }
 
         if (errno == Errno.EAGAIN)
@@ -164,35 +176,27 @@ public static class UnixFdPassing
         }
 
         ThrowHelper.ThrowIfError(errno, ScmRights.ReceiveOperation, "socket");
-        if ((msgFlags & ScmRights.MSG_CTRUNC) != 0 && owned.Length < maxFds)
+        if ((msgFlags & ScmRights.MSG_CTRUNC) != 0 && owned.Count < maxFds)
         {
             // Truncated with room to spare: the kernel failed to install an fd here (scm_detach_fds stops at the first
             // failure and drops the rest), so this process, not the peer, is the problem: almost always EMFILE.
-            foreach (SafeFileHandle fd in owned)
-            {
-                fd.Dispose();
-            }
-
+            owned.Dispose();
             ThrowHelper.Throw(Errno.EMFILE, ScmRights.ReceiveOperation, "socket", hint:
-                $"The kernel could install only {owned.Length} of the message's fds in this process (closed now) and dropped the rest; a security module refusing an fd looks the same");
+                $"The kernel could install only {owned.Count} of the message's fds in this process (closed now) and dropped the rest; a security module refusing an fd looks the same");
         }
 
-        string? problem = (msgFlags & ScmRights.MSG_CTRUNC) != 0 || owned.Length > maxFds
+        string? problem = (msgFlags & ScmRights.MSG_CTRUNC) != 0 || owned.Count > maxFds
             ? $"the peer sent more fds than the {maxFds} allowed{((msgFlags & ScmRights.MSG_CTRUNC) != 0 ? " (MSG_CTRUNC)" : "")}"
             : (msgFlags & ScmRights.MSG_TRUNC) != 0
                 ? $"the message was larger than the {buffer.Length}-byte buffer (MSG_TRUNC)"
                 : null;
         if (problem is not null)
         {
-            foreach (SafeFileHandle fd in owned)
-            {
-                fd.Dispose();
-            }
-
-            throw new InvalidDataException($"recvmsg: {problem}; the {owned.Length} fd(s) that arrived were closed.");
+            owned.Dispose();
+            throw new InvalidDataException($"recvmsg: {problem}; the {owned.Count} fd(s) that arrived were closed.");
         }
 
-        return new ReceivedFds(received, owned);
+        return owned;
     }
 
     private static void Validate(Socket socket, int bytes, int fds, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(fds))] string? fdsName = null)

@@ -11,6 +11,8 @@ internal static unsafe partial class Floor
 {
     private const nuint HandleToFd = 0xc00c642d, FdToHandle = 0xc00c642e, GemClose = 0x40086409;
     private const uint DrmCloexec = 0x80000;
+    private const nuint DmaBufSync = 0x40086200; // _IOW('b', 0, struct dma_buf_sync)
+    private const ulong SyncReadWrite = 3, SyncStart = 0, SyncEnd = 4;
 
     public static void Export(int card, uint handle, int n)
     {
@@ -38,6 +40,157 @@ internal static unsafe partial class Floor
         }
     }
 
+    // ---- rules-*: the floor plus the least that the library's rules add, still with no argument check or wrapper:
+    // a lease (AddRef/Release) on every SafeHandle whose fd or handle a call uses, and the handle table: a lock held
+    // across FD_TO_HANDLE and the count, and across the last release's GEM_CLOSE. A target that these miss is out of
+    // reach of any implementation that keeps the rules (one handle per object, counted; no fd/handle recycled under
+    // a call). The lanes carry no SafeHandle per result, so rules-lane-* have none either.
+
+    /// <summary>The SafeHandle API's export: the GemHandle's lease (a SafeHandle standing in for it) around HANDLE_TO_FD, one bare SafeHandle.</summary>
+    public static void RulesExport(SafeHandle gemHandle, int card, uint handle, int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            bool added = false;
+            gemHandle.DangerousAddRef(ref added);
+            using var fd = new FdHandle(ExportFd(card, handle));
+            gemHandle.DangerousRelease();
+        }
+    }
+
+    /// <summary>The lane's export: the GemHandle's lease (here a SafeHandle standing in for it) around HANDLE_TO_FD, then close.</summary>
+    public static void RulesLaneExport(SafeHandle gemHandle, int card, uint handle, int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            bool added = false;
+            gemHandle.DangerousAddRef(ref added);
+            int fd = ExportFd(card, handle);
+            gemHandle.DangerousRelease();
+            _ = SysClose(fd);
+        }
+    }
+
+    /// <summary>The lane's duplicate import: leases on the dma-buf and the device, the table's lock and count around
+    /// FD_TO_HANDLE, then the lock and count again for the release (not the last one: render holds the object).</summary>
+    public static void RulesLaneDupImport(Table table, SafeHandle device, SafeHandle dmaBuf, int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            bool a = false, b = false;
+            dmaBuf.DangerousAddRef(ref a);
+            device.DangerousAddRef(ref b);
+            Table.Entry h = table.Import((int)device.DangerousGetHandle(), (int)dmaBuf.DangerousGetHandle());
+            table.Release((int)device.DangerousGetHandle(), h);
+            device.DangerousRelease();
+            dmaBuf.DangerousRelease();
+        }
+    }
+
+    /// <summary>The lane's round trip: <see cref="RulesLaneExport"/> with an import through the table inside, whose
+    /// release is the last one (GEM_CLOSE under the lock).</summary>
+    public static void RulesLaneRoundTrip(Table table, SafeHandle gemHandle, int card, SafeHandle render, uint handle, int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            bool a = false, b = false;
+            gemHandle.DangerousAddRef(ref a);
+            int fd = ExportFd(card, handle);
+            gemHandle.DangerousRelease();
+            render.DangerousAddRef(ref b);
+            Table.Entry h = table.Import((int)render.DangerousGetHandle(), fd);
+            table.Release((int)render.DangerousGetHandle(), h);
+            render.DangerousRelease();
+            _ = SysClose(fd);
+        }
+    }
+
+    /// <summary>The SafeHandle API's duplicate import: the lane's, with one bare SafeHandle per result whose release
+    /// goes through the table (the device reference it holds is the one the lease took).</summary>
+    public static void RulesDupImport(Table table, SafeHandle device, SafeHandle dmaBuf, int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            bool a = false, b = false;
+            device.DangerousAddRef(ref b);
+            dmaBuf.DangerousAddRef(ref a);
+            Table.Entry h = table.Import((int)device.DangerousGetHandle(), (int)dmaBuf.DangerousGetHandle());
+            dmaBuf.DangerousRelease();
+            using var r = new TableHandle(table, device, h);
+        }
+    }
+
+    /// <summary>The SafeHandle API's round trip: the export's lease and bare SafeHandle, then the import as in
+    /// <see cref="RulesDupImport"/>, whose release is the last one.</summary>
+    public static void RulesRoundTrip(Table table, SafeHandle gemHandle, int card, SafeHandle render, uint handle, int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            bool a = false, b = false, c = false;
+            gemHandle.DangerousAddRef(ref a);
+            using var fd = new FdHandle(ExportFd(card, handle));
+            gemHandle.DangerousRelease();
+            render.DangerousAddRef(ref b);
+            fd.DangerousAddRef(ref c);
+            Table.Entry h = table.Import((int)render.DangerousGetHandle(), (int)fd.DangerousGetHandle());
+            fd.DangerousRelease();
+            using var r = new TableHandle(table, render, h);
+        }
+    }
+
+    /// <summary>CPU access: SYNC start and end inside a lease on the mapping (the span's memory must stay mapped).</summary>
+    public static void RulesAccess(SafeHandle mapping, int dmaBuf, int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            bool added = false;
+            mapping.DangerousAddRef(ref added);
+            ulong start = SyncStart | SyncReadWrite, end = SyncEnd | SyncReadWrite;
+            Check(Sys(dmaBuf, DmaBufSync, &start));
+            Check(Sys(dmaBuf, DmaBufSync, &end));
+            mapping.DangerousRelease();
+        }
+    }
+
+    /// <summary>fd passing as C does it, from C#: one sendmsg and one recvmsg on stack memory, the received fds closed.</summary>
+    public static void FdPass(int socket, ReadOnlySpan<int> fds, int n)
+    {
+        const int headerSize = 16; // CMSG_ALIGN(sizeof(struct cmsghdr))
+        int controlLength = headerSize + 16; // CMSG_SPACE(4 * sizeof(int))
+        byte* control = stackalloc byte[controlLength];
+        ulong payload = 0x5052494d45424e43ul;
+        for (int i = 0; i < n; i++)
+        {
+            var iov = new IoVec { Base = &payload, Length = 8 };
+            var msg = new MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)(headerSize + ((fds.Length * 4 + 7) & ~7)) };
+            *(nuint*)control = (nuint)(headerSize + fds.Length * 4);
+            ((int*)control)[2] = 1; // SOL_SOCKET
+            ((int*)control)[3] = 1; // SCM_RIGHTS
+            fds.CopyTo(new Span<int>(control + headerSize, fds.Length));
+            if (SendMsg(socket, &msg, 0x4000) != 8)
+            {
+                throw new InvalidOperationException($"floor: sendmsg failed, errno {Marshal.GetLastSystemError()}");
+            }
+
+            msg = new MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)controlLength };
+            if (RecvMsg(socket, &msg, 0x40000000) != 8 || (msg.Flags & 0x28) != 0)
+            {
+                throw new InvalidOperationException($"floor: recvmsg failed, errno {Marshal.GetLastSystemError()}");
+            }
+
+            int count = (int)((*(nuint*)control - headerSize) / 4);
+            for (int k = 0; k < count; k++)
+            {
+                _ = SysClose(((int*)(control + headerSize))[k]);
+            }
+
+            if (count != fds.Length)
+            {
+                throw new InvalidOperationException($"floor: {count} fds came back, not {fds.Length}");
+            }
+        }
+    }
+
     private static int ExportFd(int card, uint handle)
     {
         var arg = new PrimeHandle { Handle = handle, Flags = DrmCloexec, Fd = -1 };
@@ -60,11 +213,135 @@ internal static unsafe partial class Floor
         }
     }
 
+    [LibraryImport("libc.so.6", EntryPoint = "sendmsg")]
+    private static partial nint SendMsg(int socket, MsgHdr* msg, int flags);
+
+    [LibraryImport("libc.so.6", EntryPoint = "recvmsg")]
+    private static partial nint RecvMsg(int socket, MsgHdr* msg, int flags);
+
     [LibraryImport("libc.so.6", EntryPoint = "ioctl")]
     private static partial int Sys(int fd, nuint request, void* arg);
 
     [LibraryImport("libc.so.6", EntryPoint = "close")]
     private static partial int SysClose(int fd);
+
+    /// <summary>
+    /// The least a handle table that keeps the PRIME rules can do: one lock, held across FD_TO_HANDLE and the count
+    /// (so a concurrent last release cannot close the handle the kernel just returned), and across the last release's
+    /// count and GEM_CLOSE (so no import can return a number that is being closed). A release that is not the last
+    /// takes no lock: one compare-exchange on the entry's count above 1 (only the locked path takes it from 1 to 0).
+    /// Entries are pooled, so a new object costs no allocation. The library's own table (GemHandleTable) takes the
+    /// lock on every release and keeps struct entries; this is cheaper for a duplicate import's release, and a
+    /// tighter floor for it.
+    /// </summary>
+    public sealed class Table
+    {
+        private readonly Lock _lock = new();
+        private readonly Dictionary<uint, Entry> _entries = [];
+        private readonly Stack<Entry> _free = new();
+
+        public Entry Import(int device, int dmaBuf)
+        {
+            lock (_lock)
+            {
+                uint h = Floor.Import(device, dmaBuf);
+                ref Entry? e = ref CollectionsMarshal.GetValueRefOrAddDefault(_entries, h, out bool exists);
+                if (!exists)
+                {
+                    e = _free.TryPop(out Entry? free) ? free : new Entry();
+                    e.Handle = h;
+                }
+
+                Interlocked.Increment(ref e!.References);
+                return e;
+            }
+        }
+
+        /// <summary>Drops a handle's entry without closing it (the bench's held import belongs to the library).</summary>
+        public void Forget(uint handle)
+        {
+            lock (_lock)
+            {
+                _entries.Remove(handle);
+            }
+        }
+
+        public void Release(int device, Entry e)
+        {
+            for (int n = Volatile.Read(ref e.References); n > 1;)
+            {
+                int seen = Interlocked.CompareExchange(ref e.References, n - 1, n);
+                if (seen == n)
+                {
+                    return;
+                }
+
+                n = seen;
+            }
+
+            lock (_lock)
+            {
+                if (Interlocked.Decrement(ref e.References) == 0)
+                {
+                    _entries.Remove(e.Handle);
+                    _free.Push(e);
+                    ulong arg = e.Handle;
+                    Check(Sys(device, GemClose, &arg));
+                }
+            }
+        }
+
+        public sealed class Entry
+        {
+            public uint Handle;
+            public int References;
+        }
+    }
+
+    /// <summary>A bare SafeHandle over a counted table reference, holding the device's file (released after the table).</summary>
+    private sealed class TableHandle : SafeHandle
+    {
+        private readonly Table _table;
+        private readonly SafeHandle _device;
+        private readonly Table.Entry _entry;
+
+        public TableHandle(Table table, SafeHandle device, Table.Entry entry)
+            : base(0, ownsHandle: true)
+        {
+            _table = table;
+            _device = device;
+            _entry = entry;
+            SetHandle((nint)entry.Handle);
+        }
+
+        public override bool IsInvalid => handle == 0;
+
+        protected override bool ReleaseHandle()
+        {
+            _table.Release((int)_device.DangerousGetHandle(), _entry);
+            _device.DangerousRelease();
+            return true;
+        }
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct IoVec
+    {
+        public void* Base;
+        public nuint Length;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MsgHdr
+    {
+        public void* Name;
+        public uint NameLength;
+        public IoVec* Iov;
+        public nuint IovLength;
+        public void* Control;
+        public nuint ControlLength;
+        public int Flags;
+    }
 
     [StructLayout(LayoutKind.Sequential)]
     private struct PrimeHandle

@@ -17,6 +17,7 @@ internal sealed class ManagedBench : IDisposable
     private readonly DmaBuf _held;
     private readonly DmaBufMapping _mapping;
     private readonly DmaBuf[] _passed = new DmaBuf[4];
+    private readonly int[] _passedFds = new int[4];
     private readonly Socket _peer;
     private readonly Process _echo;
     private readonly byte[] _payload = new byte[8];
@@ -29,6 +30,7 @@ internal sealed class ManagedBench : IDisposable
         for (int i = 0; i < _passed.Length; i++)
         {
             _passed[i] = _card.ExportDmaBuf(_dumb.Handle);
+            _passedFds[i] = Fd(_passed[i]);
         }
 
         for (int i = 0; i < ScaleHandles; i++)
@@ -50,7 +52,10 @@ internal sealed class ManagedBench : IDisposable
     }
 
     /// <summary>ns per op and managed bytes allocated per op, for every path.</summary>
-    public (Dictionary<string, double> Ns, Dictionary<string, double> Alloc) Run(int n)
+    /// <param name="n">Ops per path.</param>
+    /// <param name="rawFdPassFirst">Whether the raw fd-passing loop goes before the library's this round: two processes
+    /// ping-ponging on the guest's two CPUs are sensitive to what ran just before, so the order alternates too.</param>
+    public (Dictionary<string, double> Ns, Dictionary<string, double> Alloc) Run(int n, bool rawFdPassFirst = false)
     {
         var ns = new Dictionary<string, double>();
         var alloc = new Dictionary<string, double>();
@@ -66,10 +71,28 @@ internal sealed class ManagedBench : IDisposable
         Measure(Paths.LaneRoundTrip, n, LaneRoundTrip);
         Measure(Paths.FloorExport, n, k => Floor.Export(card, handle, k));
         Measure(Paths.FloorRoundTrip, n, k => Floor.RoundTrip(card, render, handle, k));
+        var table = new Floor.Table();
+        SafeHandle gem = _card.FileHandle; // stands in for the GemHandle's reference: one SafeHandle's AddRef/Release
+        Measure(Paths.RulesExport, n, k => Floor.RulesExport(gem, card, handle, k));
+        Measure(Paths.RulesRoundTrip, n, k => Floor.RulesRoundTrip(table, gem, card, _render.FileHandle, handle, k));
+        Measure(Paths.RulesLaneExport, n, k => Floor.RulesLaneExport(gem, card, handle, k));
+        Measure(Paths.RulesLaneRoundTrip, n, k => Floor.RulesLaneRoundTrip(table, gem, card, _render.FileHandle, handle, k));
         Measure(Paths.Scale, n, Scale);
         Measure(Paths.Access, n, Access);
-        Measure(Paths.FdPass1, messages, k => FdPass(k, 1));
-        Measure(Paths.FdPass4, messages, k => FdPass(k, 4));
+        Measure(Paths.RulesAccess, n, k => Floor.RulesAccess(_held, held, k));
+        for (int pass = 0; pass < 2; pass++)
+        {
+            if ((pass == 0) == rawFdPassFirst)
+            {
+                Measure(Paths.FloorFdPass1, messages, k => Floor.FdPass(Fd(_peer.SafeHandle), _passedFds.AsSpan(0, 1), k));
+                Measure(Paths.FloorFdPass4, messages, k => Floor.FdPass(Fd(_peer.SafeHandle), _passedFds.AsSpan(0, 4), k));
+            }
+            else
+            {
+                Measure(Paths.FdPass1, messages, k => FdPass(k, 1));
+                Measure(Paths.FdPass4, messages, k => FdPass(k, 4));
+            }
+        }
 
         // Duplicate imports: render holds the object meanwhile (C imports it once before its loop, too).
         using (GemHandle heldImport = _render.ImportDmaBuf(_held))
@@ -77,6 +100,13 @@ internal sealed class ManagedBench : IDisposable
             Measure(Paths.DupImport, n, DupImport);
             Measure(Paths.LaneDupImport, n, LaneDupImport);
             Measure(Paths.FloorDupImport, n, k => Floor.DupImport(render, held, k));
+
+            // The held import is in the library's table, not this one: count it here too, so no release is the last.
+            uint heldHandle = heldImport.Value;
+            table.Import(render, held);
+            Measure(Paths.RulesDupImport, n, k => Floor.RulesDupImport(table, _render.FileHandle, _held, k));
+            Measure(Paths.RulesLaneDupImport, n, k => Floor.RulesLaneDupImport(table, _render.FileHandle, _held, k));
+            table.Forget(heldHandle); // no GEM_CLOSE: the library's heldImport still holds the handle
         }
 
         if (_render.OpenObjectCount != 0)
@@ -227,6 +257,8 @@ internal sealed class ManagedBench : IDisposable
 
         return total / (double)n;
     }
+
+    private static int Fd(SafeHandle h) => (int)h.DangerousGetHandle();
 
     private static void Check(int actual, int expected)
     {

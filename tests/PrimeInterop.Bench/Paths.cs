@@ -7,12 +7,26 @@ internal static class Paths
     public const string LaneExport = "lane-export", LaneRoundTrip = "lane-roundtrip", LaneDupImport = "lane-dup-import";
     public const string Access = "access", FdPass1 = "fdpass-1", FdPass4 = "fdpass-4", Scale = "scale-10k";
     public const string FloorExport = "floor-export", FloorRoundTrip = "floor-roundtrip", FloorDupImport = "floor-dup-import";
+    public const string RulesExport = "rules-export", RulesRoundTrip = "rules-roundtrip", RulesDupImport = "rules-dup-import";
+    public const string RulesLaneExport = "rules-lane-export", RulesLaneRoundTrip = "rules-lane-roundtrip", RulesLaneDupImport = "rules-lane-dup-import";
+    public const string RulesAccess = "rules-access", FloorFdPass1 = "floor-fdpass-1", FloorFdPass4 = "floor-fdpass-4";
     public const string Send = "send";
 
     public static readonly string[] All =
-        [Export, RoundTrip, DupImport, LaneExport, LaneRoundTrip, LaneDupImport, Access, FdPass1, FdPass4, Scale, FloorExport, FloorRoundTrip, FloorDupImport];
+        [Export, RoundTrip, DupImport, LaneExport, LaneRoundTrip, LaneDupImport, Access, FdPass1, FdPass4, Scale, FloorExport, FloorRoundTrip, FloorDupImport,
+         RulesExport, RulesRoundTrip, RulesDupImport, RulesLaneExport, RulesLaneRoundTrip, RulesLaneDupImport, RulesAccess, FloorFdPass1, FloorFdPass4];
 
-    /// <summary>The lanes and the floor do what the SafeHandle API does, so they are held against the same C loop.</summary>
-    public static string NativeOf(string path) =>
-        path.StartsWith("lane-", StringComparison.Ordinal) ? path[5..] : path.StartsWith("floor-", StringComparison.Ordinal) ? path[6..] : path;
+    /// <summary>The lanes, the floors and the rules variants do what the SafeHandle API does, so they are held against the same C loop.</summary>
+    public static string NativeOf(string path)
+    {
+        foreach (string prefix in (ReadOnlySpan<string>)["rules-lane-", "rules-", "floor-", "lane-"])
+        {
+            if (path.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                return path[prefix.Length..];
+            }
+        }
+
+        return path;
+    }
 }

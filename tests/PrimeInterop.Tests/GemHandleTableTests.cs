@@ -50,4 +50,70 @@ public sealed class GemHandleTableTests
 
         oracle.Verify();
     }
+
+    [Fact]
+    public void A_release_that_is_not_the_last_takes_no_lock_and_an_entry_of_a_closed_handle_serves_the_next_object()
+    {
+        using var oracle = new LeakOracle();
+        using (var card = KernelEnv.OpenVgemCard())
+        using (var render = KernelEnv.OpenVgemRender())
+        {
+            using var dumb = card.CreateDumbBuffer(32, 32, 32);
+            using var other = card.CreateDumbBuffer(16, 16, 32);
+            using var fd = card.ExportDmaBuf(dumb.Handle);
+            using var otherFd = card.ExportDmaBuf(other.Handle);
+            using var file = new HandleLease(render.FileHandle);
+            using var a = new HandleLease(fd);
+            using var b = new HandleLease(otherFd);
+            var table = new GemHandleTable();
+            int deviceFd = file.Fd;
+
+            Assert.Equal(0, table.ImportEntry(deviceFd, a.Fd, out GemHandleTable.Entry? first));
+            Assert.Equal(0, table.ImportEntry(deviceFd, a.Fd, out GemHandleTable.Entry? second));
+            Assert.Same(first, second); // one object, one entry
+            uint handle = first!.Handle;
+
+            // While another thread holds the table's lock, a release that is not the last still completes.
+            var gate = (Lock)typeof(GemHandleTable).GetField("_lock", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(table)!;
+            int released = -1;
+            var releaser = new Thread(() => released = table.Release(deviceFd, second!));
+            lock (gate)
+            {
+                releaser.Start();
+                Assert.True(releaser.Join(TimeSpan.FromSeconds(30)), "a release that is not the last waited for the lock");
+            }
+
+            Assert.Equal(0, released);
+
+            Assert.Equal(1, table.ReferencesOf(handle));
+            Assert.True(LeakOracle.HandleIsOpen(render.FileHandle, handle), "one reference is left");
+            Assert.Equal(0, table.Release(deviceFd, first));
+            Assert.False(LeakOracle.HandleIsOpen(render.FileHandle, handle), "the last release closes the handle");
+            Assert.Equal(0, table.Count);
+
+            // Entries of closed handles are reused: new objects, counted and closed one after the other, allocate
+            // nothing, and each entry carries its own object's number and count.
+            long allocated = 0;
+            for (int i = 0; i < 4; i++)
+            {
+                int dmaBufFd = (i % 2 == 0 ? b : a).Fd;
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                int errno = table.ImportEntry(deviceFd, dmaBufFd, out GemHandleTable.Entry? next);
+                allocated = GC.GetAllocatedBytesForCurrentThread() - before; // the import alone, not the asserts
+                Assert.Equal(0, errno);
+                Assert.Equal(1, table.ReferencesOf(next!.Handle));
+                Assert.True(LeakOracle.HandleIsOpen(render.FileHandle, next.Handle));
+                uint number = next.Handle;
+                Assert.Equal(0, table.Release(deviceFd, next));
+                Assert.False(LeakOracle.HandleIsOpen(render.FileHandle, number));
+                Assert.Equal(0, table.Count);
+            }
+
+            Assert.Equal(0, allocated);
+            oracle.ExpectClosedAtEnd(dumb.Handle);
+            oracle.ExpectClosedAtEnd(other.Handle);
+        }
+
+        oracle.Verify();
+    }
 }

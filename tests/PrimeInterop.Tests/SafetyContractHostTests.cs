@@ -82,6 +82,66 @@ public sealed class SafetyContractHostTests
         oracle.Verify();
     }
 
+    // Issue 8 (a receive allocates no SafeHandle per fd; ReceivedFds owns the fds itself): a take that fails its
+    // kernel check leaves the fd in place, and a Dispose racing with takes and failed checks closes every fd that was
+    // not taken, once, whichever side wins (the leak oracle counts this process's fds).
+    [Fact]
+    public async Task ReceivedFds_takes_failed_checks_and_a_racing_Dispose_close_every_fd_once()
+    {
+        using var oracle = new LeakOracle();
+        using (var pair = new SocketPair(UnixSocketType.SOCK_SEQPACKET))
+        {
+            var (r, w) = Pipe();
+            using (r)
+            using (w)
+            {
+                for (int round = 0; round < 200; round++)
+                {
+                    pair.A.SendWithFds("a"u8, r, w, r, w);
+                    var received = pair.B.ReceiveWithFds(new byte[4]);
+                    Assert.Equal(4, received.Count);
+                    Assert.Throws<InvalidDataException>(() => received.TakeSyncFile(0)); // a pipe: it stays here
+                    Assert.Throws<InvalidDataException>(() => received.TakeDmaBuf(0));
+                    SafeFileHandle? taken = null;
+                    using (var barrier = new Barrier(2))
+                    {
+                        var taker = Task.Run(() =>
+                        {
+                            barrier.SignalAndWait(TestContext.Current.CancellationToken);
+                            try
+                            {
+                                taken = received.TakeFile(1);
+                            }
+                            catch (InvalidOperationException)
+                            {
+                                // Dispose came first
+                            }
+
+                            try
+                            {
+                                received.TakeSyncFile(2); // fails its check and puts the fd back, maybe after Dispose
+                            }
+                            catch (Exception e) when (e is InvalidDataException or InvalidOperationException)
+                            {
+                            }
+                        }, TestContext.Current.CancellationToken);
+                        barrier.SignalAndWait(TestContext.Current.CancellationToken);
+                        received.Dispose();
+                        await taker;
+                    }
+
+                    taken?.Dispose();
+                    for (int i = 0; i < 4; i++)
+                    {
+                        Assert.Throws<InvalidOperationException>(() => received.TakeFile(i)); // disposed: every slot empty
+                    }
+                }
+            }
+        }
+
+        oracle.Verify();
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ReceiveAndDrop(Socket socket) => Assert.Equal(3, socket.ReceiveWithFds(new byte[4]).Count);
 

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace PrimeInterop.Interop;
@@ -40,6 +41,7 @@ internal static unsafe class DmaBufUapi
     public static readonly uint DMA_BUF_IOCTL_EXPORT_SYNC_FILE = Ioctl.IOWR(Base, 2, sizeof(dma_buf_export_sync_file));
     public static readonly uint DMA_BUF_IOCTL_IMPORT_SYNC_FILE = Ioctl.IOW(Base, 3, sizeof(dma_buf_import_sync_file));
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int Sync(int fd, ulong flags)
     {
         var arg = new dma_buf_sync { flags = flags };

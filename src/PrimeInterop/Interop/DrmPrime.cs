@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace PrimeInterop.Interop;
@@ -19,6 +20,7 @@ internal static unsafe class DrmPrime
     public static readonly uint DRM_IOCTL_PRIME_HANDLE_TO_FD = Ioctl.IOWR(Drm.Base, 0x2d, sizeof(drm_prime_handle));
     public static readonly uint DRM_IOCTL_PRIME_FD_TO_HANDLE = Ioctl.IOWR(Drm.Base, 0x2e, sizeof(drm_prime_handle));
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int HandleToFd(int device, uint handle, uint flags, out int fd)
     {
         var arg = new drm_prime_handle { handle = handle, flags = flags, fd = -1 };
@@ -27,6 +29,7 @@ internal static unsafe class DrmPrime
         return errno;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int FdToHandle(int device, int fd, out uint handle)
     {
         var arg = new drm_prime_handle { fd = fd };

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace PrimeInterop.Interop;
@@ -17,6 +18,7 @@ internal static unsafe partial class Ioctl
     /// ioctl(2), retried on EINTR and EAGAIN exactly like libdrm's <c>drmIoctl</c>. Returns 0 or the errno,
     /// read straight after the failing call and only then.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // on every per-frame path: one call fewer (see DrmDevice)
     public static int Invoke(int fd, uint request, void* arg)
     {
         while (true)

@@ -9,7 +9,7 @@ namespace PrimeInterop.Interop;
 /// sendmsg/recvmsg with SCM_RIGHTS (unix(7), cmsg(3)). CMSG_LEN and CMSG_SPACE are computed here, as glibc does:
 /// Tmds.LibC 0.5.0's CMSG_LEN aligns the whole length, which for one fd makes the kernel read a second, zero fd.
 /// </summary>
-internal static unsafe class ScmRights
+internal static unsafe partial class ScmRights
 {
     public const int SOL_SOCKET = 1, SCM_RIGHTS = 1, SCM_CREDENTIALS = 2, SO_PASSCRED = 16;
     public const int MSG_CTRUNC = 0x8, MSG_TRUNC = 0x20, MSG_DONTWAIT = 0x40, MSG_NOSIGNAL = 0x4000, MSG_CMSG_CLOEXEC = 0x40000000;
@@ -85,14 +85,14 @@ internal static unsafe class ScmRights
 
             while (true)
             {
-                long r = Tmds.Linux.LibC.sendmsg(socket, (Tmds.Linux.msghdr*)&msg, flags | MSG_NOSIGNAL);
+                nint r = SysSendMsg(socket, &msg, flags | MSG_NOSIGNAL);
                 if (r >= 0)
                 {
                     sent = (int)r;
                     return 0;
                 }
 
-                int errno = Marshal.GetLastPInvokeError();
+                int errno = Marshal.GetLastSystemError();
                 if (errno != Errno.EINTR)
                 {
                     sent = 0;
@@ -102,31 +102,40 @@ internal static unsafe class ScmRights
         }
     }
 
+    private static int ControlLength(int maxFds) => CmsgSpace(maxFds * sizeof(int)) + ExtraControlSpace;
+
+    /// <summary>
+    /// How many fds <see cref="Receive"/> can find in the control room it gives a message with
+    /// <paramref name="maxFds"/>: every SCM_RIGHTS entry lies in that room, at 4 bytes an fd.
+    /// </summary>
+    public static int ReceiveFdCapacity(int maxFds) => ControlLength(maxFds) / sizeof(int);
+
     /// <summary>
     /// One recvmsg with room for <paramref name="maxFds"/> fds (0 to SCM_MAX_FD) and the other control messages a
     /// socket's options may add (ignored), received close-on-exec. Every fd that arrived is in <paramref name="fds"/>,
     /// also when the message was truncated, and possibly more than <paramref name="maxFds"/> (the caller checks and
-    /// closes them). Returns 0 or errno.
+    /// closes them). <paramref name="fds"/> has room for <see cref="ReceiveFdCapacity"/> fds. Returns 0 or errno.
     /// </summary>
-    public static int Receive(int socket, Span<byte> buffer, int maxFds, int flags, List<int> fds, out int received, out int msgFlags)
+    public static int Receive(int socket, Span<byte> buffer, int maxFds, int flags, Span<int> fds, out int fdCount, out int received, out int msgFlags)
     {
-        int controlLength = CmsgSpace(maxFds * sizeof(int)) + ExtraControlSpace;
+        int controlLength = ControlLength(maxFds);
+        fdCount = 0;
         byte* control = stackalloc byte[controlLength];
         new Span<byte>(control, controlLength).Clear();
         fixed (byte* data = buffer)
         {
             var iov = new iovec { iov_base = data, iov_len = (nuint)buffer.Length };
             var msg = new msghdr { msg_iov = &iov, msg_iovlen = 1, msg_control = control, msg_controllen = (nuint)controlLength };
-            long r;
+            nint r;
             while (true)
             {
-                r = Tmds.Linux.LibC.recvmsg(socket, (Tmds.Linux.msghdr*)&msg, flags | MSG_CMSG_CLOEXEC);
+                r = SysRecvMsg(socket, &msg, flags | MSG_CMSG_CLOEXEC);
                 if (r >= 0)
                 {
                     break;
                 }
 
-                int errno = Marshal.GetLastPInvokeError();
+                int errno = Marshal.GetLastSystemError();
                 if (errno != Errno.EINTR)
                 {
                     received = 0;
@@ -157,7 +166,8 @@ internal static unsafe class ScmRights
                 if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS)
                 {
                     int count = (length - headerSize) / sizeof(int);
-                    fds.AddRange(new ReadOnlySpan<int>(control + offset + headerSize, count));
+                    new ReadOnlySpan<int>(control + offset + headerSize, count).CopyTo(fds[fdCount..]);
+                    fdCount += count;
                 }
 
                 offset += CmsgAlign(length);
@@ -166,4 +176,12 @@ internal static unsafe class ScmRights
             return 0;
         }
     }
+
+    // The per-message syscalls of fd passing, bound like ioctl and close (Ioctl.cs): no SetLastError stub, errno read
+    // with Marshal.GetLastSystemError only when the call returned -1.
+    [LibraryImport("libc.so.6", EntryPoint = "sendmsg")]
+    private static partial nint SysSendMsg(int socket, msghdr* msg, int flags);
+
+    [LibraryImport("libc.so.6", EntryPoint = "recvmsg")]
+    private static partial nint SysRecvMsg(int socket, msghdr* msg, int flags);
 }
