@@ -34,6 +34,8 @@ internal sealed class GemHandleTable
     private readonly Dictionary<uint, Entry> _entries = [];
     private readonly Stack<Entry> _free = new(); // entries of closed handles, for reuse
     private Entry? _spare; // taken before a kernel call (see TakeSpare)
+    private int _entriesCapacity; // room known to be in _entries and _free: growing them is one comparison until full
+    private int _freeCapacity;
 
     /// <summary>How many distinct objects are in the table.</summary>
     public int Count
@@ -153,7 +155,11 @@ internal sealed class GemHandleTable
             throw new InvalidOperationException($"GEM handle {e.Handle} released more often than it was acquired.");
         }
 
-        _free.EnsureCapacity(_free.Count + 1); // the push below must not fail (out of memory) after the close
+        if (_free.Count == _freeCapacity)
+        {
+            _freeCapacity = _free.EnsureCapacity(_free.Count + 1); // the push below must not fail (out of memory) after the close
+        }
+
         _entries.Remove(e.Handle);
         int errno = e.IsDumb ? DrmModeDumb.Destroy(deviceFd, e.Handle) : Drm.GemClose(deviceFd, e.Handle);
         _free.Push(e);
@@ -167,7 +173,10 @@ internal sealed class GemHandleTable
     private void TakeSpare()
     {
         _spare ??= _free.TryPop(out Entry? free) ? free : new Entry();
-        _entries.EnsureCapacity(_entries.Count + 1);
+        if (_entries.Count == _entriesCapacity)
+        {
+            _entriesCapacity = _entries.EnsureCapacity(_entries.Count + 1);
+        }
     }
 
     private Entry AddReference(uint handle, bool isDumb)
