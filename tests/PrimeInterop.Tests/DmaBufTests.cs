@@ -80,10 +80,16 @@ public sealed class DmaBufTests
         {
             var dmaBuf = card.ExportDmaBuf(dumb.Handle);
             string maps = "/dmabuf:";
+            // No GC until both checks have looked: one there would run the finalizer under test early (reading
+            // /proc/self/maps allocates enough to start one), and the checks would miss the mapping they look for.
+            Assert.True(GC.TryStartNoGCRegion(64 << 20), "could not enter a no-GC region");
             MapAndForget(dmaBuf);
-            Assert.Contains(maps, File.ReadAllText("/proc/self/maps"), StringComparison.Ordinal);
+            string mapsWhileForgotten = File.ReadAllText("/proc/self/maps");
             dmaBuf.Dispose(); // the forgotten mapping still holds the fd
-            Assert.Contains("/dmabuf:", string.Join('\n', LeakOracle.FdTable().Values), StringComparison.Ordinal);
+            string fdsWhileForgotten = string.Join('\n', LeakOracle.FdTable().Values);
+            GC.EndNoGCRegion();
+            Assert.Contains(maps, mapsWhileForgotten, StringComparison.Ordinal);
+            Assert.Contains("/dmabuf:", fdsWhileForgotten, StringComparison.Ordinal);
 
             GC.Collect();
             GC.WaitForPendingFinalizers();
