@@ -19,21 +19,6 @@ static int dmabuf;
 static atomic_int armed;
 static double woke;
 
-static double now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e9 + t.tv_nsec;
-}
-
-static void check(int r, const char *what)
-{
-    if (r) {
-        fprintf(stderr, "fence-latency: %s: %s\n", what, strerror(errno));
-        exit(2);
-    }
-}
-
 static void *waiter(void *arg)
 {
     (void)arg;

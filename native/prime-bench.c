@@ -32,21 +32,6 @@
 #define SCALE_HANDLES 10000
 #define MAX_FDS 4
 
-static double now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e9 + t.tv_nsec;
-}
-
-static void check(int r, const char *what)
-{
-    if (r) {
-        fprintf(stderr, "prime-bench: %s: %s\n", what, strerror(errno));
-        exit(2);
-    }
-}
-
 /* One sendmsg of 8 bytes with n fds; returns 0 or -1 (errno set). */
 static int send_fds(int sock, const int *fds, int n)
 {

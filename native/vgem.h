@@ -1,10 +1,13 @@
-/* Shared by the native helpers: find vgem's node of one type by asking each node's driver name. */
+/* Shared by the native helpers: find vgem's node of one type by asking each node's driver name; vgem's and
+ * sw_sync's ioctls; the clock and the exit-on-error check of the benchmarks. Include after _GNU_SOURCE. */
 #ifndef PRIMEINTEROP_VGEM_H
 #define PRIMEINTEROP_VGEM_H
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <xf86drm.h>
 
@@ -56,6 +59,23 @@ static inline int open_vgem(const char *type)
     }
     fprintf(stderr, "no vgem %s node (sudo modprobe vgem, or run in the rig)\n", type);
     exit(2);
+}
+
+/* Monotonic time in nanoseconds. */
+static inline double now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e9 + t.tv_nsec;
+}
+
+/* Exits with status 2, naming the program, the call and errno, when r is not 0. */
+static inline void check(int r, const char *what)
+{
+    if (r) {
+        fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, what, strerror(errno));
+        exit(2);
+    }
 }
 
 #endif
