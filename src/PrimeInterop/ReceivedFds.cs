@@ -45,72 +45,18 @@ public sealed class ReceivedFds : IDisposable
 
     /// <summary>Takes fd <paramref name="index"/> after the kernel confirms it is a dma-buf; the caller owns the result.</summary>
     /// <exception cref="InvalidDataException">The fd is not a dma-buf (it stays here and is closed on dispose).</exception>
-    public DmaBuf TakeDmaBuf(int index)
-    {
-        int fd = Detach(index); // out of the table first: a concurrent Dispose cannot close it under the check
-        DmaBuf? taken = null;
-        try
-        {
-            if (!DmaBuf.IsDmaBuf(fd))
-            {
-                throw new InvalidDataException($"Received fd #{index} is not a dma-buf but {DmaBuf.Describe(fd)}.");
-            }
-
-            taken = new DmaBuf(fd, ownsHandle: true);
-            return taken;
-        }
-        finally
-        {
-            if (taken is null)
-            {
-                PutBack(index, fd);
-            }
-        }
-    }
+    public DmaBuf TakeDmaBuf(int index) => Take(index, static (fd, index) => DmaBuf.IsDmaBuf(fd)
+        ? new DmaBuf(fd, ownsHandle: true)
+        : throw new InvalidDataException($"Received fd #{index} is not a dma-buf but {DmaBuf.Describe(fd)}."));
 
     /// <summary>Takes fd <paramref name="index"/> after the kernel confirms it is a sync_file.</summary>
     /// <exception cref="InvalidDataException">The fd is not a sync_file (it stays here and is closed on dispose).</exception>
-    public SyncFile TakeSyncFile(int index)
-    {
-        int fd = Detach(index);
-        SyncFile? taken = null;
-        try
-        {
-            if (!SyncFileUapi.IsSyncFile(fd))
-            {
-                throw new InvalidDataException($"Received fd #{index} is not a sync_file but {DmaBuf.Describe(fd)}.");
-            }
-
-            taken = new SyncFile(fd);
-            return taken;
-        }
-        finally
-        {
-            if (taken is null)
-            {
-                PutBack(index, fd);
-            }
-        }
-    }
+    public SyncFile TakeSyncFile(int index) => Take(index, static (fd, index) => SyncFileUapi.IsSyncFile(fd)
+        ? new SyncFile(fd)
+        : throw new InvalidDataException($"Received fd #{index} is not a sync_file but {DmaBuf.Describe(fd)}."));
 
     /// <summary>Takes fd <paramref name="index"/> as it is.</summary>
-    public SafeFileHandle TakeFile(int index)
-    {
-        int fd = Detach(index);
-        SafeFileHandle? taken = null;
-        try
-        {
-            taken = new SafeFileHandle(fd, ownsHandle: true);
-            return taken;
-        }
-        finally
-        {
-            if (taken is null)
-            {
-                PutBack(index, fd);
-            }
-        }
-    }
+    public SafeFileHandle TakeFile(int index) => Take(index, static (fd, _) => new SafeFileHandle(fd, ownsHandle: true));
 
     /// <summary>Closes every fd not taken.</summary>
     public void Dispose()
@@ -118,6 +64,29 @@ public sealed class ReceivedFds : IDisposable
         _disposed = true;
         CloseAll();
         GC.SuppressFinalize(this);
+    }
+
+    /// <summary>
+    /// Moves fd <paramref name="index"/> out of this result first (so a concurrent Dispose cannot close it under the
+    /// kernel check), then lets <paramref name="own"/> check it and wrap it; if that throws, the fd comes back.
+    /// </summary>
+    private T Take<T>(int index, Func<int, int, T> own)
+        where T : class
+    {
+        int fd = Detach(index);
+        T? taken = null;
+        try
+        {
+            taken = own(fd, index);
+            return taken;
+        }
+        finally
+        {
+            if (taken is null)
+            {
+                PutBack(index, fd);
+            }
+        }
     }
 
     /// <summary>Moves fd <paramref name="index"/> out of this result, for its new owner or for a check.</summary>
