@@ -27,6 +27,8 @@ var testDll = artifacts.CombineWithFilePath($"bin/PrimeInterop.Tests/{config}/Pr
 var rigTestDll = artifacts.CombineWithFilePath($"publish/PrimeInterop.Tests/{config}/PrimeInterop.Tests.dll");
 var primectlDll = artifacts.CombineWithFilePath($"bin/primectl/{config}/primectl.dll");
 var soakDll = artifacts.CombineWithFilePath($"bin/PrimeInterop.Soak/{config}/PrimeInterop.Soak.dll");
+// The soak's copy in the rig's ReadyToRun publish (the test project references it for that): RigTests runs this one.
+var rigSoakDll = artifacts.CombineWithFilePath($"publish/PrimeInterop.Tests/{config}/PrimeInterop.Soak.dll");
 var soakSeconds = Argument("soak-seconds", 10);
 var rigScript = root.CombineWithFilePath("tests/rig/rig.sh");
 const int RigNoResult = 3; // rig.sh's RIG_NO_RESULT: the guest gave no result (no boot, a crash, the timeout)
@@ -152,7 +154,7 @@ Task("RigTests").IsDependentOn("Build").Does(() =>
     {
         var tests = $"dotnet \"{rigTestDll}\" -noColor -trait \"Category=Kernel\" -result-xml /tmp/rig-out/results.xml";
         // Kernel A (vgem and vkms) runs the soak in the same guest right after the tests: no second boot.
-        var command = kernel == "a" && soakSeconds > 0 ? $"sh \"{GuestScript(kernel, tests, SoakCommand(soakSeconds))}\"" : tests;
+        var command = kernel == "a" && soakSeconds > 0 ? $"sh \"{GuestScript(kernel, tests, SoakCommand(soakSeconds, dll: rigSoakDll))}\"" : tests;
         var (outDir, code) = RunInRig(kernel, kernel, command, quiet: parallel);
         return (kernel, outDir, code);
     }
@@ -172,8 +174,8 @@ Task("RigTests").IsDependentOn("Build").Does(() =>
 });
 
 // The soak's command line in a guest (or here): it writes its summary line and exit code to the results folder.
-string SoakCommand(int seconds, string outDir = "/tmp/rig-out") =>
-    $"dotnet \"{soakDll}\" --seconds {seconds} --summary {outDir}/soak.txt; echo $? > {outDir}/soak-exit";
+string SoakCommand(int seconds, string outDir = "/tmp/rig-out", FilePath dll = null) =>
+    $"dotnet \"{dll ?? soakDll}\" --seconds {seconds} --summary {outDir}/soak.txt; echo $? > {outDir}/soak-exit";
 
 // A guest that runs more than one command gets them as a script in artifacts/rig (the guest sees this tree read-only).
 FilePath GuestScript(string name, params string[] commands)

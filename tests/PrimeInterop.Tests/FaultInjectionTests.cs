@@ -13,17 +13,10 @@ namespace PrimeInterop.Tests;
 [Trait(KernelEnv.Category, KernelEnv.Kernel)]
 public sealed class FaultInjectionTests
 {
-    /// <summary>
-    /// The runtime maps memory on the calling thread when it writes code (W^X: the JIT, tiering's call-counting
-    /// stubs); a failure injected there aborts the process instead of testing us. So the test runs in a child test
-    /// process with W^X and tiering off, where, once warmed up, this thread allocates only in our own calls.
-    /// </summary>
-    private static void RunInChildWithoutWriteXorExecute(string method) =>
-        ChildTest.Run(typeof(FaultInjectionTests), method, new Dictionary<string, string>
-        {
-            ["DOTNET_EnableWriteXorExecute"] = "0",
-            ["DOTNET_TieredCompilation"] = "0",
-        });
+    // The runtime maps memory on the calling thread when it writes code (W^X: the JIT, tiering's call-counting
+    // stubs); a failure injected there aborts the process instead of testing us. So the test runs in the child test
+    // process (ChildTest) with W^X and tiering off, where, once warmed up, this thread allocates only in our own calls.
+    private const string WriteXorExecute = "DOTNET_EnableWriteXorExecute";
 
     /// <summary>Fails the next slab allocation of this thread, once per <see cref="Arm"/>.</summary>
     private sealed class FailSlab : IDisposable
@@ -67,13 +60,14 @@ public sealed class FaultInjectionTests
     }
 
     [Fact]
+    [InChildProcess(WriteXorExecute + "=0", "DOTNET_TieredCompilation=0", Requires = ["fault-injection", "vkms"])]
     public void Kernel_allocation_failures_surface_as_DrmExceptions_and_leak_nothing()
     {
         KernelEnv.RequireCapability("fault-injection");
         KernelEnv.RequireCapability("vkms");
-        if (Environment.GetEnvironmentVariable("DOTNET_EnableWriteXorExecute") != "0")
+        if (Environment.GetEnvironmentVariable(WriteXorExecute) != "0")
         {
-            RunInChildWithoutWriteXorExecute(nameof(Kernel_allocation_failures_surface_as_DrmExceptions_and_leak_nothing));
+            ChildTest.Run(typeof(FaultInjectionTests), nameof(Kernel_allocation_failures_surface_as_DrmExceptions_and_leak_nothing));
             return;
         }
         const int Rounds = 25;

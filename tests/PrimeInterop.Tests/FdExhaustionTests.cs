@@ -15,12 +15,13 @@ public sealed class FdExhaustionTests
     private const string ChildMarker = "PRIMEINTEROP_FD_LIMIT_CHILD";
 
     [Fact]
+    [InChildProcess(ChildMarker + "=1")]
     public void At_the_fd_limit_fd_making_calls_fail_clearly_and_recover()
     {
         KernelEnv.RequireVgem();
         if (!ChildTest.IsChild(ChildMarker))
         {
-            ChildTest.Run(typeof(FdExhaustionTests), nameof(At_the_fd_limit_fd_making_calls_fail_clearly_and_recover), ChildMarker);
+            ChildTest.Run(typeof(FdExhaustionTests), nameof(At_the_fd_limit_fd_making_calls_fail_clearly_and_recover));
             return;
         }
 
