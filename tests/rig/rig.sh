@@ -122,9 +122,17 @@ kernel_a() {
 # ---- kernel B: Debian's packaged 6.1 kernel, vgem and 9p as modules ----
 kernel_b() {
     local pkg dir
-    pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-    [ -n "$pkg" ] || { apt-get update -qq >&2 || true; pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'); }
-    [ -n "$pkg" ] || die "cannot find Debian's linux-image-*-amd64 package (apt-cache depends linux-image-amd64)"
+    # apt-cache takes 1-3 s (it builds its cache each time here); its answer changes only with apt's package lists,
+    # so it is kept in $cache/kernel-b.package until a list is newer than that file.
+    local known="$cache/kernel-b.package" lists=/var/lib/apt/lists
+    if [ -s "$known" ] && [ -d "$lists" ] && [ -z "$(find "$lists" -newer "$known" -print -quit 2>/dev/null)" ]; then
+        pkg=$(cat "$known")
+    else
+        pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+        [ -n "$pkg" ] || { apt-get update -qq >&2 || true; pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}'); }
+        [ -n "$pkg" ] || die "cannot find Debian's linux-image-*-amd64 package (apt-cache depends linux-image-amd64)"
+        { printf '%s\n' "$pkg" > "$known.$$" && mv "$known.$$" "$known"; } 2>/dev/null || rm -f "$known.$$"
+    fi
     dir="$cache/kernel-b-$pkg"
     if [ -f "$dir/vmlinuz" ] && [ -f "$dir/modules.cpio" ]; then echo "$dir"; return; fi
     log "fetching kernel B ($pkg)"
