@@ -63,7 +63,7 @@ int Run(string file, string args, bool throwOnError = true)
 
 // Runs `command` in a guest of `kernel`; the guest's files (serial.log, uname, what the command writes to
 // /tmp/rig-out) land in a fresh artifacts/rig/<name>. Returns that folder and rig.sh's exit code.
-(DirectoryPath OutDir, int Code) RunInRig(string kernel, string name, string command, bool quiet = false)
+(DirectoryPath OutDir, int Code) RunInRig(string kernel, string name, string command, bool quiet = false, Dictionary<string, string> environment = null)
 {
     var outDir = artifacts.Combine($"rig/{name}");
     EnsureDirectoryExists(outDir);
@@ -72,7 +72,7 @@ int Run(string file, string args, bool throwOnError = true)
     {
         Arguments = $"\"{rigScript}\" run {kernel} \"{outDir}\" -- {command}",
         WorkingDirectory = root,
-        EnvironmentVariables = quiet ? new Dictionary<string, string> { ["RIG_QUIET"] = "1" } : null,
+        EnvironmentVariables = quiet ? new Dictionary<string, string>(environment ?? new()) { ["RIG_QUIET"] = "1" } : environment,
     });
     return (outDir, code);
 }
@@ -284,10 +284,17 @@ void WestonDemo()
 
 Task("Bench").IsDependentOn("Build").Does(() =>
 {
-    // Every path of the library against native/prime-bench (libdrm), rounds alternating C and C#; each kernel's
-    // run ends with a "bench <uname -r>: ..." line, repeated here at the end, one per kernel.
+    // Every path of the library against native/prime-bench's loops (libdrm, in-process, timed just before and after
+    // the C# loops of each path); each kernel's run ends with a "bench <uname -r>: ..." line, repeated here at the
+    // end, one per kernel.
     var bench = artifacts.CombineWithFilePath($"bin/PrimeInterop.Bench/{config}/PrimeInterop.Bench.dll");
     var args = $"\"{bench}\" {Argument("iterations", "5000")} {Argument("rounds", "15")}";
+    // --clock=icount (the default in the rig): the guest's clock counts instructions (rig.sh RIG_ICOUNT), so a run
+    // measures work done and gives the same ratios however loaded this machine is; --clock=host: QEMU's usual clock,
+    // wall time, which moves with the host's load.
+    var clock = Argument("clock", "icount");
+    if (clock != "icount" && clock != "host") throw new Exception($"--clock must be icount or host, not {clock}");
+    if (UseRig()) Information($"bench: guest clock {(clock == "icount" ? "icount (instructions, deterministic)" : "host (wall time)")}");
     var lines = new List<string>();
     if (!UseRig())
     {
@@ -307,7 +314,8 @@ Task("Bench").IsDependentOn("Build").Does(() =>
         Run("bash", $"\"{rigScript}\" prereqs");
         foreach (var kernel in kernels)
         {
-            var (outDir, code) = RunInRig(kernel, $"bench-{kernel}", $"dotnet {args}");
+            var (outDir, code) = RunInRig(kernel, $"bench-{kernel}", $"dotnet {args}",
+                environment: clock == "icount" ? new Dictionary<string, string> { ["RIG_ICOUNT"] = "0" } : null);
             var line = outDir.CombineWithFilePath("bench-line");
             if (code != 0 || !FileExists(line)) throw new Exception($"the benchmark failed in the rig on kernel {kernel} (exit {code}); see {outDir}/serial.log");
             lines.Add(System.IO.File.ReadAllText(line.FullPath).Trim());

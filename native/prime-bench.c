@@ -10,7 +10,9 @@
  *
  * Usage: prime-bench ITERATIONS        prints "<scenario> <ns per op>" per scenario
  *        prime-bench echo SOCKET-PATH  the echo peer: connects, and sends every message back with its fds until EOF
- *        (the C loop forks the same echo loop on a socketpair; the C# benchmark runs it as its peer) */
+ *        (the C loop forks the same echo loop on a socketpair; the C# benchmark runs it as its peer)
+ * Built a second time as libprime-bench.so (-DPRIME_BENCH_LIBRARY): the pb_* loops, which the C# benchmark calls
+ * in-process next to its own loops. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +33,8 @@
 
 #define SCALE_HANDLES 10000
 #define MAX_FDS 4
+/* The loops are exported from libprime-bench.so (the same file, built with -DPRIME_BENCH_LIBRARY). */
+#define PB_API __attribute__((visibility("default")))
 
 /* One sendmsg of 8 bytes with n fds; returns 0 or -1 (errno set). */
 static int send_fds(int sock, const int *fds, int n)
@@ -76,6 +80,7 @@ static int recv_fds(int sock, int *fds)
     return n;
 }
 
+#ifndef PRIME_BENCH_LIBRARY
 /* The echo peer: every message goes back with the fds it brought, which are then closed here. */
 static int echo_loop(int sock)
 {
@@ -98,8 +103,81 @@ static int echo_main(const char *path)
     check(s < 0 || connect(s, (struct sockaddr *)&addr, sizeof addr) < 0, "connect");
     return echo_loop(s);
 }
+#endif
 
-/* ns per message for n messages of `count` fds each, through a forked echo peer. */
+/* ---- The loops. Each returns ns per op. The program's main runs them on its own devices; the C# benchmark loads
+ * this file as libprime-bench.so and calls them in-process on its devices, right before and after its own loop of
+ * the same path, so that C and C# are timed seconds apart at most, not a whole round apart. */
+
+PB_API double pb_export(int card, uint32_t handle, long n)
+{
+    int fd;
+    double t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+        check(drmPrimeHandleToFD(card, handle, DRM_CLOEXEC, &fd), "drmPrimeHandleToFD");
+        close(fd);
+    }
+    return (now_ns() - t0) / n;
+}
+
+/* Export on card, import on render (an object render does not hold: a fresh handle), close both. */
+PB_API double pb_roundtrip(int card, int render, uint32_t handle, long n)
+{
+    int fd;
+    uint32_t imported;
+    double t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+        check(drmPrimeHandleToFD(card, handle, DRM_CLOEXEC, &fd), "drmPrimeHandleToFD");
+        check(drmPrimeFDToHandle(render, fd, &imported), "drmPrimeFDToHandle");
+        check(drmCloseBufferHandle(render, imported), "drmCloseBufferHandle");
+        close(fd);
+    }
+    return (now_ns() - t0) / n;
+}
+
+/* render already holds `held` for this dma-buf: every import returns it, and there is nothing to close. */
+PB_API double pb_dup_import(int render, int dmabuf, uint32_t held, long n)
+{
+    uint32_t handle;
+    double t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+        check(drmPrimeFDToHandle(render, dmabuf, &handle), "drmPrimeFDToHandle");
+        check(handle != held, "dup-import returned another handle");
+    }
+    return (now_ns() - t0) / n;
+}
+
+/* SYNC start/end around CPU access of a mapped dma-buf. */
+PB_API double pb_access(int dmabuf, long n)
+{
+    struct dma_buf_sync start = { .flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW };
+    struct dma_buf_sync end = { .flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW };
+    double t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+        check(drmIoctl(dmabuf, DMA_BUF_IOCTL_SYNC, &start), "DMA_BUF_IOCTL_SYNC start");
+        check(drmIoctl(dmabuf, DMA_BUF_IOCTL_SYNC, &end), "DMA_BUF_IOCTL_SYNC end");
+    }
+    return (now_ns() - t0) / n;
+}
+
+/* n messages of `count` fds each to the echo peer at the other end of sock, and back. */
+PB_API double pb_fdpass(int sock, const int *fds, int count, long n)
+{
+    check(count < 1 || count > MAX_FDS, "fd count");
+    int got[MAX_FDS];
+    double t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+        check(send_fds(sock, fds, count), "sendmsg");
+        int k = recv_fds(sock, got);
+        check(k != count, "recvmsg");
+        for (int j = 0; j < k; j++)
+            close(got[j]);
+    }
+    return (now_ns() - t0) / n;
+}
+
+#ifndef PRIME_BENCH_LIBRARY
+/* pb_fdpass through a forked echo peer. */
 static double fdpass(long n, const int *fds, int count)
 {
     int sv[2];
@@ -111,16 +189,7 @@ static double fdpass(long n, const int *fds, int count)
         _exit(echo_loop(sv[1]));
     }
     close(sv[1]);
-    int got[MAX_FDS];
-    double t0 = now_ns();
-    for (long i = 0; i < n; i++) {
-        check(send_fds(sv[0], fds, count), "sendmsg");
-        int k = recv_fds(sv[0], got);
-        check(k != count, "recvmsg");
-        for (int j = 0; j < k; j++)
-            close(got[j]);
-    }
-    double t = (now_ns() - t0) / n;
+    double t = pb_fdpass(sv[0], fds, count, n);
     close(sv[0]);
     int status;
     waitpid(pid, &status, 0);
@@ -142,43 +211,16 @@ int main(int argc, char **argv)
     int held_fd;
     check(drmPrimeHandleToFD(card, create.handle, DRM_CLOEXEC | DRM_RDWR, &held_fd), "drmPrimeHandleToFD");
 
-    int fd;
-    uint32_t handle;
-    double t0 = now_ns();
-    for (long i = 0; i < n; i++) {
-        check(drmPrimeHandleToFD(card, create.handle, DRM_CLOEXEC, &fd), "drmPrimeHandleToFD");
-        close(fd);
-    }
-    double t1 = now_ns();
-    for (long i = 0; i < n; i++) {
-        check(drmPrimeHandleToFD(card, create.handle, DRM_CLOEXEC, &fd), "drmPrimeHandleToFD");
-        check(drmPrimeFDToHandle(render, fd, &handle), "drmPrimeFDToHandle");
-        check(drmCloseBufferHandle(render, handle), "drmCloseBufferHandle");
-        close(fd);
-    }
-    double t2 = now_ns();
+    double export = pb_export(card, create.handle, n);
+    double roundtrip = pb_roundtrip(card, render, create.handle, n);
 
-    /* dup-import: render holds the object; every further import returns the same handle. */
     uint32_t held;
     check(drmPrimeFDToHandle(render, held_fd, &held), "drmPrimeFDToHandle");
-    double t3 = now_ns();
-    for (long i = 0; i < n; i++) {
-        check(drmPrimeFDToHandle(render, held_fd, &handle), "drmPrimeFDToHandle");
-        check(handle != held, "dup-import returned another handle");
-    }
-    double t4 = now_ns();
+    double dup_import = pb_dup_import(render, held_fd, held, n);
 
-    /* access: SYNC start/end around CPU access of the mapped dma-buf. */
     void *map = mmap(NULL, create.size, PROT_READ | PROT_WRITE, MAP_SHARED, held_fd, 0);
     check(map == MAP_FAILED, "mmap dma-buf");
-    struct dma_buf_sync start = { .flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW };
-    struct dma_buf_sync end = { .flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW };
-    double t5 = now_ns();
-    for (long i = 0; i < n; i++) {
-        check(drmIoctl(held_fd, DMA_BUF_IOCTL_SYNC, &start), "DMA_BUF_IOCTL_SYNC start");
-        check(drmIoctl(held_fd, DMA_BUF_IOCTL_SYNC, &end), "DMA_BUF_IOCTL_SYNC end");
-    }
-    double t6 = now_ns();
+    double access = pb_access(held_fd, n);
     munmap(map, create.size);
     check(drmCloseBufferHandle(render, held), "drmCloseBufferHandle");
 
@@ -192,6 +234,7 @@ int main(int argc, char **argv)
         close(fds[i]);
 
     /* scale-10k: a second render file holding 10,000 other objects' handles. */
+    int fd;
     int scale = open(drmGetDeviceNameFromFd2(render), O_RDWR | O_CLOEXEC);
     check(scale < 0, "open render");
     for (int i = 0; i < SCALE_HANDLES; i++) {
@@ -203,20 +246,15 @@ int main(int argc, char **argv)
         close(fd);
         check(drmCloseBufferHandle(card, small.handle), "drmCloseBufferHandle");
     }
-    double t7 = now_ns();
-    for (long i = 0; i < n; i++) {
-        check(drmPrimeHandleToFD(card, create.handle, DRM_CLOEXEC, &fd), "drmPrimeHandleToFD");
-        check(drmPrimeFDToHandle(scale, fd, &handle), "drmPrimeFDToHandle");
-        check(drmCloseBufferHandle(scale, handle), "drmCloseBufferHandle");
-        close(fd);
-    }
-    double t8 = now_ns();
+    double scale_10k = pb_roundtrip(card, scale, create.handle, n);
     close(scale);
 
     printf("export %.0f\nroundtrip %.0f\ndup-import %.0f\naccess %.0f\nfdpass-1 %.0f\nfdpass-4 %.0f\nscale-10k %.0f\n",
-           (t1 - t0) / n, (t2 - t1) / n, (t4 - t3) / n, (t6 - t5) / n, fd1, fd4, (t8 - t7) / n);
+           export, roundtrip, dup_import, access, fd1, fd4, scale_10k);
     drmCloseBufferHandle(card, create.handle);
+    close(held_fd);
     close(render);
     close(card);
     return 0;
 }
+#endif

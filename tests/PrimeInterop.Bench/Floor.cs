@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace PrimeInterop.Bench;
@@ -40,6 +41,46 @@ internal static unsafe partial class Floor
         }
     }
 
+    // ---- raw-*: the syscalls alone, from C# (LibraryImport, as the library binds them): no SafeHandle, lease, table or
+    // check. What C# costs over C before any of the library's rules; the rules variants below add those back.
+
+    public static void RawExport(int card, uint handle, int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            _ = SysClose(ExportFd(card, handle));
+        }
+    }
+
+    public static void RawRoundTrip(int card, int render, uint handle, int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            int fd = ExportFd(card, handle);
+            ulong close = Import(render, fd); // struct drm_gem_close { u32 handle; u32 pad; }
+            Check(Sys(render, GemClose, &close));
+            _ = SysClose(fd);
+        }
+    }
+
+    public static void RawDupImport(int render, int dmaBuf, int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            _ = Import(render, dmaBuf);
+        }
+    }
+
+    public static void RawAccess(int dmaBuf, int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            ulong start = SyncStart | SyncReadWrite, end = SyncEnd | SyncReadWrite;
+            Check(Sys(dmaBuf, DmaBufSync, &start));
+            Check(Sys(dmaBuf, DmaBufSync, &end));
+        }
+    }
+
     // ---- rules-*: the floor plus the least that the library's rules add, still with no argument check or wrapper:
     // a lease (AddRef/Release) on every SafeHandle whose fd or handle a call uses, and the handle table: a lock held
     // across FD_TO_HANDLE and the count, and across the last release's GEM_CLOSE. A target that these miss is out of
@@ -58,50 +99,145 @@ internal static unsafe partial class Floor
         }
     }
 
-    /// <summary>The lane's export: the GemHandle's lease (here a SafeHandle standing in for it) around HANDLE_TO_FD, then close.</summary>
+
+
+
+    // rules-lane-*: a lane lends its fd or handle to the caller's code and must release it on every path, exceptions
+    // included, so each op runs in a method with exception handling: .NET does not inline such a method (the lane's
+    // ExportScoped is marked AggressiveInlining and still is not), and a method of its own that makes a P/Invoke sets
+    // up its P/Invoke frame on every call. So one non-inlined call per op, with the release on every path (a catch
+    // that releases and rethrows, the normal path's release outside any handler, as the lane does), and no argument
+    // check or delegate.
+
+    /// <summary>The lane's export: the GemHandle's lease (a SafeHandle standing in for it) around HANDLE_TO_FD, close on every path.</summary>
     public static void RulesLaneExport(SafeHandle gemHandle, int card, uint handle, int n)
     {
         for (int i = 0; i < n; i++)
         {
-            bool added = false;
-            gemHandle.DangerousAddRef(ref added);
-            int fd = ExportFd(card, handle);
-            gemHandle.DangerousRelease();
-            _ = SysClose(fd);
+            LaneExportOnce(gemHandle, card, handle);
         }
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void LaneExportOnce(SafeHandle gemHandle, int card, uint handle)
+    {
+        bool added = false;
+        gemHandle.DangerousAddRef(ref added);
+        int fd = ExportFd(card, handle);
+        gemHandle.DangerousRelease();
+        try
+        {
+            Lent(fd);
+        }
+        catch
+        {
+            _ = SysClose(fd);
+            throw;
+        }
+
+        _ = SysClose(fd);
+    }
+
     /// <summary>The lane's duplicate import: leases on the dma-buf and the device, the table's lock and count around
-    /// FD_TO_HANDLE, then the lock and count again for the release (not the last one: render holds the object).</summary>
+    /// FD_TO_HANDLE, then the count again for the release (not the last one: render holds the object) on every path.</summary>
     public static void RulesLaneDupImport(Table table, SafeHandle device, SafeHandle dmaBuf, int n)
     {
         for (int i = 0; i < n; i++)
         {
-            bool a = false, b = false;
-            dmaBuf.DangerousAddRef(ref a);
-            device.DangerousAddRef(ref b);
-            Table.Entry h = table.Import((int)device.DangerousGetHandle(), (int)dmaBuf.DangerousGetHandle());
+            LaneImportOnce(table, device, dmaBuf);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void LaneImportOnce(Table table, SafeHandle device, SafeHandle dmaBuf)
+    {
+        bool a = false, b = false;
+        dmaBuf.DangerousAddRef(ref a);
+        device.DangerousAddRef(ref b);
+        Table.Entry h = table.Import((int)device.DangerousGetHandle(), (int)dmaBuf.DangerousGetHandle());
+        try
+        {
+            Lent((int)h.Handle);
+        }
+        finally
+        {
             table.Release((int)device.DangerousGetHandle(), h);
             device.DangerousRelease();
             dmaBuf.DangerousRelease();
         }
     }
 
-    /// <summary>The lane's round trip: <see cref="RulesLaneExport"/> with an import through the table inside, whose
-    /// release is the last one (GEM_CLOSE under the lock).</summary>
+    /// <summary>The lane's round trip: <see cref="RulesLaneExport"/> with an import through the table inside (a
+    /// call of its own, as <see cref="RulesLaneDupImport"/>), whose release is the last one (GEM_CLOSE under the lock).</summary>
     public static void RulesLaneRoundTrip(Table table, SafeHandle gemHandle, int card, SafeHandle render, uint handle, int n)
     {
         for (int i = 0; i < n; i++)
         {
-            bool a = false, b = false;
-            gemHandle.DangerousAddRef(ref a);
-            int fd = ExportFd(card, handle);
-            gemHandle.DangerousRelease();
-            render.DangerousAddRef(ref b);
-            Table.Entry h = table.Import((int)render.DangerousGetHandle(), fd);
-            table.Release((int)render.DangerousGetHandle(), h);
-            render.DangerousRelease();
+            LaneRoundTripOnce(table, gemHandle, card, render, handle);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void LaneRoundTripOnce(Table table, SafeHandle gemHandle, int card, SafeHandle render, uint handle)
+    {
+        bool added = false;
+        gemHandle.DangerousAddRef(ref added);
+        int fd = ExportFd(card, handle);
+        gemHandle.DangerousRelease();
+        try
+        {
+            LaneImportFdOnce(table, render, fd);
+        }
+        catch
+        {
             _ = SysClose(fd);
+            throw;
+        }
+
+        _ = SysClose(fd);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void LaneImportFdOnce(Table table, SafeHandle device, int fd)
+    {
+        bool b = false;
+        device.DangerousAddRef(ref b);
+        Table.Entry h = table.Import((int)device.DangerousGetHandle(), fd);
+        try
+        {
+            Lent((int)h.Handle);
+        }
+        finally
+        {
+            table.Release((int)device.DangerousGetHandle(), h);
+            device.DangerousRelease();
+        }
+    }
+
+    /// <summary>What a lane's caller does with what it is lent: here nothing, but the JIT cannot know that.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Lent(int value) => _ = value;
+
+    /// <summary>CPU access: SYNC start and end inside a lease on the mapping (the span's memory must stay mapped), the
+    /// end in a finally, because it must be sent on every path: a <c>using</c> scope puts it there, and .NET does not
+    /// inline a P/Invoke inside a finally (it calls it through its stub).</summary>
+    public static void RulesAccess(SafeHandle mapping, int dmaBuf, int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            bool added = false;
+            mapping.DangerousAddRef(ref added);
+            ulong start = SyncStart | SyncReadWrite, end = SyncEnd | SyncReadWrite;
+            Check(Sys(dmaBuf, DmaBufSync, &start));
+            try
+            {
+                Lent(dmaBuf);
+            }
+            finally
+            {
+                Check(Sys(dmaBuf, DmaBufSync, &end));
+                mapping.DangerousRelease();
+            }
         }
     }
 
@@ -138,21 +274,8 @@ internal static unsafe partial class Floor
         }
     }
 
-    /// <summary>CPU access: SYNC start and end inside a lease on the mapping (the span's memory must stay mapped).</summary>
-    public static void RulesAccess(SafeHandle mapping, int dmaBuf, int n)
-    {
-        for (int i = 0; i < n; i++)
-        {
-            bool added = false;
-            mapping.DangerousAddRef(ref added);
-            ulong start = SyncStart | SyncReadWrite, end = SyncEnd | SyncReadWrite;
-            Check(Sys(dmaBuf, DmaBufSync, &start));
-            Check(Sys(dmaBuf, DmaBufSync, &end));
-            mapping.DangerousRelease();
-        }
-    }
 
-    /// <summary>fd passing as C does it, from C#: one sendmsg and one recvmsg on stack memory, the received fds closed.</summary>
+    /// <summary>raw-fdpass-N: fd passing as C does it, from C#: one sendmsg and one recvmsg on stack memory, the received fds closed.</summary>
     public static void FdPass(int socket, ReadOnlySpan<int> fds, int n)
     {
         const int headerSize = 16; // CMSG_ALIGN(sizeof(struct cmsghdr))

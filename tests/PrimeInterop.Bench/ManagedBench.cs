@@ -20,10 +20,12 @@ internal sealed class ManagedBench : IDisposable
     private readonly int[] _passedFds = new int[4];
     private readonly Socket _peer;
     private readonly Process _echo;
+    private readonly NativeLoops _native;
     private readonly byte[] _payload = new byte[8];
 
-    public ManagedBench(string native)
+    public ManagedBench(string native, NativeLoops loops)
     {
+        _native = loops;
         _dumb = _card.CreateDumbBuffer(64, 64, 32);
         _held = _card.ExportDmaBuf(_dumb.Handle, DmaBufExportFlags.ReadWrite); // first: card caches its mode
         _mapping = _held.Map(DmaBufAccess.ReadWrite);
@@ -51,61 +53,70 @@ internal sealed class ManagedBench : IDisposable
         File.Delete(path);
     }
 
-    /// <summary>ns per op and managed bytes allocated per op, for every path.</summary>
-    /// <param name="n">Ops per path.</param>
-    /// <param name="rawFdPassFirst">Whether the raw fd-passing loop goes before the library's this round: two processes
-    /// ping-ponging on the guest's two CPUs are sensitive to what ran just before, so the order alternates too.</param>
-    public (Dictionary<string, double> Ns, Dictionary<string, double> Alloc) Run(int n, bool rawFdPassFirst = false)
+    /// <summary>
+    /// One round: for each C scenario, its C loop (in-process, on the same fds) right before and right after the C#
+    /// loops it is held against, whose order flips every round. The C time is the mean of the two runs, so C and C#
+    /// are timed within a fraction of a second of each other and a drift in the host's load hits both alike.
+    /// </summary>
+    /// <returns>C# ns per op and managed bytes allocated per op for every path; C ns per op per scenario.</returns>
+    public (Dictionary<string, double> Ns, Dictionary<string, double> C, Dictionary<string, double> Alloc) Run(int n, int round = 0)
     {
         var ns = new Dictionary<string, double>();
+        var c = new Dictionary<string, double>();
         var alloc = new Dictionary<string, double>();
         int messages = Math.Max(1, n / 4);
         int card = (int)_card.FileHandle.DangerousGetHandle(), render = (int)_render.FileHandle.DangerousGetHandle();
-        int held = (int)_held.DangerousGetHandle();
+        int scale = (int)_scale.FileHandle.DangerousGetHandle(), held = (int)_held.DangerousGetHandle(), peer = Fd(_peer.SafeHandle);
         uint handle = _dumb.Handle.Value;
-
-        // Round trips import an object render does not hold: a fresh handle, and GEM_CLOSE at the end, as in C.
-        Measure(Paths.Export, n, Export);
-        Measure(Paths.RoundTrip, n, RoundTrip);
-        Measure(Paths.LaneExport, n, LaneExport);
-        Measure(Paths.LaneRoundTrip, n, LaneRoundTrip);
-        Measure(Paths.FloorExport, n, k => Floor.Export(card, handle, k));
-        Measure(Paths.FloorRoundTrip, n, k => Floor.RoundTrip(card, render, handle, k));
+        bool reverse = round % 2 == 1;
         var table = new Floor.Table();
         SafeHandle gem = _card.FileHandle; // stands in for the GemHandle's reference: one SafeHandle's AddRef/Release
-        Measure(Paths.RulesExport, n, k => Floor.RulesExport(gem, card, handle, k));
-        Measure(Paths.RulesRoundTrip, n, k => Floor.RulesRoundTrip(table, gem, card, _render.FileHandle, handle, k));
-        Measure(Paths.RulesLaneExport, n, k => Floor.RulesLaneExport(gem, card, handle, k));
-        Measure(Paths.RulesLaneRoundTrip, n, k => Floor.RulesLaneRoundTrip(table, gem, card, _render.FileHandle, handle, k));
-        Measure(Paths.Scale, n, Scale);
-        Measure(Paths.Access, n, Access);
-        Measure(Paths.RulesAccess, n, k => Floor.RulesAccess(_held, held, k));
-        for (int pass = 0; pass < 2; pass++)
-        {
-            if ((pass == 0) == rawFdPassFirst)
-            {
-                Measure(Paths.FloorFdPass1, messages, k => Floor.FdPass(Fd(_peer.SafeHandle), _passedFds.AsSpan(0, 1), k));
-                Measure(Paths.FloorFdPass4, messages, k => Floor.FdPass(Fd(_peer.SafeHandle), _passedFds.AsSpan(0, 4), k));
-            }
-            else
-            {
-                Measure(Paths.FdPass1, messages, k => FdPass(k, 1));
-                Measure(Paths.FdPass4, messages, k => FdPass(k, 4));
-            }
-        }
 
-        // Duplicate imports: render holds the object meanwhile (C imports it once before its loop, too).
+        Group(Paths.Export, () => _native.Export(card, handle, n),
+            (Paths.Export, n, Export),
+            (Paths.LaneExport, n, LaneExport),
+            (Paths.RawExport, n, k => Floor.RawExport(card, handle, k)),
+            (Paths.FloorExport, n, k => Floor.Export(card, handle, k)),
+            (Paths.RulesExport, n, k => Floor.RulesExport(gem, card, handle, k)),
+            (Paths.RulesLaneExport, n, k => Floor.RulesLaneExport(gem, card, handle, k)));
+
+        // Round trips import an object render does not hold: a fresh handle, and GEM_CLOSE at the end, as in C.
+        Group(Paths.RoundTrip, () => _native.RoundTrip(card, render, handle, n),
+            (Paths.RoundTrip, n, RoundTrip),
+            (Paths.LaneRoundTrip, n, LaneRoundTrip),
+            (Paths.RawRoundTrip, n, k => Floor.RawRoundTrip(card, render, handle, k)),
+            (Paths.FloorRoundTrip, n, k => Floor.RoundTrip(card, render, handle, k)),
+            (Paths.RulesRoundTrip, n, k => Floor.RulesRoundTrip(table, gem, card, _render.FileHandle, handle, k)),
+            (Paths.RulesLaneRoundTrip, n, k => Floor.RulesLaneRoundTrip(table, gem, card, _render.FileHandle, handle, k)));
+
+        Group(Paths.Scale, () => _native.RoundTrip(card, scale, handle, n), (Paths.Scale, n, Scale));
+
+        Group(Paths.Access, () => _native.Access(held, n),
+            (Paths.Access, n, Access),
+            (Paths.RawAccess, n, k => Floor.RawAccess(held, k)),
+            (Paths.RulesAccess, n, k => Floor.RulesAccess(_held, held, k)));
+
+        // Both sides talk to the same echo peer over the same socket.
+        Group(Paths.FdPass1, () => _native.FdPass(peer, _passedFds.AsSpan(0, 1), messages),
+            (Paths.FdPass1, messages, k => FdPass(k, 1)),
+            (Paths.RawFdPass1, messages, k => Floor.FdPass(peer, _passedFds.AsSpan(0, 1), k)));
+        Group(Paths.FdPass4, () => _native.FdPass(peer, _passedFds.AsSpan(0, 4), messages),
+            (Paths.FdPass4, messages, k => FdPass(k, 4)),
+            (Paths.RawFdPass4, messages, k => Floor.FdPass(peer, _passedFds.AsSpan(0, 4), k)));
+
+        // Duplicate imports: render holds the object meanwhile (C is told the handle the library holds).
         using (GemHandle heldImport = _render.ImportDmaBuf(_held))
         {
-            Measure(Paths.DupImport, n, DupImport);
-            Measure(Paths.LaneDupImport, n, LaneDupImport);
-            Measure(Paths.FloorDupImport, n, k => Floor.DupImport(render, held, k));
-
             // The held import is in the library's table, not this one: count it here too, so no release is the last.
             uint heldHandle = heldImport.Value;
             table.Import(render, held);
-            Measure(Paths.RulesDupImport, n, k => Floor.RulesDupImport(table, _render.FileHandle, _held, k));
-            Measure(Paths.RulesLaneDupImport, n, k => Floor.RulesLaneDupImport(table, _render.FileHandle, _held, k));
+            Group(Paths.DupImport, () => _native.DupImport(render, held, heldHandle, n),
+                (Paths.DupImport, n, DupImport),
+                (Paths.LaneDupImport, n, LaneDupImport),
+                (Paths.RawDupImport, n, k => Floor.RawDupImport(render, held, k)),
+                (Paths.FloorDupImport, n, k => Floor.DupImport(render, held, k)),
+                (Paths.RulesDupImport, n, k => Floor.RulesDupImport(table, _render.FileHandle, _held, k)),
+                (Paths.RulesLaneDupImport, n, k => Floor.RulesLaneDupImport(table, _render.FileHandle, _held, k)));
             table.Forget(heldHandle); // no GEM_CLOSE: the library's heldImport still holds the handle
         }
 
@@ -113,18 +124,31 @@ internal sealed class ManagedBench : IDisposable
         {
             throw new InvalidOperationException("bench: render still holds handles after a run");
         }
-        alloc[Paths.Send] = SendAllocation(Math.Min(messages, 100));
-        return (ns, alloc);
 
-        void Measure(string path, int count, Action<int> body)
+        alloc[Paths.Send] = SendAllocation(Math.Min(messages, 100));
+        return (ns, c, alloc);
+
+        void Group(string scenario, Func<double> native, params (string Path, int Count, Action<int> Body)[] loops)
         {
-            long a0 = GC.GetAllocatedBytesForCurrentThread();
-            long t0 = Stopwatch.GetTimestamp();
-            body(count);
-            double elapsed = Stopwatch.GetElapsedTime(t0).TotalNanoseconds;
-            long a1 = GC.GetAllocatedBytesForCurrentThread();
-            ns[path] = elapsed / count;
-            alloc[path] = (a1 - a0) / (double)count;
+            double before = native();
+            for (int i = 0; i < loops.Length; i++)
+            {
+                var (path, count, body) = loops[reverse ? loops.Length - 1 - i : i];
+                // Each C# loop starts on an empty generation 0, as BenchmarkDotNet forces a collection before each
+                // iteration: otherwise the collection that the rounds' allocations trigger lands, in the same place
+                // every other round, inside whichever loop is running then (seen in the icount clock as one path
+                // alternating between 2.9 and 6.4 µs per op, round by round).
+                GC.Collect(0);
+                long a0 = GC.GetAllocatedBytesForCurrentThread();
+                long t0 = Stopwatch.GetTimestamp();
+                body(count);
+                double elapsed = Stopwatch.GetElapsedTime(t0).TotalNanoseconds;
+                long a1 = GC.GetAllocatedBytesForCurrentThread();
+                ns[path] = elapsed / count;
+                alloc[path] = (a1 - a0) / (double)count;
+            }
+
+            c[scenario] = (before + native()) / 2;
         }
     }
 

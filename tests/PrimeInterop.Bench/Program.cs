@@ -1,6 +1,7 @@
-// PrimeInterop benchmark: the library against native/prime-bench (libdrm doing the same syscalls), side by side, in
-// rounds that alternate which of C and C# goes first, on whatever kernel this runs on. Under QEMU's emulator the
-// absolute times mean little; the ratio measured in one run does.
+// PrimeInterop benchmark: the library against native/prime-bench's loops (libdrm doing the same syscalls), side by
+// side on whatever kernel this runs on. The C loops are loaded in-process (libprime-bench.so) and each runs right
+// before and right after the C# loops of its path, on the same fds. Under QEMU's emulator the absolute times mean
+// little; the ratio measured in one run does.
 //   dotnet PrimeInterop.Bench.dll [ITERATIONS] [ROUNDS]
 //   dotnet PrimeInterop.Bench.dll fence-latency [SAMPLES] [ROUNDS]   (FenceLatency.cs)
 // Ends with one line, also written to $RIG_OUT/bench-line when RIG_OUT is set:
@@ -23,21 +24,41 @@ if (args.Length > 0 && args[0] == "fence-latency")
 int iterations = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 20000;
 int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 15;
 string native = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "native", "prime-bench"));
-if (!File.Exists(native))
+string nativeLoops = Path.Combine(Path.GetDirectoryName(native)!, "libprime-bench.so");
+if (!File.Exists(native) || !File.Exists(nativeLoops))
 {
-    Console.Error.WriteLine($"bench: {native} is missing; run make -C native");
+    Console.Error.WriteLine($"bench: {native} or {nativeLoops} is missing; run make -C native");
     return 2;
 }
 
-using var managed = new ManagedBench(native);
+using var managed = new ManagedBench(native, new NativeLoops(nativeLoops));
 
-// Warm-up by time, not count: tiered JIT promotes hot methods after a delay measured in wall-clock time, which under
-// emulation is long; measuring before that mixes tier-0 and tier-1 code.
-for (var warm = Stopwatch.StartNew(); warm.Elapsed < TimeSpan.FromSeconds(4);)
+// Warm-up until the JIT is done: tiered compilation promotes a hot method twice (tier 0, then an instrumented tier for
+// dynamic PGO, then the final tier 1), each after a delay measured in wall-clock time, which under emulation is long.
+// Measuring before the last promotion mixes tiers, and whether it happened by a fixed time differed from run to run
+// (seen as two distinct results of one build in the rig's instruction-counted clock). So: at least 4 s, and until no
+// method has been compiled for 2 s.
+var warmUp = Stopwatch.StartNew();
+var jitQuiet = Stopwatch.StartNew();
+long compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
+while (warmUp.Elapsed < TimeSpan.FromSeconds(4) || jitQuiet.Elapsed < TimeSpan.FromSeconds(2))
 {
     managed.Run(200);
+    long now = System.Runtime.JitInfo.GetCompiledMethodCount();
+    if (now != compiled)
+    {
+        compiled = now;
+        jitQuiet.Restart();
+    }
+
+    if (warmUp.Elapsed > TimeSpan.FromSeconds(120))
+    {
+        Console.WriteLine("bench: the JIT was still compiling after 120 s of warm-up; measuring anyway");
+        break;
+    }
 }
 
+Console.WriteLine($"warm-up: {warmUp.Elapsed.TotalSeconds:F1} s, {compiled} methods compiled");
 string kernel = File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
 Console.WriteLine($"PrimeInterop vs libdrm, {iterations} iterations x {rounds} rounds (fd passing: {Math.Max(1, iterations / 4)} messages), kernel {kernel}");
 Console.WriteLine("""
@@ -48,12 +69,17 @@ Console.WriteLine("""
       access          DMA_BUF_IOCTL_SYNC start + end on a mapped dma-buf  (C#: DmaBufMapping.BeginAccess + dispose)
       fdpass-N        one message with N dma-buf fds to a C echo peer and back, received fds closed (C#: SendWithFds, ReceiveWithFds)
       scale-10k       roundtrip into a render file that holds 10,000 other live handles
+      raw-*           the syscalls alone from C# (LibraryImport, as the library binds them): no SafeHandle/lease/table/check
+                      (raw-fdpass-N: sendmsg/recvmsg on stack memory, the received fds closed)
       floor-*         the floor of the SafeHandle API: raw ioctls + one bare SafeHandle per result, no table/lease/checks
-                      (floor-fdpass-N: raw sendmsg/recvmsg from C#, stack memory only, the received fds closed)
       rules-*         the floor plus the least the library's rules add: a lease (AddRef/Release) on each SafeHandle a
                       call uses, and the handle table (lock held across FD_TO_HANDLE + count and last release + GEM_CLOSE;
-                      other releases lock-free); rules-lane-* without the SafeHandle per result. A target these miss is
+                      other releases lock-free); rules-lane-* without the SafeHandle per result but, like any lane, a
+                      release on every path (exception handling, so one call per op that .NET does not inline);
+                      rules-access with SYNC_END in a finally, where a `using` scope puts it. A target these miss is
                       out of reach of any implementation that keeps the rules.
+    Each round runs every C loop (in-process, on the same fds) just before and just after the C# loops of its path,
+    whose order flips every round; the C time is the mean of the two.
     """);
 
 var columns = Paths.All;
@@ -64,19 +90,7 @@ Dictionary<string, double> alloc = [];
 Console.WriteLine($"{"round",-5} " + string.Join(" ", columns.Select(p => $"{p,21}")) + "   (C ns / C# ns per op)");
 for (int r = 1; r <= rounds; r++)
 {
-    // Alternate who goes first, so a drift in the guest (page cache, host load) does not favour one side.
-    Dictionary<string, double> c, m;
-    if (r % 2 == 1)
-    {
-        c = NativeBench.Run(native, iterations);
-        (m, alloc) = managed.Run(iterations, rawFdPassFirst: r % 4 >= 2);
-    }
-    else
-    {
-        (m, alloc) = managed.Run(iterations, rawFdPassFirst: r % 4 >= 2);
-        c = NativeBench.Run(native, iterations);
-    }
-
+    (Dictionary<string, double> m, Dictionary<string, double> c, alloc) = managed.Run(iterations, r);
     foreach (string p in columns)
     {
         ratios[p].Add(m[p] / c[Paths.NativeOf(p)]);

@@ -14,7 +14,9 @@
 # Environment: RIG_TIMEOUT (seconds, default 900), RIG_ACCEL (tcg | kvm | auto; default tcg — KVM is used only
 # when asked for and a probe boot proves that it works), RIG_CACHE (default ~/.cache/primeinterop), RIG_QUIET=1
 # (do not stream the guest console), RIG_LOCK (a file to flock around the guest's boot and run only, so that
-# several checkouts on one machine boot one guest at a time while their builds run side by side).
+# several checkouts on one machine boot one guest at a time while their builds run side by side), RIG_ICOUNT=N
+# (TCG only: the guest clock counts instructions, 2^N ns each, and skips idle time: deterministic timings for
+# benchmarks, on one vCPU).
 #
 # Exit codes of `run`: the command's own exit code, 2 for a usage or setup error, and 3 (RIG_NO_RESULT) when the
 # guest produced no result (no boot, a crash, the timeout); build.cake knows 3 by the same name.
@@ -222,7 +224,15 @@ run() {
 
     # -smap: under QEMU 7.2's TCG a user-space hardware exception (a NullReferenceException, even one the program
     # catches) Oopses the guest kernel with SMAP on ("supervisor read access in user mode") and the run hangs.
-    local accel=(-accel tcg -cpu max,-smap) mode=${RIG_ACCEL:-tcg}
+    local accel=(-accel tcg -cpu max,-smap) mode=${RIG_ACCEL:-tcg} smp=2
+    # RIG_ICOUNT=N: the guest's clock counts instructions (2^N ns each) instead of following the host's, and skips
+    # idle time: a benchmark then measures work done, the same in every run, whatever else loads the host. One vCPU:
+    # kernel 6.1 hangs bringing up a second one under icount (6.12 does not, but two vCPUs on QEMU's one icount
+    # thread made round trips vary by 10 % between rounds, one by 1 %).
+    if [ -n "${RIG_ICOUNT:-}" ]; then
+        [[ $RIG_ICOUNT =~ ^[0-9]+$ ]] || die "RIG_ICOUNT must be a shift (0-10), not '$RIG_ICOUNT'"
+        accel=(-accel tcg,thread=single -cpu max,-smap -icount "shift=$RIG_ICOUNT,sleep=off"); smp=1
+    fi
     if [ "$mode" = kvm ] || [ "$mode" = auto ]; then
         if kvm_works "$kdir" "$kimg"; then accel=(-accel kvm -cpu host); log "KVM works here; using it"
         else log "KVM asked for but a probe boot did not finish; using TCG"; fi
@@ -240,7 +250,7 @@ run() {
     log "booting kernel $kernel ($kdir/$kimg), ${accel[1]}, timeout ${timeout}s"
     : > "$out/serial.log"
     if [ "${RIG_QUIET:-0}" != 1 ]; then tail -n +1 -f "$out/serial.log" & tailpid=$!; fi
-    timeout --foreground -k 10 "$timeout" qemu-system-x86_64 "${accel[@]}" -m 2048 -smp 2 \
+    timeout --foreground -k 10 "$timeout" qemu-system-x86_64 "${accel[@]}" -m 2048 -smp "$smp" \
         -display none -monitor none -serial "file:$out/serial.log" -no-reboot \
         -kernel "$kdir/$kimg" -initrd "$initrd" \
         -append "console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init norandmaps" \
