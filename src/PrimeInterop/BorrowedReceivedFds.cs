@@ -12,7 +12,10 @@ namespace PrimeInterop;
 /// </summary>
 public readonly ref struct BorrowedReceivedFds
 {
-    private readonly Span<int> _fds; // on the receiving call's stack; -1 once taken
+    // On the receiving call's stack: the fd while it is here, -1 once taken, -(fd + 2) once lent by BorrowDmaBuf (so it
+    // can no longer be taken: a take would let the caller close the fd under the BorrowedDmaBuf still in its hands).
+    private readonly Span<int> _fds;
+    private const int Taken = -1;
 
     internal BorrowedReceivedFds(int bytesReceived, Span<int> fds)
     {
@@ -33,17 +36,24 @@ public readonly ref struct BorrowedReceivedFds
     /// <exception cref="InvalidDataException">The fd is not a dma-buf.</exception>
     public BorrowedDmaBuf BorrowDmaBuf(int index)
     {
-        int fd = Slot(index);
-        return DmaBuf.IsDmaBuf(fd) ? new BorrowedDmaBuf(fd) : throw NotA(index, fd, "a dma-buf");
+        int fd = Fd(index);
+        if (!DmaBuf.IsDmaBuf(fd))
+        {
+            throw NotA(index, fd, "a dma-buf");
+        }
+
+        _fds[index] = -(fd + 2);
+        return new BorrowedDmaBuf(fd);
     }
 
     /// <summary>Takes fd <paramref name="index"/> after the kernel confirms it is a dma-buf; the caller owns the result.</summary>
     /// <exception cref="InvalidDataException">The fd is not a dma-buf (it stays here and is closed when the body ends).</exception>
+    /// <exception cref="InvalidOperationException">The fd was taken already, or lent by <see cref="BorrowDmaBuf"/>.</exception>
     public DmaBuf TakeDmaBuf(int index)
     {
-        int fd = Slot(index);
+        int fd = Untaken(index);
         var taken = DmaBuf.IsDmaBuf(fd) ? new DmaBuf(fd, ownsHandle: true) : throw NotA(index, fd, "a dma-buf");
-        _fds[index] = -1; // only once the new owner exists: if its allocation threw, the scope still closes the fd
+        _fds[index] = Taken; // only once the new owner exists: if its allocation threw, the scope still closes the fd
         return taken;
     }
 
@@ -51,40 +61,50 @@ public readonly ref struct BorrowedReceivedFds
     /// <exception cref="InvalidDataException">The fd is not a sync_file (it stays here and is closed when the body ends).</exception>
     public SyncFile TakeSyncFile(int index)
     {
-        int fd = Slot(index);
+        int fd = Untaken(index);
         var taken = SyncFileUapi.IsSyncFile(fd) ? new SyncFile(fd) : throw NotA(index, fd, "a sync_file");
-        _fds[index] = -1;
+        _fds[index] = Taken;
         return taken;
     }
 
     /// <summary>Takes fd <paramref name="index"/> as it is.</summary>
     public SafeFileHandle TakeFile(int index)
     {
-        var taken = new SafeFileHandle(Slot(index), ownsHandle: true);
-        _fds[index] = -1;
+        var taken = new SafeFileHandle(Untaken(index), ownsHandle: true);
+        _fds[index] = Taken;
         return taken;
     }
 
-    private int Slot(int index)
+    /// <summary>Fd <paramref name="index"/>, here or lent; not taken.</summary>
+    private int Fd(int index)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _fds.Length);
-        int fd = _fds[index];
-        return fd >= 0 ? fd : throw new InvalidOperationException($"Received fd #{index} was already taken.");
+        int slot = _fds[index];
+        return slot >= 0 ? slot : slot != Taken ? -slot - 2 : throw new InvalidOperationException($"Received fd #{index} was already taken.");
+    }
+
+    /// <summary>Fd <paramref name="index"/> if it can still be taken: here, and not lent.</summary>
+    private int Untaken(int index)
+    {
+        int fd = Fd(index);
+        return _fds[index] >= 0 ? fd : throw new InvalidOperationException(
+            $"Received fd #{index} is lent as a BorrowedDmaBuf in this body; it cannot be taken as well (take it instead of borrowing it).");
     }
 
     private static InvalidDataException NotA(int index, int fd, string kind) =>
         new($"Received fd #{index} is not {kind} but {DmaBuf.Describe(fd)}.");
 
-    /// <summary>Closes every fd of <paramref name="fds"/> not taken (the end of a scope, or a message refused).</summary>
+    /// <summary>Closes every fd of <paramref name="fds"/> not taken, lent or not (the end of a scope, or a message refused).</summary>
     internal static void CloseRemaining(Span<int> fds)
     {
         for (int i = 0; i < fds.Length; i++)
         {
-            if (fds[i] >= 0)
+            int slot = fds[i];
+            if (slot != Taken)
             {
-                Libc.Close(fds[i]);
-                fds[i] = -1;
+                Libc.Close(slot >= 0 ? slot : -slot - 2);
+                fds[i] = Taken;
             }
         }
     }

@@ -221,10 +221,20 @@ public sealed class ReceiveScopedKernelTests
             pair.B.ReceiveScoped(new byte[1], 2, ref seen, static (scoped BorrowedReceivedFds fds, ref KernelSeen s) =>
             {
                 s.Render!.ImportScoped(fds.BorrowDmaBuf(0), ref s, static (scoped BorrowedGemHandle h, ref KernelSeen s) => s.Handle = h.Value);
+                try
+                {
+                    fds.TakeDmaBuf(0); // lent: taking it would let the caller close it under the BorrowedDmaBuf
+                }
+                catch (InvalidOperationException e)
+                {
+                    s.Refused = e.Message;
+                }
+
                 s.Taken = fds.TakeDmaBuf(1);
             });
 
             Assert.Equal(held.Value, seen.Handle); // one handle per object per file
+            Assert.Contains("is lent as a BorrowedDmaBuf", seen.Refused);
             Assert.Equal(1, held.ReferenceCount);   // the scope's reference is gone, the held one is not
             using (DmaBuf taken = seen.Taken!)
             {
@@ -244,6 +254,7 @@ public sealed class ReceiveScopedKernelTests
     {
         public DrmDevice? Render;
         public uint Handle;
+        public string? Refused;
         public DmaBuf? Taken;
     }
 }
