@@ -139,64 +139,114 @@ public static class UnixFdPassing
         }
     }
 
+    /// <summary>
+    /// Receives one message, as <see cref="ReceiveWithFds"/> does, and lends its fds to <paramref name="body"/> for the
+    /// span of the call: nothing is allocated, and every fd the body did not take is closed when it returns or throws.
+    /// For a per-frame receive loop; keep <see cref="ReceiveWithFds"/> where the fds outlive one call without being
+    /// taken.
+    /// </summary>
+    /// <param name="socket">An AF_UNIX socket.</param>
+    /// <param name="buffer">Receives the payload (one record, on a seqpacket socket).</param>
+    /// <param name="maxFds">The most fds accepted in the message (0 to <see cref="MaxFdsPerMessage"/>).</param>
+    /// <param name="state">Passed by reference to <paramref name="body"/>: its inputs and results.</param>
+    /// <param name="body">Preferably a <c>static</c> lambda: one that captures nothing is allocated once.</param>
+    /// <returns>The payload bytes received; 0 on a stream socket means the peer closed the connection.</returns>
+    /// <exception cref="InvalidDataException">As <see cref="ReceiveWithFds"/>; the body is not called and every fd
+    /// that arrived has been closed.</exception>
+    /// <exception cref="DrmException">As <see cref="ReceiveWithFds"/>.</exception>
+    public static int ReceiveScoped<TState>(this Socket socket, Span<byte> buffer, int maxFds, ref TState state, BorrowedReceivedFdsAction<TState> body)
+        where TState : allows ref struct
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        Validate(socket, buffer.Length, maxFds);
+        Span<int> fds = stackalloc int[ScmRights.ReceiveFdCapacity(maxFds)];
+        int count;
+        int received;
+        while (!TryReceiveInto(socket, buffer, maxFds, 0, fds, out count, out received))
+        {
+            using var s = new HandleLease(socket.SafeHandle);
+            ThrowHelper.ThrowIfError(Libc.Poll(s.Fd, Libc.POLLIN), Libc.Operation.PollIn, "socket");
+        }
+
+        Span<int> lent = fds[..count];
+        try
+        {
+            body(new BorrowedReceivedFds(received, lent), ref state);
+        }
+        catch
+        {
+            BorrowedReceivedFds.CloseRemaining(lent);
+            throw;
+        }
+
+        BorrowedReceivedFds.CloseRemaining(lent); // not in a finally: a P/Invoke there is not inlined (per-frame path)
+        return received;
+    }
+
     /// <summary>null when nothing is there yet (EAGAIN).</summary>
     private static ReceivedFds? TryReceive(Socket socket, Span<byte> buffer, int maxFds, int flags)
     {
         // The fds land on the stack (at most a few hundred ints) and go into one ReceivedFds: no list, no SafeHandle
-        // per fd. From recvmsg's return until the ReceivedFds holds them, nothing but its allocation can throw, and
-        // that closes them.
+        // per fd. From the vetting until the ReceivedFds holds them, nothing but its allocation can throw, and that
+        // closes them.
         Span<int> fds = stackalloc int[ScmRights.ReceiveFdCapacity(maxFds)];
+        if (!TryReceiveInto(socket, buffer, maxFds, flags, fds, out int count, out int received))
+        {
+            return null;
+        }
+
+        try
+        {
+            return new ReceivedFds(received, fds[..count]);
+        }
+        catch
+        {
+            BorrowedReceivedFds.CloseRemaining(fds[..count]);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// One recvmsg into <paramref name="fds"/>, vetted: false on EAGAIN (no fds); on any error or refused message
+    /// every fd that arrived is closed before the exception. On true, <paramref name="fds"/>[..count] are this
+    /// process's, unchecked for kind.
+    /// </summary>
+    private static bool TryReceiveInto(Socket socket, Span<byte> buffer, int maxFds, int flags, Span<int> fds, out int count, out int received)
+    {
         int errno;
-        int count;
-        int received;
         int msgFlags;
         using (var s = new HandleLease(socket.SafeHandle))
         {
             errno = ScmRights.Receive(s.Fd, buffer, maxFds, flags, fds, out count, out received, out msgFlags);
         }
 
-        ReceivedFds owned;
-        try
-        {
-            owned = new ReceivedFds(received, fds[..count]);
-        }
-        catch
-        {
-            foreach (int fd in fds[..count])
-            {
-                Libc.Close(fd);
-            }
-
-            throw;
-        }
-
         if (errno == Errno.EAGAIN)
         {
-            return null;
+            return false;
         }
 
-        ThrowHelper.ThrowIfError(errno, ScmRights.ReceiveOperation, "socket");
-        if ((msgFlags & ScmRights.MSG_CTRUNC) != 0 && owned.Count < maxFds)
+        ThrowHelper.ThrowIfError(errno, ScmRights.ReceiveOperation, "socket"); // an error leaves no fds (count 0)
+        if ((msgFlags & ScmRights.MSG_CTRUNC) != 0 && count < maxFds)
         {
             // Truncated with room to spare: the kernel failed to install an fd here (scm_detach_fds stops at the first
             // failure and drops the rest), so this process, not the peer, is the problem: almost always EMFILE.
-            owned.Dispose();
+            BorrowedReceivedFds.CloseRemaining(fds[..count]);
             ThrowHelper.Throw(Errno.EMFILE, ScmRights.ReceiveOperation, "socket", hint:
-                $"The kernel could install only {owned.Count} of the message's fds in this process (closed now) and dropped the rest; a security module refusing an fd looks the same");
+                $"The kernel could install only {count} of the message's fds in this process (closed now) and dropped the rest; a security module refusing an fd looks the same");
         }
 
-        string? problem = (msgFlags & ScmRights.MSG_CTRUNC) != 0 || owned.Count > maxFds
+        string? problem = (msgFlags & ScmRights.MSG_CTRUNC) != 0 || count > maxFds
             ? $"the peer sent more fds than the {maxFds} allowed{((msgFlags & ScmRights.MSG_CTRUNC) != 0 ? " (MSG_CTRUNC)" : "")}"
             : (msgFlags & ScmRights.MSG_TRUNC) != 0
                 ? $"the message was larger than the {buffer.Length}-byte buffer (MSG_TRUNC)"
                 : null;
         if (problem is not null)
         {
-            owned.Dispose();
-            throw new InvalidDataException($"recvmsg: {problem}; the {owned.Count} fd(s) that arrived were closed.");
+            BorrowedReceivedFds.CloseRemaining(fds[..count]);
+            throw new InvalidDataException($"recvmsg: {problem}; the {count} fd(s) that arrived were closed.");
         }
 
-        return owned;
+        return true;
     }
 
     private static void Validate(Socket socket, int bytes, int fds, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(fds))] string? fdsName = null)
