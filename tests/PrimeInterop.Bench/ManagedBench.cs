@@ -99,9 +99,11 @@ internal sealed class ManagedBench : IDisposable
         // Both sides talk to the same echo peer over the same socket.
         Group(Paths.FdPass1, () => _native.FdPass(peer, _passedFds.AsSpan(0, 1), messages),
             (Paths.FdPass1, messages, k => FdPass(k, 1)),
+            (Paths.LaneFdPass1, messages, k => LaneFdPass(k, 1)),
             (Paths.RawFdPass1, messages, k => Floor.FdPass(peer, _passedFds.AsSpan(0, 1), k)));
         Group(Paths.FdPass4, () => _native.FdPass(peer, _passedFds.AsSpan(0, 4), messages),
             (Paths.FdPass4, messages, k => FdPass(k, 4)),
+            (Paths.LaneFdPass4, messages, k => LaneFdPass(k, 4)),
             (Paths.RawFdPass4, messages, k => Floor.FdPass(peer, _passedFds.AsSpan(0, 4), k)));
 
         // Duplicate imports: render holds the object meanwhile (C is told the handle the library holds).
@@ -257,6 +259,21 @@ internal sealed class ManagedBench : IDisposable
             using ReceivedFds got = _peer.ReceiveWithFds(buffer, 4);
             Check(got.Count, count);
         }
+    }
+
+    /// <summary>The receive through the lane: the fds are lent to the body and closed when it returns.</summary>
+    private void LaneFdPass(int n, int count)
+    {
+        ReadOnlySpan<SafeHandle> fds = _passed.AsSpan(0, count);
+        Span<byte> buffer = stackalloc byte[8];
+        int received = 0;
+        for (int i = 0; i < n; i++)
+        {
+            Send(fds);
+            _peer.ReceiveScoped(buffer, 4, ref received, static (scoped BorrowedReceivedFds got, ref int r) => r += got.Count);
+        }
+
+        Check(received, n * count);
     }
 
     private void Send(ReadOnlySpan<SafeHandle> fds)

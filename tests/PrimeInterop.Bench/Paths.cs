@@ -12,10 +12,11 @@ internal static class Paths
     public const string RulesAccess = "rules-access";
     public const string RawExport = "raw-export", RawRoundTrip = "raw-roundtrip", RawDupImport = "raw-dup-import", RawAccess = "raw-access";
     public const string RawFdPass1 = "raw-fdpass-1", RawFdPass4 = "raw-fdpass-4";
+    public const string LaneFdPass1 = "lane-fdpass-1", LaneFdPass4 = "lane-fdpass-4";
     public const string Send = "send";
 
     public static readonly string[] All =
-        [Export, RoundTrip, DupImport, LaneExport, LaneRoundTrip, LaneDupImport, Access, FdPass1, FdPass4, Scale, FloorExport, FloorRoundTrip, FloorDupImport,
+        [Export, RoundTrip, DupImport, LaneExport, LaneRoundTrip, LaneDupImport, Access, FdPass1, FdPass4, LaneFdPass1, LaneFdPass4, Scale, FloorExport, FloorRoundTrip, FloorDupImport,
          RulesExport, RulesRoundTrip, RulesDupImport, RulesLaneExport, RulesLaneRoundTrip, RulesLaneDupImport, RulesAccess, RawExport, RawRoundTrip, RawDupImport, RawAccess,
          RawFdPass1, RawFdPass4];
 

@@ -68,6 +68,7 @@ Console.WriteLine("""
       lane-*          the same through the zero-allocation lane           (ExportScoped / ImportScoped)
       access          DMA_BUF_IOCTL_SYNC start + end on a mapped dma-buf  (C#: DmaBufMapping.BeginAccess + dispose)
       fdpass-N        one message with N dma-buf fds to a C echo peer and back, received fds closed (C#: SendWithFds, ReceiveWithFds)
+      lane-fdpass-N   the same, received through the lane (SendWithFds, ReceiveScoped)
       scale-10k       roundtrip into a render file that holds 10,000 other live handles
       raw-*           the syscalls alone from C# (LibraryImport, as the library binds them): no SafeHandle/lease/table/check
                       (raw-fdpass-N: sendmsg/recvmsg on stack memory, the received fds closed)
@@ -118,11 +119,12 @@ foreach (string p in columns)
 Console.WriteLine($"{"send (fdpass)",-22} {"",24} {"",8} {alloc[Paths.Send],8:F0}   (SendWithFds alone)");
 Console.WriteLine($"import with 10,000 live handles vs 1 (roundtrip): C# {Spread(factor10k.CSharp)}, C {Spread(factor10k.C)}");
 
-double lane = new[] { Paths.LaneExport, Paths.LaneRoundTrip, Paths.LaneDupImport }.Max(p => alloc[p]);
+double lane = new[] { Paths.LaneExport, Paths.LaneRoundTrip, Paths.LaneDupImport, Paths.LaneFdPass1, Paths.LaneFdPass4 }.Max(p => alloc[p]);
 string line = $"bench {kernel}: export {Median(ratios[Paths.Export]):F2}, roundtrip {Median(ratios[Paths.RoundTrip]):F2}, " +
     $"dup-import {Median(ratios[Paths.DupImport]):F2}, lane-export {Median(ratios[Paths.LaneExport]):F2}, " +
     $"lane-roundtrip {Median(ratios[Paths.LaneRoundTrip]):F2}, lane-dup-import {Median(ratios[Paths.LaneDupImport]):F2}, " +
-    $"fdpass-1 {Median(ratios[Paths.FdPass1]):F2}, fdpass-4 {Median(ratios[Paths.FdPass4]):F2}, scale-10k {Median(factor10k.CSharp):F2}; " +
+    $"fdpass-1 {Median(ratios[Paths.FdPass1]):F2}, fdpass-4 {Median(ratios[Paths.FdPass4]):F2}, " +
+    $"lane-fdpass-1 {Median(ratios[Paths.LaneFdPass1]):F2}, lane-fdpass-4 {Median(ratios[Paths.LaneFdPass4]):F2}, scale-10k {Median(factor10k.CSharp):F2}; " +
     $"alloc export {alloc[Paths.Export]:F0} B/op, roundtrip {alloc[Paths.RoundTrip]:F0} B/op, lane {lane:F0} B/op, access {alloc[Paths.Access]:F0} B/op";
 Console.WriteLine("scale-10k in the line below is C#'s own slowdown with 10,000 live handles (the target's measure); every other R is C#/C.");
 Console.WriteLine(line);
