@@ -11,7 +11,7 @@ namespace PrimeInterop.Tests;
 /// <summary>
 /// Property-based hostile-peer fuzzing of the receive path (CsCheck): random bytes, descriptions with wrong magic,
 /// version, counts, sizes, strides and offsets, truncated and overlong records, and 0–253 fds of every kind, on
-/// stream and seqpacket sockets, into <see cref="UnixFdPassing.ReceiveWithFds"/> and
+/// stream and seqpacket sockets, into <see cref="UnixFdPassing.ReceiveWithFds"/> (and its async and scoped forms) and
 /// <see cref="DmaBufSocketExtensions.ReceiveDmaBufAsync"/>. Invariant for every case: the receive returns or throws
 /// a documented exception (never anything else, never a hang), and afterwards the fd table is exactly what it was.
 /// </summary>
@@ -19,7 +19,7 @@ public sealed class HostileReceiveTests
 {
     public enum FdKind { DevNull, Pipe, Memfd, Socket, Fifo, DmaBuf, DrmNode, SyncFile }
 
-    public enum Receiver { ReceiveWithFds, ReceiveWithFdsAsync, ReceiveDmaBuf }
+    public enum Receiver { ReceiveWithFds, ReceiveWithFdsAsync, ReceiveScoped, ReceiveDmaBuf }
 
     /// <summary>One hostile message: what is sent, how, and how it is received.</summary>
     public sealed record HostileMessage(bool SeqPacket, Receiver Receiver, byte[] Payload, FdKind[] Fds, int MaxFds, int BufferSize)
@@ -275,6 +275,7 @@ public sealed class HostileReceiveTests
             {
                 Receiver.ReceiveWithFds => Task.Run(() => Received(c, pair.B.ReceiveWithFds(new byte[c.BufferSize], c.MaxFds))),
                 Receiver.ReceiveWithFdsAsync => pair.B.ReceiveWithFdsAsync(new byte[c.BufferSize], c.MaxFds, TestContext.Current.CancellationToken).AsTask().ContinueWith(t => Received(c, t.GetAwaiter().GetResult()), TaskScheduler.Default),
+                Receiver.ReceiveScoped => Task.Run(() => ReceivedScoped(c, pair.B)),
                 _ => ReceiveDescription(pair.B, c),
             };
             try
@@ -331,6 +332,40 @@ public sealed class HostileReceiveTests
 
             return "received";
         }
+    }
+
+    /// <summary>
+    /// The lane: the body takes every other fd (and checks it is close-on-exec) and asks the kernel whether one it
+    /// leaves is a dma-buf; the scope closes the rest. The oracle afterwards proves both halves are gone.
+    /// </summary>
+    private static string ReceivedScoped(HostileMessage c, Socket socket)
+    {
+        var seen = (Case: c, Calls: 0);
+        int bytes = socket.ReceiveScoped(new byte[c.BufferSize], c.MaxFds, ref seen, static (scoped BorrowedReceivedFds fds, ref (HostileMessage Case, int Calls) s) =>
+        {
+            s.Calls++;
+            Assert.True(fds.Count <= Math.Min(s.Case.MaxFds, s.Case.Fds.Length), $"ReceiveScoped(maxFds: {s.Case.MaxFds}) lent {fds.Count} fds for {s.Case.Fds.Length} sent");
+            for (int i = 0; i < fds.Count; i += 2)
+            {
+                using var fd = fds.TakeFile(i);
+                Assert.True(Interop.Libc.IsCloseOnExec((int)fd.DangerousGetHandle(), out bool cloexec) == 0 && cloexec, $"received fd #{i} is not close-on-exec");
+            }
+
+            if (fds.Count > 1)
+            {
+                try
+                {
+                    fds.BorrowDmaBuf(1);
+                }
+                catch (InvalidDataException)
+                {
+                    // not a dma-buf: the kernel said so; it stays lent and the scope closes it
+                }
+            }
+        });
+        Assert.Equal(1, seen.Calls);
+        Assert.InRange(bytes, 1, c.BufferSize);
+        return "received";
     }
 
     private static async Task<string> ReceiveDescription(Socket socket, HostileMessage c)
