@@ -39,7 +39,7 @@ public readonly ref struct BorrowedReceivedFds
         int fd = Fd(index);
         if (!DmaBuf.IsDmaBuf(fd))
         {
-            throw NotA(index, fd, "a dma-buf");
+            throw ReceivedFds.NotA(index, fd, "a dma-buf");
         }
 
         _fds[index] = -(fd + 2);
@@ -51,8 +51,7 @@ public readonly ref struct BorrowedReceivedFds
     /// <exception cref="InvalidOperationException">The fd was taken already, or lent by <see cref="BorrowDmaBuf"/>.</exception>
     public DmaBuf TakeDmaBuf(int index)
     {
-        int fd = Untaken(index);
-        var taken = DmaBuf.IsDmaBuf(fd) ? new DmaBuf(fd, ownsHandle: true) : throw NotA(index, fd, "a dma-buf");
+        DmaBuf taken = ReceivedFds.OwnDmaBuf(Untaken(index), index);
         _fds[index] = Taken; // only once the new owner exists: if its allocation threw, the scope still closes the fd
         return taken;
     }
@@ -61,8 +60,7 @@ public readonly ref struct BorrowedReceivedFds
     /// <exception cref="InvalidDataException">The fd is not a sync_file (it stays here and is closed when the body ends).</exception>
     public SyncFile TakeSyncFile(int index)
     {
-        int fd = Untaken(index);
-        var taken = SyncFileUapi.IsSyncFile(fd) ? new SyncFile(fd) : throw NotA(index, fd, "a sync_file");
+        SyncFile taken = ReceivedFds.OwnSyncFile(Untaken(index), index);
         _fds[index] = Taken;
         return taken;
     }
@@ -91,9 +89,6 @@ public readonly ref struct BorrowedReceivedFds
         return _fds[index] >= 0 ? fd : throw new InvalidOperationException(
             $"Received fd #{index} is lent as a BorrowedDmaBuf in this body; it cannot be taken as well (take it instead of borrowing it).");
     }
-
-    private static InvalidDataException NotA(int index, int fd, string kind) =>
-        new($"Received fd #{index} is not {kind} but {DmaBuf.Describe(fd)}.");
 
     /// <summary>Closes every fd of <paramref name="fds"/> not taken, lent or not (the end of a scope, or a message refused).</summary>
     internal static void CloseRemaining(Span<int> fds)

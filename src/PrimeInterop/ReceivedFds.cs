@@ -45,18 +45,28 @@ public sealed class ReceivedFds : IDisposable
 
     /// <summary>Takes fd <paramref name="index"/> after the kernel confirms it is a dma-buf; the caller owns the result.</summary>
     /// <exception cref="InvalidDataException">The fd is not a dma-buf (it stays here and is closed on dispose).</exception>
-    public DmaBuf TakeDmaBuf(int index) => Take(index, static (fd, index) => DmaBuf.IsDmaBuf(fd)
-        ? new DmaBuf(fd, ownsHandle: true)
-        : throw new InvalidDataException($"Received fd #{index} is not a dma-buf but {DmaBuf.Describe(fd)}."));
+    public DmaBuf TakeDmaBuf(int index) => Take(index, OwnDmaBuf);
 
     /// <summary>Takes fd <paramref name="index"/> after the kernel confirms it is a sync_file.</summary>
     /// <exception cref="InvalidDataException">The fd is not a sync_file (it stays here and is closed on dispose).</exception>
-    public SyncFile TakeSyncFile(int index) => Take(index, static (fd, index) => SyncFileUapi.IsSyncFile(fd)
-        ? new SyncFile(fd)
-        : throw new InvalidDataException($"Received fd #{index} is not a sync_file but {DmaBuf.Describe(fd)}."));
+    public SyncFile TakeSyncFile(int index) => Take(index, OwnSyncFile);
 
     /// <summary>Takes fd <paramref name="index"/> as it is.</summary>
     public SafeFileHandle TakeFile(int index) => Take(index, static (fd, _) => new SafeFileHandle(fd, ownsHandle: true));
+
+    /// <summary>
+    /// The kernel checks of a received fd, shared with <see cref="BorrowedReceivedFds"/>: the fd wrapped in its owner
+    /// if the kernel says it is of that kind, otherwise an InvalidDataException naming what it is (the fd untouched).
+    /// </summary>
+    internal static DmaBuf OwnDmaBuf(int fd, int index) =>
+        DmaBuf.IsDmaBuf(fd) ? new DmaBuf(fd, ownsHandle: true) : throw NotA(index, fd, "a dma-buf");
+
+    /// <inheritdoc cref="OwnDmaBuf"/>
+    internal static SyncFile OwnSyncFile(int fd, int index) =>
+        SyncFileUapi.IsSyncFile(fd) ? new SyncFile(fd) : throw NotA(index, fd, "a sync_file");
+
+    internal static InvalidDataException NotA(int index, int fd, string kind) =>
+        new($"Received fd #{index} is not {kind} but {DmaBuf.Describe(fd)}.");
 
     /// <summary>Closes every fd not taken.</summary>
     public void Dispose()

@@ -101,16 +101,9 @@ public static class UnixFdPassing
     public static ReceivedFds ReceiveWithFds(this Socket socket, Span<byte> buffer, int maxFds = MaxFdsPerMessage)
     {
         Validate(socket, buffer.Length, maxFds);
-        while (true)
-        {
-            if (TryReceive(socket, buffer, maxFds, 0) is { } received)
-            {
-                return received;
-            }
-
-            using var s = new HandleLease(socket.SafeHandle);
-            ThrowHelper.ThrowIfError(Libc.Poll(s.Fd, Libc.POLLIN), Libc.Operation.PollIn, "socket");
-        }
+        Span<int> fds = stackalloc int[ScmRights.ReceiveFdCapacity(maxFds)];
+        Receive(socket, buffer, maxFds, fds, out int count, out int received);
+        return Own(received, fds[..count]);
     }
 
     /// <summary>Asynchronous <see cref="ReceiveWithFds"/>, cancellable; the same exceptions.</summary>
@@ -160,14 +153,7 @@ public static class UnixFdPassing
         ArgumentNullException.ThrowIfNull(body);
         Validate(socket, buffer.Length, maxFds);
         Span<int> fds = stackalloc int[ScmRights.ReceiveFdCapacity(maxFds)];
-        int count;
-        int received;
-        while (!TryReceiveInto(socket, buffer, maxFds, 0, fds, out count, out received))
-        {
-            using var s = new HandleLease(socket.SafeHandle);
-            ThrowHelper.ThrowIfError(Libc.Poll(s.Fd, Libc.POLLIN), Libc.Operation.PollIn, "socket");
-        }
-
+        Receive(socket, buffer, maxFds, fds, out int count, out int received);
         Span<int> lent = fds[..count];
         try
         {
@@ -183,25 +169,36 @@ public static class UnixFdPassing
         return received;
     }
 
+    /// <summary>One vetted message into <paramref name="fds"/>, waiting (poll) while the socket has none.</summary>
+    private static void Receive(Socket socket, Span<byte> buffer, int maxFds, Span<int> fds, out int count, out int received)
+    {
+        while (!TryReceiveInto(socket, buffer, maxFds, 0, fds, out count, out received))
+        {
+            using var s = new HandleLease(socket.SafeHandle);
+            ThrowHelper.ThrowIfError(Libc.Poll(s.Fd, Libc.POLLIN), Libc.Operation.PollIn, "socket");
+        }
+    }
+
     /// <summary>null when nothing is there yet (EAGAIN).</summary>
     private static ReceivedFds? TryReceive(Socket socket, Span<byte> buffer, int maxFds, int flags)
     {
-        // The fds land on the stack (at most a few hundred ints) and go into one ReceivedFds: no list, no SafeHandle
-        // per fd. From the vetting until the ReceivedFds holds them, nothing but its allocation can throw, and that
-        // closes them.
         Span<int> fds = stackalloc int[ScmRights.ReceiveFdCapacity(maxFds)];
-        if (!TryReceiveInto(socket, buffer, maxFds, flags, fds, out int count, out int received))
-        {
-            return null;
-        }
+        return TryReceiveInto(socket, buffer, maxFds, flags, fds, out int count, out int received) ? Own(received, fds[..count]) : null;
+    }
 
+    /// <summary>
+    /// The fds land on the stack (at most a few hundred ints) and go into one ReceivedFds: no list, no SafeHandle per
+    /// fd. Nothing but its allocation can throw here, and that closes them.
+    /// </summary>
+    private static ReceivedFds Own(int received, Span<int> fds)
+    {
         try
         {
-            return new ReceivedFds(received, fds[..count]);
+            return new ReceivedFds(received, fds);
         }
         catch
         {
-            BorrowedReceivedFds.CloseRemaining(fds[..count]);
+            BorrowedReceivedFds.CloseRemaining(fds);
             throw;
         }
     }
