@@ -187,15 +187,36 @@ public sealed partial class DrmDevice : IDisposable
     public GemHandle ImportDmaBuf(SafeHandle dmaBuf)
     {
         ArgumentNullException.ThrowIfNull(dmaBuf);
-        using var device = DeviceLease();
-        using var lease = new HandleLease(dmaBuf);
-        int errno = _table.ImportEntry(_fd, lease.Fd, out GemHandleTable.Entry? entry);
-        if (errno != 0)
+        if (_disposed)
         {
-            ThrowImportError(errno, lease.Fd);
+            ThrowDisposed();
         }
 
-        return NewHandle(entry!);
+        // The call's reference on this file becomes the new handle's (one AddRef and one Release per import, not two).
+        KeptReference.Take(_file);
+        GemHandleTable.Entry? entry = null;
+        try
+        {
+            using var lease = new HandleLease(dmaBuf);
+            int errno = _table.ImportEntry(_fd, lease.Fd, out entry);
+            if (errno != 0)
+            {
+                ThrowImportError(errno, lease.Fd);
+            }
+
+            return new GemHandle(this, entry!);
+        }
+        catch
+        {
+            // The dma-buf was disposed, the kernel refused it, or the handle object could not be allocated.
+            if (entry is not null)
+            {
+                _table.Release(_fd, entry);
+            }
+
+            KeptReference.Release(_file);
+            throw;
+        }
     }
 
     /// <summary>
@@ -329,18 +350,27 @@ public sealed partial class DrmDevice : IDisposable
     private void ThrowDisposed() => throw new ObjectDisposedException(nameof(DrmDevice), $"The DRM device {Path} has been disposed.");
 
     /// <summary>
-    /// Wraps one reference the table has just counted. Should the GemHandle fail to come into being (the file's
-    /// reference cannot be taken, or memory runs out), the count is dropped again, so no error leaks a handle.
+    /// Wraps one reference the table has just counted, with a reference of its own on this file. Should the GemHandle
+    /// fail to come into being (this file is closed, or memory runs out), the count is dropped again, so no error
+    /// leaks a handle.
     /// </summary>
     internal GemHandle NewHandle(GemHandleTable.Entry entry)
     {
+        bool kept = false;
         try
         {
-            return new GemHandle(this, entry, _file);
+            KeptReference.Take(_file);
+            kept = true;
+            return new GemHandle(this, entry);
         }
         catch
         {
             _table.Release(_fd, entry);
+            if (kept)
+            {
+                KeptReference.Release(_file);
+            }
+
             throw;
         }
     }
@@ -357,9 +387,22 @@ public sealed partial class DrmDevice : IDisposable
         return NewHandle(_table.Adopt(source.Number));
     }
 
-    /// <summary>Drops one reference; the last closes the kernel handle. Called from GemHandle's reference release.</summary>
-    internal bool Release(GemHandleTable.Entry entry) =>
-        _table.Release(_fd, entry) == 0; // the GemHandle's reference on the file is dropped by its ChildSafeHandle
+    /// <summary>
+    /// A GemHandle's release: drops its count in the table (the last closes the kernel handle), then its reference on
+    /// this file. A failing GEM_CLOSE has no one to report to (Dispose, or the finalizer): the kernel has closed the
+    /// handle or never had it, and the table forgets it either way.
+    /// </summary>
+    internal void ReleaseHandle(GemHandleTable.Entry entry)
+    {
+        try
+        {
+            _table.Release(_fd, entry);
+        }
+        finally
+        {
+            KeptReference.Release(_file);
+        }
+    }
 
     private void ThrowImportError(int errno, int fd) =>
         ThrowHelper.Throw(errno, nameof(DrmPrime.DRM_IOCTL_PRIME_FD_TO_HANDLE), Path, fd: fd, hint:

@@ -1,7 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using PrimeInterop.Interop;
 
 namespace PrimeInterop;
 
@@ -14,19 +13,40 @@ namespace PrimeInterop;
 /// </summary>
 /// <remarks>
 /// Deliberately not a <see cref="SafeHandle"/>: a GEM handle is a number in a DRM file's own namespace, not an
-/// fd, and no API that takes an fd (fd passing, <see cref="DrmDevice.ImportDmaBuf"/>) can be handed one.
+/// fd, and no API that takes an fd (fd passing, <see cref="DrmDevice.ImportDmaBuf"/>) can be handed one. It keeps
+/// a SafeHandle's lifetime rules itself, in one object: a call on the handle holds it (a lease) so a concurrent
+/// Dispose cannot close it under the call; the release runs once, after Dispose (or the finalizer) and the last lease.
 /// </remarks>
 public sealed class GemHandle : IDisposable
 {
-    private readonly Reference _reference;
-    private volatile bool _disposed;
+    // Like SafeHandle's state: the count of holders (this object's own reference, and each call's lease) in steps of
+    // OneHolder, and the Disposed bit. Whoever takes the count to 0 (it can reach 0 only after Disposed is set) releases.
+    private const int Disposed = 1, OneHolder = 2;
 
-    /// <summary>Wraps one reference the device's handle table has already counted.</summary>
-    internal GemHandle(DrmDevice device, GemHandleTable.Entry entry, SafeHandle deviceFile)
+    private readonly GemHandleTable.Entry _entry;
+    private int _state = OneHolder;
+
+    /// <summary>
+    /// Wraps one reference the device's handle table has already counted, and one reference on the device's file that
+    /// the caller has already taken: both belong to this object from here on (released once, in <see cref="Release"/>).
+    /// Nothing here can throw, so the caller's failure path ends where this constructor is reached.
+    /// </summary>
+    internal GemHandle(DrmDevice device, GemHandleTable.Entry entry)
     {
         Device = device;
         Number = entry.Handle; // a copy: after the last release the entry may serve another object
-        _reference = new Reference(device, entry, deviceFile);
+        _entry = entry;
+    }
+
+    /// <summary>Releases the reference of a handle that was dropped without being disposed.</summary>
+    ~GemHandle()
+    {
+        // No lease can be held: a lease keeps this object reachable.
+        if ((_state & Disposed) == 0)
+        {
+            _state = Disposed;
+            Release();
+        }
     }
 
     /// <summary>The device (open DRM file) whose handle namespace this handle lives in.</summary>
@@ -44,7 +64,7 @@ public sealed class GemHandle : IDisposable
     }
 
     /// <summary>True once this reference was disposed (or is being released).</summary>
-    public bool IsDisposed => _reference.IsClosed || _disposed;
+    public bool IsDisposed => (Volatile.Read(ref _state) & Disposed) != 0;
 
     /// <summary>
     /// How many live <see cref="GemHandle"/> references this file holds on the object right now. Internal: the leak
@@ -72,52 +92,78 @@ public sealed class GemHandle : IDisposable
     }
 
     /// <summary>Drops this reference; the last reference to the object closes its kernel handle.</summary>
+    /// <remarks>A call running on this handle on another thread finishes first: the release waits for its lease.</remarks>
     public void Dispose()
     {
-        _disposed = true;
-        _reference.Dispose();
+        for (int state = Volatile.Read(ref _state); (state & Disposed) == 0;)
+        {
+            int next = (state | Disposed) - OneHolder; // set Disposed and drop this object's own hold at once
+            int seen = Interlocked.CompareExchange(ref _state, next, state);
+            if (seen == state)
+            {
+                GC.SuppressFinalize(this);
+                if (next == Disposed)
+                {
+                    Release(); // no lease held: release now; otherwise the last lease does
+                }
+
+                return;
+            }
+
+            state = seen;
+        }
     }
 
     /// <inheritdoc/>
     public override string ToString() => $"GEM handle {Number} on {Device.Path}{(IsDisposed ? " (disposed)" : "")}";
 
     /// <summary>
-    /// Holds the reference for the duration of one call on the handle (ObjectDisposedException once disposed).
-    /// The reference holds the device's file, so <see cref="DrmDevice.RawFd"/> is valid inside the lease.
+    /// Holds this handle for the duration of one call on it (ObjectDisposedException once disposed): the kernel handle
+    /// is not closed, and the device's file (which the handle holds) stays open, so <see cref="DrmDevice.RawFd"/> is
+    /// valid inside the lease.
     /// </summary>
-    /// <remarks>
-    /// Inlined into the export paths, so it has no catch (a method with one is not inlined): a disposed handle is
-    /// refused by the flag, which Dispose sets before it releases; a Dispose racing with this call can still make the
-    /// AddRef itself throw (also an ObjectDisposedException, with SafeHandle's message).
-    /// </remarks>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal HandleLease Lease()
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // the export paths: one compare-exchange, no call
+    internal Held Lease()
     {
-        if (_disposed)
+        for (int state = Volatile.Read(ref _state); ;)
         {
-            ThrowDisposed();
-        }
+            if ((state & Disposed) != 0)
+            {
+                ThrowDisposed();
+            }
 
-        return new HandleLease(_reference);
+            int seen = Interlocked.CompareExchange(ref _state, state + OneHolder, state);
+            if (seen == state)
+            {
+                return new Held(this);
+            }
+
+            state = seen;
+        }
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void EndLease()
+    {
+        if (Interlocked.Add(ref _state, -OneHolder) == Disposed)
+        {
+            Release(); // disposed while this call held it
+        }
+    }
+
+    /// <summary>Drops the table's count (the last closes the kernel handle) and the file; runs exactly once.</summary>
+    private void Release() => Device.ReleaseHandle(_entry);
 
     [DoesNotReturn]
     private void ThrowDisposed() => throw new ObjectDisposedException(ToString());
 
-    /// <summary>The counted reference: a child of the device's file, released into the device's table.</summary>
-    private sealed class Reference : ChildSafeHandle
+    /// <summary>A lease on a <see cref="GemHandle"/>: disposing it ends the hold.</summary>
+    internal readonly ref struct Held
     {
-        private readonly DrmDevice _device;
-        private readonly GemHandleTable.Entry _entry;
+        private readonly GemHandle _handle;
 
-        public Reference(DrmDevice device, GemHandleTable.Entry entry, SafeHandle deviceFile)
-            : base(deviceFile)
-        {
-            _device = device;
-            _entry = entry;
-            SetHandle(new IntPtr(entry.Handle));
-        }
+        public Held(GemHandle handle) => _handle = handle;
 
-        protected override bool ReleaseChild() => _device.Release(_entry);
+        public void Dispose() => _handle.EndLease();
     }
 }

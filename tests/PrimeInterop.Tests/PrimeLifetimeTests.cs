@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using PrimeInterop.Tests.Infrastructure;
 
 namespace PrimeInterop.Tests;
@@ -187,5 +188,84 @@ public sealed class PrimeLifetimeTests
 
         dumb.Dispose(); // the last reference: GEM_CLOSE, then the fd closes
         oracle.Verify();
+    }
+
+    // GemHandle keeps a SafeHandle's lifetime rules itself (issue 8: one object per handle, not two). A call on the handle
+    // holds it; a Dispose during the call marks it disposed at once and closes the kernel handle when the call ends.
+    [Fact]
+    public void A_Dispose_during_a_call_on_the_handle_closes_it_when_the_call_ends_and_only_then()
+    {
+        using var oracle = new LeakOracle();
+        using (var card = KernelEnv.OpenVgemCard())
+        using (var render = KernelEnv.OpenVgemRender())
+        {
+            using var dumb = card.CreateDumbBuffer(16, 16, 32);
+            using var fd = card.ExportDmaBuf(dumb.Handle);
+            var imported = render.ImportDmaBuf(fd);
+            uint value = imported.Value;
+            using (var held = imported.Lease())
+            {
+                imported.Dispose();
+                Assert.True(imported.IsDisposed);
+                Assert.Throws<ObjectDisposedException>(() => imported.Value);
+                Assert.Throws<ObjectDisposedException>(() => render.ExportDmaBuf(imported)); // no new call once disposed
+                Assert.True(LeakOracle.HandleIsOpen(render.FileHandle, value), "closed under a call that still holds it");
+                Assert.Equal(1, render.OpenObjectCount);
+            }
+
+            Assert.False(LeakOracle.HandleIsOpen(render.FileHandle, value), "not closed when the last call ended");
+            Assert.Equal(0, render.OpenObjectCount);
+            imported.Dispose(); // idempotent after a deferred release too
+            Assert.False(LeakOracle.HandleIsOpen(render.FileHandle, value));
+            oracle.ExpectClosedAtEnd(dumb.Handle);
+        }
+
+        oracle.Verify();
+    }
+
+    // A GemHandle nobody disposes is released by its finalizer: its count in the table, then (the last one) the kernel
+    // handle, then its reference on the device's file.
+    [Fact]
+    public void An_abandoned_handle_is_released_by_its_finalizer_and_the_last_one_closes_the_kernel_handle_and_the_file()
+    {
+        using var oracle = new LeakOracle(); // Verify: every fd the test opened is closed, the render file's included
+        using (var card = KernelEnv.OpenVgemCard())
+        {
+            using var dumb = card.CreateDumbBuffer(16, 16, 32);
+            oracle.ExpectClosedAtEnd(dumb.Handle);
+            using var fd = card.ExportDmaBuf(dumb.Handle);
+            var render = KernelEnv.OpenVgemRender();
+            GemHandle? kept = render.ImportDmaBuf(fd);
+            uint value = kept.Value;
+            ImportAndDrop(render, fd, 3);
+            CollectEverything();
+            Assert.Equal(1, kept.ReferenceCount); // the three dropped references were released, the kept one was not
+            Assert.True(LeakOracle.HandleIsOpen(render.FileHandle, value));
+
+            render.Dispose(); // the kept handle now holds the file alone
+            Assert.Equal(1, render.OpenObjectCount);
+            kept = null;
+            CollectEverything();
+            Assert.Equal(0, render.OpenObjectCount); // released through the table: GEM_CLOSE, then the file
+        }
+
+        oracle.Verify();
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        static void ImportAndDrop(DrmDevice device, DmaBuf fd, int count)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                _ = device.ImportDmaBuf(fd);
+            }
+        }
+    }
+
+    private static void CollectEverything()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
     }
 }
