@@ -6,42 +6,42 @@ namespace PrimeInterop;
 /// <summary>
 /// The fds that arrived with one message (close-on-exec). Take the ones you keep with <see cref="TakeDmaBuf"/>,
 /// <see cref="TakeSyncFile"/> or <see cref="TakeFile"/>; disposing this closes every fd not taken. The fds are owned
-/// by this object from the moment they arrive, so a result that is dropped (a timeout, an abandoned task) leaks
-/// nothing: its finalizer closes them.
+/// by this result from the moment they arrive, so a result that is dropped (a timeout, an abandoned task) leaks
+/// nothing: a finalizer closes them.
 /// </summary>
 /// <remarks>
 /// What a receiver can trust: every fd is open, close-on-exec and this process's own; its kind is not. A peer may
 /// send any fd, so take each one with the method that asks the kernel what it is.
 /// <para>
-/// One object (and one array) per message, whatever the number of fds, and no SafeHandle per fd until one is
-/// taken: a per-frame receive whose fds are checked and closed allocates little (fd passing is on the hot path of a
-/// compositor or a decoder's client).
+/// One small object per message, whatever the number of fds, and no SafeHandle per fd until one is taken: fd passing
+/// is on the hot path of a compositor or a decoder's client. The fds themselves sit in a finalizable holder that a
+/// disposed result hands back to its thread for the next receive, because registering a new object for finalization
+/// costs a per-frame receive more than everything else it allocates (measured in the rig, issue 8).
 /// </para>
 /// </remarks>
 public sealed class ReceivedFds : IDisposable
 {
-    private readonly int[] _fds; // -1 once taken or closed; each slot changes only through Interlocked.Exchange
-    private volatile bool _disposed;
+    // Like SafeHandle's state: the holders (this result itself, and each take in progress) in steps of OneHolder,
+    // and the Disposed bit. Whoever takes the count to 0 (only possible once Disposed is set) closes what is left and
+    // recycles the holder, so no take can ever reach a holder that already serves another message.
+    private const int Disposed = 1, OneHolder = 2;
 
-    /// <summary>Takes over <paramref name="fds"/>; if this throws (no memory), the caller still owns them.</summary>
-    internal ReceivedFds(int bytesReceived, ReadOnlySpan<int> fds)
+    private Slots? _slots;
+    private int _state = OneHolder;
+
+    /// <summary>Takes over <paramref name="slots"/> and the fds in it.</summary>
+    private ReceivedFds(int bytesReceived, Slots slots)
     {
         BytesReceived = bytesReceived;
-        _fds = fds.ToArray();
-        if (_fds.Length == 0)
-        {
-            GC.SuppressFinalize(this);
-        }
+        Count = slots.Count;
+        _slots = slots;
     }
-
-    /// <summary>Closes the fds not taken when the result was dropped without being disposed.</summary>
-    ~ReceivedFds() => CloseAll();
 
     /// <summary>Payload bytes received; 0 on a stream socket means the peer closed the connection.</summary>
     public int BytesReceived { get; }
 
     /// <summary>How many fds arrived.</summary>
-    public int Count => _fds.Length;
+    public int Count { get; }
 
     /// <summary>Takes fd <paramref name="index"/> after the kernel confirms it is a dma-buf; the caller owns the result.</summary>
     /// <exception cref="InvalidDataException">The fd is not a dma-buf (it stays here and is closed on dispose).</exception>
@@ -68,74 +68,187 @@ public sealed class ReceivedFds : IDisposable
     internal static InvalidDataException NotA(int index, int fd, string kind) =>
         new($"Received fd #{index} is not {kind} but {DmaBuf.Describe(fd)}.");
 
-    /// <summary>Closes every fd not taken.</summary>
+    /// <summary>
+    /// Owns <paramref name="fds"/> (this process's, just received) in a new result. If that fails (no memory), they
+    /// are closed before the exception, so the caller never owns them after this call.
+    /// </summary>
+    internal static ReceivedFds Own(int bytesReceived, Span<int> fds)
+    {
+        Slots? slots = null;
+        try
+        {
+            slots = Slots.Rent(fds);
+            return new ReceivedFds(bytesReceived, slots);
+        }
+        catch
+        {
+            if (slots is null)
+            {
+                BorrowedReceivedFds.CloseRemaining(fds);
+            }
+            else
+            {
+                slots.CloseAll(); // its finalizer would too, later; now is better
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>Closes every fd not taken. A take running on another thread finishes first.</summary>
     public void Dispose()
     {
-        _disposed = true;
-        CloseAll();
-        GC.SuppressFinalize(this);
+        for (int state = Volatile.Read(ref _state); (state & Disposed) == 0;)
+        {
+            int next = (state | Disposed) - OneHolder; // set Disposed and drop this result's own hold at once
+            int seen = Interlocked.CompareExchange(ref _state, next, state);
+            if (seen == state)
+            {
+                if (next == Disposed)
+                {
+                    Recycle();
+                }
+
+                return;
+            }
+
+            state = seen;
+        }
     }
 
     /// <summary>
-    /// Moves fd <paramref name="index"/> out of this result first (so a concurrent Dispose cannot close it under the
-    /// kernel check), then lets <paramref name="own"/> check it and wrap it; if that throws, the fd comes back.
+    /// Moves fd <paramref name="index"/> out of the holder first (so no one else can close it under the kernel check),
+    /// then lets <paramref name="own"/> check it and wrap it; if that throws, the fd goes back.
     /// </summary>
     private T Take<T>(int index, Func<int, int, T> own)
         where T : class
     {
-        int fd = Detach(index);
-        T? taken = null;
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Count);
+        if (!TryHold())
+        {
+            throw AlreadyTaken(index);
+        }
+
         try
         {
-            taken = own(fd, index);
-            return taken;
+            int[] fds = _slots!.Fds; // held: the holder cannot be recycled before EndHold
+            int fd = Interlocked.Exchange(ref fds[index], -1);
+            if (fd < 0)
+            {
+                throw AlreadyTaken(index);
+            }
+
+            T? taken = null;
+            try
+            {
+                taken = own(fd, index);
+                return taken;
+            }
+            finally
+            {
+                if (taken is null)
+                {
+                    fds[index] = fd; // not taken: it stays here (Dispose closes it, once this take has ended)
+                }
+            }
         }
         finally
         {
-            if (taken is null)
-            {
-                PutBack(index, fd);
-            }
+            EndHold();
         }
     }
 
-    /// <summary>Moves fd <paramref name="index"/> out of this result, for its new owner or for a check.</summary>
-    private int Detach(int index)
+    private static InvalidOperationException AlreadyTaken(int index) =>
+        new($"Received fd #{index} was already taken (or this result disposed).");
+
+    private bool TryHold()
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(index);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _fds.Length);
-        int fd = Interlocked.Exchange(ref _fds[index], -1);
-        return fd >= 0 ? fd : throw new InvalidOperationException($"Received fd #{index} was already taken (or this result disposed).");
+        for (int state = Volatile.Read(ref _state); (state & Disposed) == 0;)
+        {
+            int seen = Interlocked.CompareExchange(ref _state, state + OneHolder, state);
+            if (seen == state)
+            {
+                return true;
+            }
+
+            state = seen;
+        }
+
+        return false;
+    }
+
+    private void EndHold()
+    {
+        if (Interlocked.Add(ref _state, -OneHolder) == Disposed)
+        {
+            Recycle(); // disposed while this take held it
+        }
+    }
+
+    /// <summary>Runs once, after Dispose and every take: closes the fds not taken and hands the holder back.</summary>
+    private void Recycle()
+    {
+        Slots slots = _slots!;
+        _slots = null;
+        slots.CloseAll();
+        Slots.Return(slots);
     }
 
     /// <summary>
-    /// Returns a detached fd that was not taken. If Dispose ran meanwhile, the fd is closed here: the exchange is a
-    /// full fence, so either Dispose's own exchange of the slot finds the fd, or this sees <see cref="_disposed"/>.
+    /// The fds of one result; -1 once taken or closed. Finalizable, so the fds of a result that was dropped without
+    /// being disposed are closed when both are collected, and reused (one per thread), so that a per-frame receive
+    /// registers no new object for finalization. Reachable only from the one result that owns it, or from the pool.
     /// </summary>
-    private void PutBack(int index, int fd)
+    private sealed class Slots
     {
-        Interlocked.Exchange(ref _fds[index], fd);
-        if (_disposed)
-        {
-            CloseSlot(index);
-        }
-    }
+        [ThreadStatic]
+        private static Slots? t_spare;
 
-    private void CloseAll()
-    {
-        int[]? fds = _fds; // null in a finalizer if the constructor failed
-        for (int i = 0; i < (fds?.Length ?? 0); i++)
-        {
-            CloseSlot(i);
-        }
-    }
+        public int[] Fds = [];
+        public int Count;
 
-    private void CloseSlot(int index)
-    {
-        int fd = Interlocked.Exchange(ref _fds[index], -1);
-        if (fd >= 0)
+        ~Slots() => CloseAll();
+
+        /// <summary>A holder with <paramref name="fds"/> in it; throws (no memory) with the fds still the caller's.</summary>
+        public static Slots Rent(ReadOnlySpan<int> fds)
         {
-            Libc.Close(fd);
+            Slots slots = t_spare ?? new Slots();
+            t_spare = null;
+            if (slots.Fds.Length < fds.Length)
+            {
+                try
+                {
+                    slots.Fds = new int[Math.Max(fds.Length, 4)];
+                }
+                catch
+                {
+                    t_spare = slots;
+                    throw;
+                }
+            }
+
+            fds.CopyTo(slots.Fds);
+            slots.Count = fds.Length;
+            return slots;
+        }
+
+        /// <summary>Keeps an empty holder for this thread's next receive.</summary>
+        public static void Return(Slots slots) => t_spare ??= slots;
+
+        public void CloseAll()
+        {
+            int[] fds = Fds;
+            for (int i = 0; i < Count; i++)
+            {
+                int fd = Interlocked.Exchange(ref fds[i], -1);
+                if (fd >= 0)
+                {
+                    Libc.Close(fd);
+                }
+            }
+
+            Count = 0;
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using PrimeInterop.Interop;
@@ -98,12 +99,13 @@ public static class UnixFdPassing
     /// unaffected.</exception>
     /// <exception cref="DrmException">recvmsg (or the wait for data) failed; EMFILE (naming RLIMIT_NOFILE) when this
     /// process's fd table could not take the message's fds, which the kernel then dropped.</exception>
+    [SkipLocalsInit] // fds[..count] is all that is read, and recvmsg wrote it
     public static ReceivedFds ReceiveWithFds(this Socket socket, Span<byte> buffer, int maxFds = MaxFdsPerMessage)
     {
         Validate(socket, buffer.Length, maxFds);
         Span<int> fds = stackalloc int[ScmRights.ReceiveFdCapacity(maxFds)];
         Receive(socket, buffer, maxFds, fds, out int count, out int received);
-        return Own(received, fds[..count]);
+        return ReceivedFds.Own(received, fds[..count]);
     }
 
     /// <summary>Asynchronous <see cref="ReceiveWithFds"/>, cancellable; the same exceptions.</summary>
@@ -147,6 +149,7 @@ public static class UnixFdPassing
     /// <exception cref="InvalidDataException">As <see cref="ReceiveWithFds"/>; the body is not called and every fd
     /// that arrived has been closed.</exception>
     /// <exception cref="DrmException">As <see cref="ReceiveWithFds"/>.</exception>
+    [SkipLocalsInit] // fds[..count] is all that is read, and recvmsg wrote it
     public static int ReceiveScoped<TState>(this Socket socket, Span<byte> buffer, int maxFds, ref TState state, BorrowedReceivedFdsAction<TState> body)
         where TState : allows ref struct
     {
@@ -180,27 +183,11 @@ public static class UnixFdPassing
     }
 
     /// <summary>null when nothing is there yet (EAGAIN).</summary>
+    [SkipLocalsInit] // fds[..count] is all that is read, and recvmsg wrote it
     private static ReceivedFds? TryReceive(Socket socket, Span<byte> buffer, int maxFds, int flags)
     {
         Span<int> fds = stackalloc int[ScmRights.ReceiveFdCapacity(maxFds)];
-        return TryReceiveInto(socket, buffer, maxFds, flags, fds, out int count, out int received) ? Own(received, fds[..count]) : null;
-    }
-
-    /// <summary>
-    /// The fds land on the stack (at most a few hundred ints) and go into one ReceivedFds: no list, no SafeHandle per
-    /// fd. Nothing but its allocation can throw here, and that closes them.
-    /// </summary>
-    private static ReceivedFds Own(int received, Span<int> fds)
-    {
-        try
-        {
-            return new ReceivedFds(received, fds);
-        }
-        catch
-        {
-            BorrowedReceivedFds.CloseRemaining(fds);
-            throw;
-        }
+        return TryReceiveInto(socket, buffer, maxFds, flags, fds, out int count, out int received) ? ReceivedFds.Own(received, fds[..count]) : null;
     }
 
     /// <summary>
@@ -246,7 +233,7 @@ public static class UnixFdPassing
         return true;
     }
 
-    private static void Validate(Socket socket, int bytes, int fds, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(fds))] string? fdsName = null)
+    private static void Validate(Socket socket, int bytes, int fds, [CallerArgumentExpression(nameof(fds))] string? fdsName = null)
     {
         ArgumentNullException.ThrowIfNull(socket);
         if (socket.AddressFamily != AddressFamily.Unix)

@@ -143,6 +143,45 @@ public sealed class SafetyContractHostTests
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
+    // Issue 8: a disposed ReceivedFds hands its fd holder back to the thread for the next receive (no finalizer
+    // registration per message). A disposed result stays disposed: it can reach none of the next message's fds.
+    [Fact]
+    public void A_disposed_ReceivedFds_cannot_reach_the_fds_of_the_message_that_reuses_its_holder()
+    {
+        using var oracle = new LeakOracle();
+        using (var pair = new SocketPair(UnixSocketType.SOCK_SEQPACKET))
+        {
+            var (r, w) = Pipe();
+            using (r)
+            using (w)
+            {
+                pair.A.SendWithFds("a"u8, r);
+                pair.A.SendWithFds("b"u8, w, r);
+                var first = pair.B.ReceiveWithFds(new byte[4]);
+                first.Dispose();
+                var second = pair.B.ReceiveWithFds(new byte[4]); // same thread: the first one's holder
+                Assert.Equal(1, first.Count);
+                Assert.Equal(2, second.Count);
+                Assert.Equal(4, LeakOracle.FdsOnSameFile(r)); // "pipe:[n]" names both ends: r, w and the second message's two
+
+                Assert.Contains("already taken", Assert.Throws<InvalidOperationException>(() => first.TakeFile(0)).Message);
+                first.Dispose(); // a second Dispose closes nothing of the second message
+                Assert.Equal(4, LeakOracle.FdsOnSameFile(r));
+
+                using (SafeFileHandle taken = second.TakeFile(0))
+                {
+                    second.Dispose();
+                    Assert.Equal(3, LeakOracle.FdsOnSameFile(r)); // r, w and the taken one
+                    Assert.Contains("already taken", Assert.Throws<InvalidOperationException>(() => second.TakeFile(1)).Message);
+                }
+
+                Assert.Equal(2, LeakOracle.FdsOnSameFile(r));
+            }
+        }
+
+        oracle.Verify();
+    }
+
     private static void ReceiveAndDrop(Socket socket) => Assert.Equal(3, socket.ReceiveWithFds(new byte[4]).Count);
 
     // Hole 7: SyncFile.FromFileDescriptor asks the kernel, and takes an ownership flag like DmaBuf's.

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 // The structs keep the kernel/glibc names (all lower case) so the layout probe and a reader match them to the headers.
@@ -116,12 +117,12 @@ internal static unsafe partial class ScmRights
     /// also when the message was truncated, and possibly more than <paramref name="maxFds"/> (the caller checks and
     /// closes them). <paramref name="fds"/> has room for <see cref="ReceiveFdCapacity"/> fds. Returns 0 or errno.
     /// </summary>
+    [SkipLocalsInit] // the control room is read only as far as the kernel wrote it (msg_controllen): no need to zero it
     public static int Receive(int socket, Span<byte> buffer, int maxFds, int flags, Span<int> fds, out int fdCount, out int received, out int msgFlags)
     {
         int controlLength = ControlLength(maxFds);
         fdCount = 0;
         byte* control = stackalloc byte[controlLength];
-        new Span<byte>(control, controlLength).Clear();
         fixed (byte* data = buffer)
         {
             var iov = new iovec { iov_base = data, iov_len = (nuint)buffer.Length };
