@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using PrimeInterop.Interop;
 
 namespace PrimeInterop;
 
@@ -23,30 +24,23 @@ public sealed class GemHandle : IDisposable
     // OneHolder, and the Disposed bit. Whoever takes the count to 0 (it can reach 0 only after Disposed is set) releases.
     private const int Disposed = 1, OneHolder = 2;
 
-    private readonly GemHandleTable.Entry _entry;
+    private Guard? _guard; // the counted reference and the file's; null once released
     private int _state = OneHolder;
 
     /// <summary>
     /// Wraps one reference the device's handle table has already counted, and one reference on the device's file that
-    /// the caller has already taken: both belong to this object from here on (released once, in <see cref="Release"/>).
-    /// Nothing here can throw, so the caller's failure path ends where this constructor is reached.
+    /// the caller has already taken: both belong to this object once the constructor returns (released once, in
+    /// <see cref="Release"/>, or by the guard's finalizer if this handle is dropped undisposed). If it throws (out of
+    /// memory), they are still the caller's.
     /// </summary>
     internal GemHandle(DrmDevice device, GemHandleTable.Entry entry)
     {
         Device = device;
         Number = entry.Handle; // a copy: after the last release the entry may serve another object
-        _entry = entry;
-    }
-
-    /// <summary>Releases the reference of a handle that was dropped without being disposed.</summary>
-    ~GemHandle()
-    {
-        // No lease can be held: a lease keeps this object reachable.
-        if ((_state & Disposed) == 0)
-        {
-            _state = Disposed;
-            Release();
-        }
+        Guard guard = Guard.Rent();
+        guard.Device = device;
+        guard.Entry = entry;
+        _guard = guard;
     }
 
     /// <summary>The device (open DRM file) whose handle namespace this handle lives in.</summary>
@@ -101,7 +95,6 @@ public sealed class GemHandle : IDisposable
             int seen = Interlocked.CompareExchange(ref _state, next, state);
             if (seen == state)
             {
-                GC.SuppressFinalize(this);
                 if (next == Disposed)
                 {
                     Release(); // no lease held: release now; otherwise the last lease does
@@ -152,10 +145,35 @@ public sealed class GemHandle : IDisposable
     }
 
     /// <summary>Drops the table's count (the last closes the kernel handle) and the file; runs exactly once.</summary>
-    private void Release() => Device.ReleaseHandle(_entry);
+    private void Release()
+    {
+        Guard guard = _guard!;
+        _guard = null;
+        guard.ReleaseReference();
+        Guard.Return(guard);
+    }
 
     [DoesNotReturn]
     private void ThrowDisposed() => throw new ObjectDisposedException(ToString());
+
+    /// <summary>What a handle releases, in a guard that releases it if the handle is dropped without being disposed.</summary>
+    private sealed class Guard : ReleaseGuard<Guard>
+    {
+        public DrmDevice? Device;
+        public GemHandleTable.Entry? Entry;
+
+        public void ReleaseReference() => ReleaseContents();
+
+        protected override void ReleaseContents()
+        {
+            if (Device is { } device)
+            {
+                Device = null;
+                device.ReleaseHandle(Entry!);
+                Entry = null;
+            }
+        }
+    }
 
     /// <summary>A lease on a <see cref="GemHandle"/>: disposing it ends the hold.</summary>
     internal readonly ref struct Held

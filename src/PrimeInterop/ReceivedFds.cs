@@ -195,26 +195,16 @@ public sealed class ReceivedFds : IDisposable
         Slots.Return(slots);
     }
 
-    /// <summary>
-    /// The fds of one result; -1 once taken or closed. Finalizable, so the fds of a result that was dropped without
-    /// being disposed are closed when both are collected, and reused (one per thread), so that a per-frame receive
-    /// registers no new object for finalization. Reachable only from the one result that owns it, or from the pool.
-    /// </summary>
-    private sealed class Slots
+    /// <summary>The fds of one result (-1 once taken or closed), in a guard that closes them if the result is dropped.</summary>
+    private sealed class Slots : ReleaseGuard<Slots>
     {
-        [ThreadStatic]
-        private static Slots? t_spare;
-
         public int[] Fds = [];
         public int Count;
-
-        ~Slots() => CloseAll();
 
         /// <summary>A holder with <paramref name="fds"/> in it; throws (no memory) with the fds still the caller's.</summary>
         public static Slots Rent(ReadOnlySpan<int> fds)
         {
-            Slots slots = t_spare ?? new Slots();
-            t_spare = null;
+            Slots slots = Rent();
             if (slots.Fds.Length < fds.Length)
             {
                 try
@@ -223,7 +213,7 @@ public sealed class ReceivedFds : IDisposable
                 }
                 catch
                 {
-                    t_spare = slots;
+                    Return(slots);
                     throw;
                 }
             }
@@ -233,10 +223,9 @@ public sealed class ReceivedFds : IDisposable
             return slots;
         }
 
-        /// <summary>Keeps an empty holder for this thread's next receive.</summary>
-        public static void Return(Slots slots) => t_spare ??= slots;
+        public void CloseAll() => ReleaseContents();
 
-        public void CloseAll()
+        protected override void ReleaseContents()
         {
             int[] fds = Fds;
             for (int i = 0; i < Count; i++)
