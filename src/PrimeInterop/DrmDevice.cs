@@ -15,11 +15,16 @@ namespace PrimeInterop;
 /// </summary>
 public sealed partial class DrmDevice : IDisposable
 {
+    // Like SafeHandle's state, but this device's own, so that a call's lease is one compare-exchange and no call: the
+    // holders of the file (this device itself, each call's lease, each live GemHandle) in steps of OneHolder, and the
+    // Disposed bit. Whoever takes the count to 0 (possible only once Disposed is set) disposes the file.
+    private const int Disposed = 1, OneHolder = 2;
+
     private readonly SafeFileHandle _file;
-    private readonly int _fd; // valid while _file has a reference: a lease, or any live GemHandle (its child)
+    private readonly int _fd; // valid while this device has a holder
     private readonly GemHandleTable _table = new();
     private DrmVersion? _version;
-    private volatile bool _disposed;
+    private int _state = OneHolder;
 
     private DrmDevice(SafeFileHandle file, string path, DrmNodeType nodeType)
     {
@@ -187,13 +192,7 @@ public sealed partial class DrmDevice : IDisposable
     public GemHandle ImportDmaBuf(SafeHandle dmaBuf)
     {
         ArgumentNullException.ThrowIfNull(dmaBuf);
-        if (_disposed)
-        {
-            ThrowDisposed();
-        }
-
-        // The call's reference on this file becomes the new handle's (one AddRef and one Release per import, not two).
-        KeptReference.Take(_file);
+        TakeHold(); // the call's hold on this file becomes the new handle's
         GemHandleTable.Entry? entry = null;
         try
         {
@@ -214,7 +213,7 @@ public sealed partial class DrmDevice : IDisposable
                 _table.Release(_fd, entry);
             }
 
-            KeptReference.Release(_file);
+            EndHold();
             throw;
         }
     }
@@ -315,8 +314,22 @@ public sealed partial class DrmDevice : IDisposable
     /// </summary>
     public void Dispose()
     {
-        _disposed = true;
-        _file.Dispose();
+        for (int state = Volatile.Read(ref _state); (state & Disposed) == 0;)
+        {
+            int next = (state | Disposed) - OneHolder; // set Disposed and drop this device's own hold at once
+            int seen = Interlocked.CompareExchange(ref _state, next, state);
+            if (seen == state)
+            {
+                if (next == Disposed)
+                {
+                    _file.Dispose(); // no call and no handle holds the file
+                }
+
+                return;
+            }
+
+            state = seen;
+        }
     }
 
     /// <inheritdoc/>
@@ -331,46 +344,64 @@ public sealed partial class DrmDevice : IDisposable
     internal GemHandleTable Table => _table;
 
     /// <summary>A lease on the file for one device operation; ObjectDisposedException once the device is disposed.</summary>
-    /// <remarks>
-    /// Inlined (so no catch): a disposed device is refused by the flag, which Dispose sets before it releases the file;
-    /// a Dispose racing with this call can still make the AddRef itself throw (also an ObjectDisposedException).
-    /// </remarks>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal HandleLease DeviceLease()
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // the lane's per-frame import: one compare-exchange, no call
+    internal Held DeviceLease()
     {
-        if (_disposed)
-        {
-            ThrowDisposed();
-        }
+        TakeHold();
+        return new Held(this);
+    }
 
-        return new HandleLease(_file);
+    /// <summary>One more holder of the file, refused (ObjectDisposedException) once the device is disposed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void TakeHold()
+    {
+        for (int state = Volatile.Read(ref _state); ;)
+        {
+            if ((state & Disposed) != 0)
+            {
+                ThrowDisposed();
+            }
+
+            int seen = Interlocked.CompareExchange(ref _state, state + OneHolder, state);
+            if (seen == state)
+            {
+                return;
+            }
+
+            state = seen;
+        }
+    }
+
+    /// <summary>Drops a hold; the last one, after Dispose, disposes the file (and so closes the fd).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void EndHold()
+    {
+        if (Interlocked.Add(ref _state, -OneHolder) == Disposed)
+        {
+            _file.Dispose();
+        }
     }
 
     [DoesNotReturn]
     private void ThrowDisposed() => throw new ObjectDisposedException(nameof(DrmDevice), $"The DRM device {Path} has been disposed.");
 
     /// <summary>
-    /// Wraps one reference the table has just counted, with a reference of its own on this file. Should the GemHandle
-    /// fail to come into being (this file is closed, or memory runs out), the count is dropped again, so no error
-    /// leaks a handle.
+    /// Wraps one reference the table has just counted, with a hold of its own on this file. Should the GemHandle fail
+    /// to come into being (memory runs out), the count and the hold are dropped again, so no error leaks a handle.
     /// </summary>
     internal GemHandle NewHandle(GemHandleTable.Entry entry)
     {
-        bool kept = false;
+        // Every caller holds this file (a lease, or the handle it copies), so the count is above 0: the new handle's
+        // hold can be added even if the device is being disposed, as the live handles keep the file open anyway.
+        Interlocked.Add(ref _state, OneHolder);
         try
         {
-            KeptReference.Take(_file);
-            kept = true;
             return new GemHandle(this, entry);
         }
         catch
         {
             _table.Release(_fd, entry);
-            if (kept)
-            {
-                KeptReference.Release(_file);
-            }
-
+            EndHold();
             throw;
         }
     }
@@ -400,7 +431,7 @@ public sealed partial class DrmDevice : IDisposable
         }
         finally
         {
-            KeptReference.Release(_file);
+            EndHold();
         }
     }
 
@@ -428,4 +459,14 @@ public sealed partial class DrmDevice : IDisposable
         Errno.ENOENT => "no such node; is a DRM driver loaded (sudo modprobe vgem)?",
         _ => null,
     };
+
+    /// <summary>A lease on a device's file (<see cref="DeviceLease"/>): disposing it ends the hold.</summary>
+    internal readonly ref struct Held
+    {
+        private readonly DrmDevice _device;
+
+        public Held(DrmDevice device) => _device = device;
+
+        public void Dispose() => _device.EndHold();
+    }
 }

@@ -157,10 +157,24 @@ public sealed class GemHandle : IDisposable
     private void ThrowDisposed() => throw new ObjectDisposedException(ToString());
 
     /// <summary>What a handle releases, in a guard that releases it if the handle is dropped without being disposed.</summary>
-    private sealed class Guard : ReleaseGuard<Guard>
+    private sealed class Guard : ReleaseGuard
     {
+        [ThreadStatic]
+        private static Guard? t_spare;
+
         public DrmDevice? Device;
         public GemHandleTable.Entry? Entry;
+
+        /// <summary>This thread's spare guard, or a new one (which may throw OutOfMemoryException, owning nothing).</summary>
+        public static Guard Rent()
+        {
+            Guard guard = t_spare ?? new Guard();
+            t_spare = null;
+            return guard;
+        }
+
+        /// <summary>Keeps an emptied guard for this thread's next handle.</summary>
+        public static void Return(Guard guard) => t_spare ??= guard;
 
         public void ReleaseReference() => ReleaseContents();
 

@@ -196,15 +196,19 @@ public sealed class ReceivedFds : IDisposable
     }
 
     /// <summary>The fds of one result (-1 once taken or closed), in a guard that closes them if the result is dropped.</summary>
-    private sealed class Slots : ReleaseGuard<Slots>
+    private sealed class Slots : ReleaseGuard
     {
+        [ThreadStatic]
+        private static Slots? t_spare;
+
         public int[] Fds = [];
         public int Count;
 
         /// <summary>A holder with <paramref name="fds"/> in it; throws (no memory) with the fds still the caller's.</summary>
         public static Slots Rent(ReadOnlySpan<int> fds)
         {
-            Slots slots = Rent();
+            Slots slots = t_spare ?? new Slots();
+            t_spare = null;
             if (slots.Fds.Length < fds.Length)
             {
                 try
@@ -222,6 +226,9 @@ public sealed class ReceivedFds : IDisposable
             slots.Count = fds.Length;
             return slots;
         }
+
+        /// <summary>Keeps an emptied holder for this thread's next receive.</summary>
+        public static void Return(Slots slots) => t_spare ??= slots;
 
         public void CloseAll() => ReleaseContents();
 

@@ -28,6 +28,7 @@ public static class UnixFdPassing
     /// <summary>Sends <paramref name="payload"/> (at least one byte) with <paramref name="fds"/> in one sendmsg.</summary>
     /// <returns>The payload bytes sent; on a stream socket fewer than all may go, send the rest with <see cref="Socket.Send(ReadOnlySpan{byte})"/>.</returns>
     /// <exception cref="DrmException">sendmsg failed (for example EPIPE: the peer is gone).</exception>
+    [SkipLocalsInit] // raw[..fds.Length] is all that is read, and the leases wrote it
     public static int SendWithFds(this Socket socket, ReadOnlySpan<byte> payload, params ReadOnlySpan<SafeHandle> fds)
     {
         Validate(socket, payload.Length, fds.Length);

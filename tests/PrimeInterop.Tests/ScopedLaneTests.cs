@@ -222,6 +222,42 @@ public sealed class ScopedLaneTests
         oracle.Verify();
     }
 
+    // The device counts its file's holders itself (issue 8: a lease is one compare-exchange). Disposing the device
+    // inside an import scope refuses new device calls at once, but the scope keeps the file (and the handle it lent)
+    // until it ends; then the file closes.
+    [Fact]
+    public void Disposing_the_device_inside_an_import_scope_closes_its_file_when_the_scope_ends()
+    {
+        using var oracle = new LeakOracle(); // Verify: the render file's fd is closed by the end
+        using (var card = KernelEnv.OpenVgemCard())
+        {
+            using var dumb = card.CreateDumbBuffer(16, 16, 32);
+            using var fd = card.ExportDmaBuf(dumb.Handle);
+            var render = KernelEnv.OpenVgemRender();
+            var seen = new Seen { Device = render, Other = fd };
+            render.ImportScoped(fd, ref seen, static (scoped BorrowedGemHandle h, ref Seen s) =>
+            {
+                s.Device!.Dispose();
+                s.Refused = Assert.Throws<ObjectDisposedException>(() => s.Device.ImportDmaBuf(s.Other!)) is not null;
+                s.OpenInside = !s.Device.FileHandle.IsClosed && LeakOracle.HandleIsOpen(s.Device.FileHandle, h.Value);
+                s.Device.ExportScoped(h, ref s, static (scoped BorrowedDmaBuf d, ref Seen s) =>
+                {
+                    Assert.Equal(0, Libc.Stat(d.FileDescriptor, out ulong dev, out ulong ino, out _, out _));
+                    s.Identity = new DmaBufIdentity(dev, ino);
+                });
+            });
+
+            Assert.True(seen.Refused);
+            Assert.True(seen.OpenInside, "the file (or the lent handle) was closed under the scope");
+            Assert.Equal(fd.Identity, seen.Identity); // the lent handle still exported the buffer after the Dispose
+            Assert.True(render.FileHandle.IsClosed, "the scope's end did not close the disposed device's file");
+            Assert.Equal(0, render.OpenObjectCount);
+            oracle.ExpectClosedAtEnd(dumb.Handle);
+        }
+
+        oracle.Verify();
+    }
+
     [Fact]
     public void The_lane_allocates_nothing_per_export_round_trip_or_duplicate_import()
     {

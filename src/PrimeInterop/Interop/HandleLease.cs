@@ -115,21 +115,3 @@ internal ref struct SpanHandleLeases
         _held = 0;
     }
 }
-
-/// <summary>
-/// A reference on a SafeHandle kept by an object that is not a SafeHandle itself, for that object's whole life: a
-/// <see cref="GemHandle"/> keeps one on its DRM file, so the fd its kernel handle lives in stays open until the handle
-/// is released. The owner takes it once and gives it back once, in its release (GemHandle counts its own holders).
-/// </summary>
-internal static class KeptReference
-{
-    /// <summary>Takes the reference (ObjectDisposedException if the handle is closed).</summary>
-    public static void Take(SafeHandle handle)
-    {
-        bool added = false;
-        handle.DangerousAddRef(ref added);
-    }
-
-    /// <summary>Gives back a reference taken with <see cref="Take"/>.</summary>
-    public static void Release(SafeHandle handle) => handle.DangerousRelease();
-}

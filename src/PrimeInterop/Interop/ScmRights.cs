@@ -64,11 +64,12 @@ internal static unsafe partial class ScmRights
     }
 
     /// <summary>One sendmsg with the fds in one SCM_RIGHTS control message. Returns 0 or errno.</summary>
+    [SkipLocalsInit] // every byte of the control message is written below: header, fds, and the padding after them
     public static int Send(int socket, ReadOnlySpan<byte> payload, ReadOnlySpan<int> fds, int flags, out int sent)
     {
         int controlLength = fds.Length == 0 ? 0 : CmsgSpace(fds.Length * sizeof(int));
-        byte* control = stackalloc byte[Math.Max(controlLength, 1)];
-        new Span<byte>(control, controlLength).Clear();
+        byte* control = stackalloc byte[Math.Max(controlLength, sizeof(ulong))];
+        *(ulong*)(control + Math.Max(controlLength, sizeof(ulong)) - sizeof(ulong)) = 0; // the padding (the fds overwrite the rest)
         fixed (byte* data = payload)
         {
             var iov = new iovec { iov_base = data, iov_len = (nuint)payload.Length };
