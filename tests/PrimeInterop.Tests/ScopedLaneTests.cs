@@ -238,7 +238,9 @@ public sealed class ScopedLaneTests
             render.ImportScoped(fd, ref seen, static (scoped BorrowedGemHandle h, ref Seen s) =>
             {
                 s.Device!.Dispose();
-                s.Refused = Assert.Throws<ObjectDisposedException>(() => s.Device.ImportDmaBuf(s.Other!)) is not null;
+                DrmDevice device = s.Device;
+                SafeHandle other = s.Other!;
+                s.Refused = Assert.Throws<ObjectDisposedException>(() => device.ImportDmaBuf(other)) is not null;
                 s.OpenInside = !s.Device.FileHandle.IsClosed && LeakOracle.HandleIsOpen(s.Device.FileHandle, h.Value);
                 s.Device.ExportScoped(h, ref s, static (scoped BorrowedDmaBuf d, ref Seen s) =>
                 {
