@@ -13,7 +13,7 @@ namespace PrimeInterop;
 public sealed class DmaBufMapping : IDisposable
 {
     private readonly MappingHandle _memory;
-    private volatile bool _disposed; // the handle itself stays open while a scope holds it
+    private HolderCount _holders; // this mapping's own hold and each open access scope's: the memory stays mapped while any is held
 
     internal DmaBufMapping(DmaBuf buffer, IntPtr address, long length)
     {
@@ -32,7 +32,10 @@ public sealed class DmaBufMapping : IDisposable
     public DmaBufCpuAccess BeginAccess(DmaBufAccess access)
     {
         ValidateAccess(access);
-        var lease = Lease();
+        if (!_holders.TryHold())
+        {
+            ThrowDisposed();
+        }
 
         // No try/catch here (the JIT does not inline a P/Invoke inside one): nothing between the lease and the
         // return can throw but the SYNC's own error, which releases the lease before it is thrown.
@@ -40,11 +43,11 @@ public sealed class DmaBufMapping : IDisposable
         int errno = DmaBufUapi.Sync(fd, DmaBufUapi.DMA_BUF_SYNC_START | (ulong)access);
         if (errno != 0)
         {
-            lease.Dispose();
+            EndHold();
             ThrowSyncError(errno, "START", fd);
         }
 
-        return new DmaBufCpuAccess(lease, fd, access, _memory.Span());
+        return new DmaBufCpuAccess(this, fd, access, _memory.Span());
     }
 
     [DoesNotReturn]
@@ -54,8 +57,10 @@ public sealed class DmaBufMapping : IDisposable
     /// <summary>Unmaps the memory now, or, while an access scope is open, when the last one ends.</summary>
     public void Dispose()
     {
-        _disposed = true;
-        _memory.Dispose();
+        if (_holders.Dispose())
+        {
+            _memory.Dispose(); // no scope holds it: unmap now; otherwise the last scope's end does
+        }
     }
 
     // The per-frame path (BeginAccess and its Dispose) is kept to as few calls as it can be: under the rig's emulator
@@ -78,15 +83,14 @@ public sealed class DmaBufMapping : IDisposable
     /// closes the handle; a Dispose racing with this call can still make the AddRef itself throw (also an
     /// ObjectDisposedException, with SafeHandle's message).
     /// </summary>
+    /// <summary>Ends an access scope's hold; the last one after Dispose unmaps.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private HandleLease Lease()
+    internal void EndHold()
     {
-        if (_disposed)
+        if (_holders.EndHold())
         {
-            ThrowDisposed();
+            _memory.Dispose();
         }
-
-        return new HandleLease(_memory);
     }
 
     [DoesNotReturn]
@@ -101,15 +105,13 @@ public ref struct DmaBufCpuAccess
 {
     private readonly DmaBufAccess _access;
     private readonly int _fd;
-    private HandleLease _lease;
-    private bool _open;
+    private DmaBufMapping? _mapping; // null once ended
 
-    internal DmaBufCpuAccess(HandleLease lease, int fd, DmaBufAccess access, Span<byte> span)
+    internal DmaBufCpuAccess(DmaBufMapping mapping, int fd, DmaBufAccess access, Span<byte> span)
     {
-        _lease = lease;
+        _mapping = mapping;
         _fd = fd;
         _access = access;
-        _open = true;
         Span = span;
     }
 
@@ -120,16 +122,15 @@ public ref struct DmaBufCpuAccess
     /// <exception cref="DrmException">SYNC_END failed; the mapping is released all the same.</exception>
     public void Dispose()
     {
-        if (!_open)
+        if (_mapping is not { } mapping)
         {
             return;
         }
 
-        _open = false;
+        _mapping = null;
         Span = default;
         int errno = DmaBufUapi.Sync(_fd, DmaBufUapi.DMA_BUF_SYNC_END | (ulong)_access); // cannot throw
-        _lease.Dispose(); // released whether or not SYNC_END failed
-        _lease = default;
+        mapping.EndHold(); // released whether or not SYNC_END failed
         if (errno != 0)
         {
             DmaBufMapping.ThrowSyncError(errno, "END", _fd);

@@ -15,16 +15,11 @@ namespace PrimeInterop;
 /// </summary>
 public sealed partial class DrmDevice : IDisposable
 {
-    // Like SafeHandle's state, but this device's own, so that a call's lease is one compare-exchange and no call: the
-    // holders of the file (this device itself, each call's lease, each live GemHandle) in steps of OneHolder, and the
-    // Disposed bit. Whoever takes the count to 0 (possible only once Disposed is set) disposes the file.
-    private const int Disposed = 1, OneHolder = 2;
-
     private readonly SafeFileHandle _file;
     private readonly int _fd; // valid while this device has a holder
     private readonly GemHandleTable _table = new();
     private DrmVersion? _version;
-    private int _state = OneHolder;
+    private HolderCount _holders; // of the file: this device itself, each call's lease, each live GemHandle
 
     private DrmDevice(SafeFileHandle file, string path, DrmNodeType nodeType)
     {
@@ -314,21 +309,9 @@ public sealed partial class DrmDevice : IDisposable
     /// </summary>
     public void Dispose()
     {
-        for (int state = Volatile.Read(ref _state); (state & Disposed) == 0;)
+        if (_holders.Dispose())
         {
-            int next = (state | Disposed) - OneHolder; // set Disposed and drop this device's own hold at once
-            int seen = Interlocked.CompareExchange(ref _state, next, state);
-            if (seen == state)
-            {
-                if (next == Disposed)
-                {
-                    _file.Dispose(); // no call and no handle holds the file
-                }
-
-                return;
-            }
-
-            state = seen;
+            _file.Dispose(); // no call and no handle holds the file
         }
     }
 
@@ -355,20 +338,9 @@ public sealed partial class DrmDevice : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void TakeHold()
     {
-        for (int state = Volatile.Read(ref _state); ;)
+        if (!_holders.TryHold())
         {
-            if ((state & Disposed) != 0)
-            {
-                ThrowDisposed();
-            }
-
-            int seen = Interlocked.CompareExchange(ref _state, state + OneHolder, state);
-            if (seen == state)
-            {
-                return;
-            }
-
-            state = seen;
+            ThrowDisposed();
         }
     }
 
@@ -376,7 +348,7 @@ public sealed partial class DrmDevice : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void EndHold()
     {
-        if (Interlocked.Add(ref _state, -OneHolder) == Disposed)
+        if (_holders.EndHold())
         {
             _file.Dispose();
         }
@@ -393,7 +365,7 @@ public sealed partial class DrmDevice : IDisposable
     {
         // Every caller holds this file (a lease, or the handle it copies), so the count is above 0: the new handle's
         // hold can be added even if the device is being disposed, as the live handles keep the file open anyway.
-        Interlocked.Add(ref _state, OneHolder);
+        _holders.AddHold();
         try
         {
             return new GemHandle(this, entry);

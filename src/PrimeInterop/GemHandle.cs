@@ -20,12 +20,8 @@ namespace PrimeInterop;
 /// </remarks>
 public sealed class GemHandle : IDisposable
 {
-    // Like SafeHandle's state: the count of holders (this object's own reference, and each call's lease) in steps of
-    // OneHolder, and the Disposed bit. Whoever takes the count to 0 (it can reach 0 only after Disposed is set) releases.
-    private const int Disposed = 1, OneHolder = 2;
-
     private Guard? _guard; // the counted reference and the file's; null once released
-    private int _state = OneHolder;
+    private HolderCount _holders; // this object's own hold and each call's lease
 
     /// <summary>
     /// Wraps one reference the device's handle table has already counted, and one reference on the device's file that
@@ -58,7 +54,7 @@ public sealed class GemHandle : IDisposable
     }
 
     /// <summary>True once this reference was disposed (or is being released).</summary>
-    public bool IsDisposed => (Volatile.Read(ref _state) & Disposed) != 0;
+    public bool IsDisposed => _holders.IsDisposed;
 
     /// <summary>
     /// How many live <see cref="GemHandle"/> references this file holds on the object right now. Internal: the leak
@@ -89,21 +85,9 @@ public sealed class GemHandle : IDisposable
     /// <remarks>A call running on this handle on another thread finishes first: the release waits for its lease.</remarks>
     public void Dispose()
     {
-        for (int state = Volatile.Read(ref _state); (state & Disposed) == 0;)
+        if (_holders.Dispose())
         {
-            int next = (state | Disposed) - OneHolder; // set Disposed and drop this object's own hold at once
-            int seen = Interlocked.CompareExchange(ref _state, next, state);
-            if (seen == state)
-            {
-                if (next == Disposed)
-                {
-                    Release(); // no lease held: release now; otherwise the last lease does
-                }
-
-                return;
-            }
-
-            state = seen;
+            Release(); // no lease held: release now; otherwise the last lease does
         }
     }
 
@@ -118,27 +102,18 @@ public sealed class GemHandle : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)] // the export paths: one compare-exchange, no call
     internal Held Lease()
     {
-        for (int state = Volatile.Read(ref _state); ;)
+        if (!_holders.TryHold())
         {
-            if ((state & Disposed) != 0)
-            {
-                ThrowDisposed();
-            }
-
-            int seen = Interlocked.CompareExchange(ref _state, state + OneHolder, state);
-            if (seen == state)
-            {
-                return new Held(this);
-            }
-
-            state = seen;
+            ThrowDisposed();
         }
+
+        return new Held(this);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void EndLease()
     {
-        if (Interlocked.Add(ref _state, -OneHolder) == Disposed)
+        if (_holders.EndHold())
         {
             Release(); // disposed while this call held it
         }

@@ -21,13 +21,8 @@ namespace PrimeInterop;
 /// </remarks>
 public sealed class ReceivedFds : IDisposable
 {
-    // Like SafeHandle's state: the holders (this result itself, and each take in progress) in steps of OneHolder,
-    // and the Disposed bit. Whoever takes the count to 0 (only possible once Disposed is set) closes what is left and
-    // recycles the holder, so no take can ever reach a holder that already serves another message.
-    private const int Disposed = 1, OneHolder = 2;
-
-    private Slots? _slots;
-    private int _state = OneHolder;
+    private Slots? _slots; // null once recycled: whoever ends the last hold (see HolderCount) closes and recycles
+    private HolderCount _holders; // this result's own hold and each take in progress
 
     /// <summary>Takes over <paramref name="slots"/> and the fds in it.</summary>
     private ReceivedFds(int bytesReceived, Slots slots)
@@ -98,21 +93,9 @@ public sealed class ReceivedFds : IDisposable
     /// <summary>Closes every fd not taken. A take running on another thread finishes first.</summary>
     public void Dispose()
     {
-        for (int state = Volatile.Read(ref _state); (state & Disposed) == 0;)
+        if (_holders.Dispose())
         {
-            int next = (state | Disposed) - OneHolder; // set Disposed and drop this result's own hold at once
-            int seen = Interlocked.CompareExchange(ref _state, next, state);
-            if (seen == state)
-            {
-                if (next == Disposed)
-                {
-                    Recycle();
-                }
-
-                return;
-            }
-
-            state = seen;
+            Recycle();
         }
     }
 
@@ -125,7 +108,7 @@ public sealed class ReceivedFds : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Count);
-        if (!TryHold())
+        if (!_holders.TryHold())
         {
             throw AlreadyTaken(index);
         }
@@ -162,25 +145,9 @@ public sealed class ReceivedFds : IDisposable
     private static InvalidOperationException AlreadyTaken(int index) =>
         new($"Received fd #{index} was already taken (or this result disposed).");
 
-    private bool TryHold()
-    {
-        for (int state = Volatile.Read(ref _state); (state & Disposed) == 0;)
-        {
-            int seen = Interlocked.CompareExchange(ref _state, state + OneHolder, state);
-            if (seen == state)
-            {
-                return true;
-            }
-
-            state = seen;
-        }
-
-        return false;
-    }
-
     private void EndHold()
     {
-        if (Interlocked.Add(ref _state, -OneHolder) == Disposed)
+        if (_holders.EndHold())
         {
             Recycle(); // disposed while this take held it
         }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using PrimeInterop.Interop;
 
 namespace PrimeInterop.Bench;
 
@@ -82,20 +83,21 @@ internal static unsafe partial class Floor
     }
 
     // ---- rules-*: the floor plus the least that the library's rules add, still with no argument check or wrapper:
-    // a lease (AddRef/Release) on every SafeHandle whose fd or handle a call uses, and the handle table: a lock held
+    // a hold on everything whose fd or handle a call uses (a lease, AddRef/Release, on the caller's SafeHandles: the
+    // dma-buf; the cheaper inlined HolderCount on what the library owns: the GemHandle, the device's file, the
+    // mapping; see Holder), and the handle table: a lock held
     // across FD_TO_HANDLE and the count, and across the last release's GEM_CLOSE. A target that these miss is out of
     // reach of any implementation that keeps the rules (one handle per object, counted; no fd/handle recycled under
     // a call). The lanes carry no SafeHandle per result, so rules-lane-* have none either.
 
-    /// <summary>The SafeHandle API's export: the GemHandle's lease (a SafeHandle standing in for it) around HANDLE_TO_FD, one bare SafeHandle.</summary>
-    public static void RulesExport(SafeHandle gemHandle, int card, uint handle, int n)
+    /// <summary>The SafeHandle API's export: the GemHandle's hold around HANDLE_TO_FD, one bare SafeHandle.</summary>
+    public static void RulesExport(Holder gemHandle, int card, uint handle, int n)
     {
         for (int i = 0; i < n; i++)
         {
-            bool added = false;
-            gemHandle.DangerousAddRef(ref added);
+            gemHandle.Hold();
             using var fd = new FdHandle(ExportFd(card, handle));
-            gemHandle.DangerousRelease();
+            gemHandle.End();
         }
     }
 
@@ -109,8 +111,8 @@ internal static unsafe partial class Floor
     // that releases and rethrows, the normal path's release outside any handler, as the lane does), and no argument
     // check or delegate.
 
-    /// <summary>The lane's export: the GemHandle's lease (a SafeHandle standing in for it) around HANDLE_TO_FD, close on every path.</summary>
-    public static void RulesLaneExport(SafeHandle gemHandle, int card, uint handle, int n)
+    /// <summary>The lane's export: the GemHandle's hold around HANDLE_TO_FD, close on every path.</summary>
+    public static void RulesLaneExport(Holder gemHandle, int card, uint handle, int n)
     {
         for (int i = 0; i < n; i++)
         {
@@ -119,12 +121,11 @@ internal static unsafe partial class Floor
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void LaneExportOnce(SafeHandle gemHandle, int card, uint handle)
+    private static void LaneExportOnce(Holder gemHandle, int card, uint handle)
     {
-        bool added = false;
-        gemHandle.DangerousAddRef(ref added);
+        gemHandle.Hold();
         int fd = ExportFd(card, handle);
-        gemHandle.DangerousRelease();
+        gemHandle.End();
         try
         {
             Lent(fd);
@@ -138,55 +139,55 @@ internal static unsafe partial class Floor
         _ = SysClose(fd);
     }
 
-    /// <summary>The lane's duplicate import: leases on the dma-buf and the device, the table's lock and count around
-    /// FD_TO_HANDLE, then the count again for the release (not the last one: render holds the object) on every path.</summary>
-    public static void RulesLaneDupImport(Table table, SafeHandle device, SafeHandle dmaBuf, int n)
+    /// <summary>The lane's duplicate import: a lease on the dma-buf (the caller's SafeHandle) and a hold on the device,
+    /// the table's lock and count around FD_TO_HANDLE, then the count again for the release (not the last one: render
+    /// holds the object) on every path.</summary>
+    public static void RulesLaneDupImport(Table table, Holder device, int deviceFd, SafeHandle dmaBuf, int n)
     {
         for (int i = 0; i < n; i++)
         {
-            LaneImportOnce(table, device, dmaBuf);
+            LaneImportOnce(table, device, deviceFd, dmaBuf);
         }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void LaneImportOnce(Table table, SafeHandle device, SafeHandle dmaBuf)
+    private static void LaneImportOnce(Table table, Holder device, int deviceFd, SafeHandle dmaBuf)
     {
-        bool a = false, b = false;
+        bool a = false;
         dmaBuf.DangerousAddRef(ref a);
-        device.DangerousAddRef(ref b);
-        Table.Entry h = table.Import((int)device.DangerousGetHandle(), (int)dmaBuf.DangerousGetHandle());
+        device.Hold();
+        Table.Entry h = table.Import(deviceFd, (int)dmaBuf.DangerousGetHandle());
         try
         {
             Lent((int)h.Handle);
         }
         finally
         {
-            table.Release((int)device.DangerousGetHandle(), h);
-            device.DangerousRelease();
+            table.Release(deviceFd, h);
+            device.End();
             dmaBuf.DangerousRelease();
         }
     }
 
     /// <summary>The lane's round trip: <see cref="RulesLaneExport"/> with an import through the table inside (a
     /// call of its own, as <see cref="RulesLaneDupImport"/>), whose release is the last one (GEM_CLOSE under the lock).</summary>
-    public static void RulesLaneRoundTrip(Table table, SafeHandle gemHandle, int card, SafeHandle render, uint handle, int n)
+    public static void RulesLaneRoundTrip(Table table, Holder gemHandle, int card, Holder render, int renderFd, uint handle, int n)
     {
         for (int i = 0; i < n; i++)
         {
-            LaneRoundTripOnce(table, gemHandle, card, render, handle);
+            LaneRoundTripOnce(table, gemHandle, card, render, renderFd, handle);
         }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void LaneRoundTripOnce(Table table, SafeHandle gemHandle, int card, SafeHandle render, uint handle)
+    private static void LaneRoundTripOnce(Table table, Holder gemHandle, int card, Holder render, int renderFd, uint handle)
     {
-        bool added = false;
-        gemHandle.DangerousAddRef(ref added);
+        gemHandle.Hold();
         int fd = ExportFd(card, handle);
-        gemHandle.DangerousRelease();
+        gemHandle.End();
         try
         {
-            LaneImportFdOnce(table, render, fd);
+            LaneImportFdOnce(table, render, renderFd, fd);
         }
         catch
         {
@@ -198,19 +199,18 @@ internal static unsafe partial class Floor
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void LaneImportFdOnce(Table table, SafeHandle device, int fd)
+    private static void LaneImportFdOnce(Table table, Holder device, int deviceFd, int fd)
     {
-        bool b = false;
-        device.DangerousAddRef(ref b);
-        Table.Entry h = table.Import((int)device.DangerousGetHandle(), fd);
+        device.Hold();
+        Table.Entry h = table.Import(deviceFd, fd);
         try
         {
             Lent((int)h.Handle);
         }
         finally
         {
-            table.Release((int)device.DangerousGetHandle(), h);
-            device.DangerousRelease();
+            table.Release(deviceFd, h);
+            device.End();
         }
     }
 
@@ -218,15 +218,14 @@ internal static unsafe partial class Floor
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Lent(int value) => _ = value;
 
-    /// <summary>CPU access: SYNC start and end inside a lease on the mapping (the span's memory must stay mapped), the
+    /// <summary>CPU access: SYNC start and end inside a hold on the mapping (the span's memory must stay mapped), the
     /// end in a finally, because it must be sent on every path: a <c>using</c> scope puts it there, and .NET does not
     /// inline a P/Invoke inside a finally (it calls it through its stub).</summary>
-    public static void RulesAccess(SafeHandle mapping, int dmaBuf, int n)
+    public static void RulesAccess(Holder mapping, int dmaBuf, int n)
     {
         for (int i = 0; i < n; i++)
         {
-            bool added = false;
-            mapping.DangerousAddRef(ref added);
+            mapping.Hold();
             ulong start = SyncStart | SyncReadWrite, end = SyncEnd | SyncReadWrite;
             Check(Sys(dmaBuf, DmaBufSync, &start));
             try
@@ -236,41 +235,41 @@ internal static unsafe partial class Floor
             finally
             {
                 Check(Sys(dmaBuf, DmaBufSync, &end));
-                mapping.DangerousRelease();
+                mapping.End();
             }
         }
     }
 
     /// <summary>The SafeHandle API's duplicate import: the lane's, with one bare SafeHandle per result whose release
     /// goes through the table (the device reference it holds is the one the lease took).</summary>
-    public static void RulesDupImport(Table table, SafeHandle device, SafeHandle dmaBuf, int n)
+    public static void RulesDupImport(Table table, Holder device, int deviceFd, SafeHandle dmaBuf, int n)
     {
         for (int i = 0; i < n; i++)
         {
-            bool a = false, b = false;
-            device.DangerousAddRef(ref b);
+            bool a = false;
+            device.Hold();
             dmaBuf.DangerousAddRef(ref a);
-            Table.Entry h = table.Import((int)device.DangerousGetHandle(), (int)dmaBuf.DangerousGetHandle());
+            Table.Entry h = table.Import(deviceFd, (int)dmaBuf.DangerousGetHandle());
             dmaBuf.DangerousRelease();
-            using var r = new TableHandle(table, device, h);
+            using var r = new TableHandle(table, device, deviceFd, h);
         }
     }
 
     /// <summary>The SafeHandle API's round trip: the export's lease and bare SafeHandle, then the import as in
     /// <see cref="RulesDupImport"/>, whose release is the last one.</summary>
-    public static void RulesRoundTrip(Table table, SafeHandle gemHandle, int card, SafeHandle render, uint handle, int n)
+    public static void RulesRoundTrip(Table table, Holder gemHandle, int card, Holder render, int renderFd, uint handle, int n)
     {
         for (int i = 0; i < n; i++)
         {
-            bool a = false, b = false, c = false;
-            gemHandle.DangerousAddRef(ref a);
+            bool c = false;
+            gemHandle.Hold();
             using var fd = new FdHandle(ExportFd(card, handle));
-            gemHandle.DangerousRelease();
-            render.DangerousAddRef(ref b);
+            gemHandle.End();
+            render.Hold();
             fd.DangerousAddRef(ref c);
-            Table.Entry h = table.Import((int)render.DangerousGetHandle(), (int)fd.DangerousGetHandle());
+            Table.Entry h = table.Import(renderFd, (int)fd.DangerousGetHandle());
             fd.DangerousRelease();
-            using var r = new TableHandle(table, render, h);
+            using var r = new TableHandle(table, render, renderFd, h);
         }
     }
 
@@ -425,14 +424,16 @@ internal static unsafe partial class Floor
     private sealed class TableHandle : SafeHandle
     {
         private readonly Table _table;
-        private readonly SafeHandle _device;
+        private readonly Holder _device;
+        private readonly int _deviceFd;
         private readonly Table.Entry _entry;
 
-        public TableHandle(Table table, SafeHandle device, Table.Entry entry)
+        public TableHandle(Table table, Holder device, int deviceFd, Table.Entry entry)
             : base(0, ownsHandle: true)
         {
             _table = table;
             _device = device;
+            _deviceFd = deviceFd;
             _entry = entry;
             SetHandle((nint)entry.Handle);
         }
@@ -441,9 +442,35 @@ internal static unsafe partial class Floor
 
         protected override bool ReleaseHandle()
         {
-            _table.Release((int)_device.DangerousGetHandle(), _entry);
-            _device.DangerousRelease();
+            _table.Release(_deviceFd, _entry);
+            _device.End();
             return true;
+        }
+    }
+
+    /// <summary>
+    /// A hold on something a call must keep open (a GemHandle, a device's file, a mapping), as the library takes it:
+    /// its <c>HolderCount</c>, one compare-exchange to hold and one atomic add to end, inlined. Cheaper than a
+    /// SafeHandle's DangerousAddRef/DangerousRelease (two calls with their own loops); the library uses it for its own
+    /// objects, and a SafeHandle lease only for the caller's SafeHandles (a DmaBuf, a socket).
+    /// </summary>
+    public sealed class Holder
+    {
+        private HolderCount _count;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Hold()
+        {
+            ObjectDisposedException.ThrowIf(!_count.TryHold(), this);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void End()
+        {
+            if (_count.EndHold())
+            {
+                throw new InvalidOperationException("floor: a holder was released");
+            }
         }
     }
 

@@ -70,7 +70,9 @@ internal sealed class ManagedBench : IDisposable
         uint handle = _dumb.Handle.Value;
         bool reverse = round % 2 == 1;
         var table = new Floor.Table();
-        SafeHandle gem = _card.FileHandle; // stands in for the GemHandle's reference: one SafeHandle's AddRef/Release
+        var gem = new Floor.Holder(); // stands in for the GemHandle's hold
+        var renderHold = new Floor.Holder(); // for the render device's
+        var mappingHold = new Floor.Holder(); // for the mapping's
 
         Group(Paths.Export, () => _native.Export(card, handle, n),
             (Paths.Export, n, Export),
@@ -86,15 +88,15 @@ internal sealed class ManagedBench : IDisposable
             (Paths.LaneRoundTrip, n, LaneRoundTrip),
             (Paths.RawRoundTrip, n, k => Floor.RawRoundTrip(card, render, handle, k)),
             (Paths.FloorRoundTrip, n, k => Floor.RoundTrip(card, render, handle, k)),
-            (Paths.RulesRoundTrip, n, k => Floor.RulesRoundTrip(table, gem, card, _render.FileHandle, handle, k)),
-            (Paths.RulesLaneRoundTrip, n, k => Floor.RulesLaneRoundTrip(table, gem, card, _render.FileHandle, handle, k)));
+            (Paths.RulesRoundTrip, n, k => Floor.RulesRoundTrip(table, gem, card, renderHold, render, handle, k)),
+            (Paths.RulesLaneRoundTrip, n, k => Floor.RulesLaneRoundTrip(table, gem, card, renderHold, render, handle, k)));
 
         Group(Paths.Scale, () => _native.RoundTrip(card, scale, handle, n), (Paths.Scale, n, Scale));
 
         Group(Paths.Access, () => _native.Access(held, n),
             (Paths.Access, n, Access),
             (Paths.RawAccess, n, k => Floor.RawAccess(held, k)),
-            (Paths.RulesAccess, n, k => Floor.RulesAccess(_held, held, k)));
+            (Paths.RulesAccess, n, k => Floor.RulesAccess(mappingHold, held, k)));
 
         // Both sides talk to the same echo peer over the same socket.
         Group(Paths.FdPass1, () => _native.FdPass(peer, _passedFds.AsSpan(0, 1), messages),
@@ -117,8 +119,8 @@ internal sealed class ManagedBench : IDisposable
                 (Paths.LaneDupImport, n, LaneDupImport),
                 (Paths.RawDupImport, n, k => Floor.RawDupImport(render, held, k)),
                 (Paths.FloorDupImport, n, k => Floor.DupImport(render, held, k)),
-                (Paths.RulesDupImport, n, k => Floor.RulesDupImport(table, _render.FileHandle, _held, k)),
-                (Paths.RulesLaneDupImport, n, k => Floor.RulesLaneDupImport(table, _render.FileHandle, _held, k)));
+                (Paths.RulesDupImport, n, k => Floor.RulesDupImport(table, renderHold, render, _held, k)),
+                (Paths.RulesLaneDupImport, n, k => Floor.RulesLaneDupImport(table, renderHold, render, _held, k)));
             table.Forget(heldHandle); // no GEM_CLOSE: the library's heldImport still holds the handle
         }
 

@@ -73,8 +73,8 @@ Console.WriteLine("""
       raw-*           the syscalls alone from C# (LibraryImport, as the library binds them): no SafeHandle/lease/table/check
                       (raw-fdpass-N: sendmsg/recvmsg on stack memory, the received fds closed)
       floor-*         the floor of the SafeHandle API: raw ioctls + one bare SafeHandle per result, no table/lease/checks
-      rules-*         the floor plus the least the library's rules add: a lease (AddRef/Release) on each SafeHandle a
-                      call uses, and the handle table (lock held across FD_TO_HANDLE + count and last release + GEM_CLOSE;
+      rules-*         the floor plus the least the library's rules add: a hold on what a call uses (AddRef/Release on
+                      the caller's SafeHandles, an inlined HolderCount on the GemHandle, device file and mapping), and the handle table (lock held across FD_TO_HANDLE + count and last release + GEM_CLOSE;
                       other releases lock-free); rules-lane-* without the SafeHandle per result but, like any lane, a
                       release on every path (exception handling, so one call per op that .NET does not inline);
                       rules-access with SYNC_END in a finally, where a `using` scope puts it. A target these miss is
