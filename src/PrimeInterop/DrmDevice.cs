@@ -391,8 +391,8 @@ public sealed partial class DrmDevice : IDisposable
     }
 
     /// <summary>
-    /// A GemHandle's release: drops its count in the table (the last closes the kernel handle), then its reference on
-    /// this file. A failing GEM_CLOSE has no one to report to (Dispose, or the finalizer): the kernel has closed the
+    /// A GemHandle's release: drops its count in the table (the last closes the kernel handle), then its hold on this
+    /// file. A failing GEM_CLOSE has no one to report to (Dispose, or the finalizer): the kernel has closed the
     /// handle or never had it, and the table forgets it either way.
     /// </summary>
     internal void ReleaseHandle(GemHandleTable.Entry entry)

@@ -24,8 +24,8 @@ public sealed class GemHandle : IDisposable
     private HolderCount _holders; // this object's own hold and each call's lease
 
     /// <summary>
-    /// Wraps one reference the device's handle table has already counted, and one reference on the device's file that
-    /// the caller has already taken: both belong to this object once the constructor returns (released once, in
+    /// Wraps one reference the device's handle table has already counted, and one hold on the device's file that the
+    /// caller has already taken: both belong to this object once the constructor returns (released once, in
     /// <see cref="Release"/>, or by the guard's finalizer if this handle is dropped undisposed). If it throws (out of
     /// memory), they are still the caller's.
     /// </summary>
@@ -124,7 +124,7 @@ public sealed class GemHandle : IDisposable
     {
         Guard guard = _guard!;
         _guard = null;
-        guard.ReleaseReference();
+        guard.ReleaseContents();
         Guard.Return(guard);
     }
 
@@ -151,9 +151,7 @@ public sealed class GemHandle : IDisposable
         /// <summary>Keeps an emptied guard for this thread's next handle.</summary>
         public static void Return(Guard guard) => t_spare ??= guard;
 
-        public void ReleaseReference() => ReleaseContents();
-
-        protected override void ReleaseContents()
+        public override void ReleaseContents()
         {
             if (Device is { } device)
             {

@@ -83,7 +83,7 @@ public sealed class ReceivedFds : IDisposable
             }
             else
             {
-                slots.CloseAll(); // its finalizer would too, later; now is better
+                slots.ReleaseContents(); // its finalizer would too, later; now is better
             }
 
             throw;
@@ -158,7 +158,7 @@ public sealed class ReceivedFds : IDisposable
     {
         Slots slots = _slots!;
         _slots = null;
-        slots.CloseAll();
+        slots.ReleaseContents();
         Slots.Return(slots);
     }
 
@@ -197,9 +197,7 @@ public sealed class ReceivedFds : IDisposable
         /// <summary>Keeps an emptied holder for this thread's next receive.</summary>
         public static void Return(Slots slots) => t_spare ??= slots;
 
-        public void CloseAll() => ReleaseContents();
-
-        protected override void ReleaseContents()
+        public override void ReleaseContents()
         {
             int[] fds = Fds;
             for (int i = 0; i < Count; i++)

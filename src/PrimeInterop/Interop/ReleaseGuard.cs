@@ -15,6 +15,9 @@ internal abstract class ReleaseGuard
 {
     ~ReleaseGuard() => ReleaseContents();
 
-    /// <summary>Releases whatever the guard still holds and leaves it empty. Must not throw (it runs as a finalizer).</summary>
-    protected abstract void ReleaseContents();
+    /// <summary>
+    /// Releases whatever the guard still holds and leaves it empty: called by the owner's release, or by the
+    /// finalizer. Must not throw.
+    /// </summary>
+    public abstract void ReleaseContents();
 }
