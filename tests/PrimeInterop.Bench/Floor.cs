@@ -313,6 +313,38 @@ internal static unsafe partial class Floor
         }
     }
 
+    /// <summary>
+    /// rules-fdpass-N: raw-fdpass plus the leases the rules need: each fd sent is the caller's SafeHandle (a DmaBuf),
+    /// leased around the sendmsg so that it cannot be closed and its number reused under the call; the socket is
+    /// leased by the send call and by the receive call (the API's two calls).
+    /// </summary>
+    public static void RulesFdPass(SafeHandle socket, ReadOnlySpan<SafeHandle> handles, int n)
+    {
+        Span<int> fds = stackalloc int[handles.Length];
+        int fd = (int)socket.DangerousGetHandle();
+        for (int i = 0; i < n; i++)
+        {
+            bool send = false, receive = false;
+            socket.DangerousAddRef(ref send);
+            socket.DangerousAddRef(ref receive);
+            for (int k = 0; k < handles.Length; k++)
+            {
+                bool added = false;
+                handles[k].DangerousAddRef(ref added);
+                fds[k] = (int)handles[k].DangerousGetHandle();
+            }
+
+            FdPass(fd, fds, 1);
+            for (int k = 0; k < handles.Length; k++)
+            {
+                handles[k].DangerousRelease();
+            }
+
+            socket.DangerousRelease();
+            socket.DangerousRelease();
+        }
+    }
+
     private static int ExportFd(int card, uint handle)
     {
         var arg = new PrimeHandle { Handle = handle, Flags = DrmCloexec, Fd = -1 };

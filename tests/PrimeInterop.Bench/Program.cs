@@ -77,7 +77,8 @@ Console.WriteLine("""
                       the caller's SafeHandles, an inlined HolderCount on the GemHandle, device file and mapping), and the handle table (lock held across FD_TO_HANDLE + count and last release + GEM_CLOSE;
                       other releases lock-free); rules-lane-* without the SafeHandle per result but, like any lane, a
                       release on every path (exception handling, so one call per op that .NET does not inline);
-                      rules-access with SYNC_END in a finally, where a `using` scope puts it. A target these miss is
+                      rules-access with SYNC_END in a finally, where a `using` scope puts it; rules-fdpass-N
+                      raw-fdpass with a lease on each DmaBuf sent and on the socket per call. A target these miss is
                       out of reach of any implementation that keeps the rules.
     Each round runs every C loop (in-process, on the same fds) just before and just after the C# loops of its path,
     whose order flips every round; the C time is the mean of the two.
