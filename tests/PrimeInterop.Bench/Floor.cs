@@ -214,6 +214,73 @@ internal static unsafe partial class Floor
         }
     }
 
+    // rules-lane-cb-roundtrip: rules-lane-roundtrip in the lane's API shape. The lane hands its fd or handle to the
+    // caller's code as a static callback with state (what cannot escape its scope without a ref struct, and a ref
+    // struct scope can be copied and so released twice), so each scope calls its body through a delegate, with the
+    // state by reference. No argument check; the JIT inlines or not as it does for the lane.
+
+    /// <summary>The state of <see cref="RulesLaneCallbackRoundTrip"/>'s bodies, as a lane caller's would be.</summary>
+    public struct CallbackState
+    {
+        public Table Table;
+        public Holder Render;
+        public int RenderFd;
+        public int Count;
+    }
+
+    public delegate void FdBody(int fd, ref CallbackState state);
+
+    public delegate void HandleBody(uint handle, ref CallbackState state);
+
+    /// <summary><see cref="RulesLaneRoundTrip"/> with each scope's body called through a delegate.</summary>
+    public static void RulesLaneCallbackRoundTrip(Table table, Holder gemHandle, int card, Holder render, int renderFd, uint handle, int n)
+    {
+        var state = new CallbackState { Table = table, Render = render, RenderFd = renderFd };
+        for (int i = 0; i < n; i++)
+        {
+            ExportScope(gemHandle, card, handle, ref state, static (int fd, ref CallbackState s) =>
+                ImportScope(s.Table, s.Render, s.RenderFd, fd, ref s, static (uint h, ref CallbackState s) => s.Count++));
+        }
+
+        if (state.Count != n)
+        {
+            throw new InvalidOperationException($"floor: {state.Count} bodies ran, not {n}");
+        }
+    }
+
+    private static void ExportScope(Holder gemHandle, int card, uint handle, ref CallbackState state, FdBody body)
+    {
+        gemHandle.Hold();
+        int fd = ExportFd(card, handle);
+        gemHandle.End();
+        try
+        {
+            body(fd, ref state);
+        }
+        catch
+        {
+            _ = SysClose(fd);
+            throw;
+        }
+
+        _ = SysClose(fd);
+    }
+
+    private static void ImportScope(Table table, Holder device, int deviceFd, int fd, ref CallbackState state, HandleBody body)
+    {
+        device.Hold();
+        Table.Entry h = table.Import(deviceFd, fd);
+        try
+        {
+            body(h.Handle, ref state);
+        }
+        finally
+        {
+            table.Release(deviceFd, h);
+            device.End();
+        }
+    }
+
     /// <summary>What a lane's caller does with what it is lent: here nothing, but the JIT cannot know that.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void Lent(int value) => _ = value;
@@ -378,6 +445,21 @@ internal static unsafe partial class Floor
 
     [LibraryImport("libc.so.6", EntryPoint = "close")]
     private static partial int SysClose(int fd);
+
+    [LibraryImport("libc.so.6", EntryPoint = "getrusage")]
+    private static partial int GetRUsage(int who, long* usage);
+
+    /// <summary>
+    /// The calling thread's minor page faults so far (<c>getrusage(RUSAGE_THREAD)</c>'s ru_minflt): read around a loop
+    /// without allocating, it counts the GC heap pages that loop's allocations had the kernel map.
+    /// </summary>
+    public static long MinorFaults()
+    {
+        // struct rusage: two struct timevals (4 longs), then ru_maxrss, ru_ixrss, ru_idrss, ru_isrss, ru_minflt, ...
+        long* usage = stackalloc long[18];
+        Check(GetRUsage(1 /* RUSAGE_THREAD */, usage));
+        return usage[8];
+    }
 
     /// <summary>
     /// The least a handle table that keeps the PRIME rules can do: one lock, held across FD_TO_HANDLE and the count

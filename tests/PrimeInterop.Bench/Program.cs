@@ -77,6 +77,9 @@ Console.WriteLine("""
                       the caller's SafeHandles, an inlined HolderCount on the GemHandle, device file and mapping), and the handle table (lock held across FD_TO_HANDLE + count and last release + GEM_CLOSE;
                       other releases lock-free); rules-lane-* without the SafeHandle per result but, like any lane, a
                       release on every path (exception handling, so one call per op that .NET does not inline);
+                      rules-lane-cb-roundtrip that round trip in the lane's shape: each scope's body called through a
+                      delegate with its state by reference (a static callback with state, as the lane's API), inlined
+                      as the JIT sees fit;
                       rules-access with SYNC_END in a finally, where a `using` scope puts it; rules-fdpass-N
                       raw-fdpass with a lease on each DmaBuf sent and on the socket per call. A target these miss is
                       out of reach of any implementation that keeps the rules.
@@ -88,14 +91,16 @@ var columns = Paths.All;
 var ratios = columns.ToDictionary(p => p, _ => new List<double>());
 var factor10k = (CSharp: new List<double>(), C: new List<double>());
 var minimum = columns.ToDictionary(p => p, _ => (CSharp: double.MaxValue, C: double.MaxValue));
+var faults = columns.ToDictionary(p => p, _ => new List<double>());
 Dictionary<string, double> alloc = [];
 Console.WriteLine($"{"round",-5} " + string.Join(" ", columns.Select(p => $"{p,21}")) + "   (C ns / C# ns per op)");
 for (int r = 1; r <= rounds; r++)
 {
-    (Dictionary<string, double> m, Dictionary<string, double> c, alloc) = managed.Run(iterations, r);
+    (Dictionary<string, double> m, Dictionary<string, double> c, alloc, Dictionary<string, double> f) = managed.Run(iterations, r);
     foreach (string p in columns)
     {
         ratios[p].Add(m[p] / c[Paths.NativeOf(p)]);
+        faults[p].Add(f[p]);
         minimum[p] = (Math.Min(minimum[p].CSharp, m[p]), Math.Min(minimum[p].C, c[Paths.NativeOf(p)]));
     }
 
@@ -111,10 +116,17 @@ Console.WriteLine();
 // The median of per-round ratios is the target's measure. Under a loaded host (other guests and builds on the same
 // cores) it drifts with the load; the ratio of the fastest C# round to the fastest C round drifts far less, so it is
 // shown beside it as a check.
-Console.WriteLine($"{"path",-22} {"C#/C median [min-max]",24} {"min/min",8} {"C# B/op",8}");
+// Faults: the minor page faults a loop took per 1,000 ops (median over rounds). A loop that allocates may be handed
+// GC heap pages the kernel must map again (about 7,000 instructions each in the icount clock), or not, by how the GC
+// reuses its regions, which follows the order of the loops; the last column is the median of the rounds whose loop
+// took under one fault per 1,000 ops, with how many rounds that was. It is not the target's measure; it shows what
+// the faults add.
+Console.WriteLine($"{"path",-22} {"C#/C median [min-max]",24} {"min/min",8} {"C# B/op",8} {"faults/1k",10} {"without faults",16}");
 foreach (string p in columns)
 {
-    Console.WriteLine($"{p,-22} {Spread(ratios[p]),24} {minimum[p].CSharp / minimum[p].C,8:F2} {alloc[p],8:F0}");
+    var quiet = ratios[p].Where((_, i) => faults[p][i] < 1).ToList();
+    string withoutFaults = quiet.Count == 0 ? "-" : $"{Median(quiet):F2} ({quiet.Count}/{rounds})";
+    Console.WriteLine($"{p,-22} {Spread(ratios[p]),24} {minimum[p].CSharp / minimum[p].C,8:F2} {alloc[p],8:F0} {Median(faults[p]),10:F1} {withoutFaults,16}");
 }
 
 Console.WriteLine($"{"send (fdpass)",-22} {"",24} {"",8} {alloc[Paths.Send],8:F0}   (SendWithFds alone)");
