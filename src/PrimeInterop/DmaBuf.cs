@@ -19,13 +19,6 @@ public readonly record struct DmaBufIdentity(ulong Device, ulong Inode)
 /// </summary>
 public sealed partial class DmaBuf : FileDescriptorHandle
 {
-    // Kept small (64 bytes): a DmaBuf is allocated per export. The identity is cached as two words, not a
-    // DmaBufIdentity? (8 bytes more): inode 0 is never a dma-buf's (get_next_ino skips it), so 0 means "not read
-    // yet"; the inode is published after the device, so a reader that sees it sees both.
-    private long _size = -1;
-    private ulong _identityDevice;
-    private ulong _identityInode;
-
     internal DmaBuf(int fd, bool ownsHandle)
         : base(fd, ownsHandle)
     {
@@ -36,15 +29,16 @@ public sealed partial class DmaBuf : FileDescriptorHandle
     {
         get
         {
-            if (_size < 0)
+            Lazies lazies = LazyFacts;
+            if (lazies.Size < 0)
             {
                 using var lease = new HandleLease(this);
                 ThrowHelper.ThrowIfError(Libc.Seek(lease.Fd, 0, Libc.SEEK_END, out long size), Libc.Operation.SeekEnd, "dma-buf", fd: lease.Fd);
                 Libc.Seek(lease.Fd, 0, Libc.SEEK_SET, out _);
-                _size = size;
+                lazies.Size = size;
             }
 
-            return _size;
+            return lazies.Size;
         }
     }
 
@@ -53,16 +47,17 @@ public sealed partial class DmaBuf : FileDescriptorHandle
     {
         get
         {
-            ulong inode = Volatile.Read(ref _identityInode);
+            Lazies lazies = LazyFacts;
+            ulong inode = Volatile.Read(ref lazies.IdentityInode);
             if (inode != 0)
             {
-                return new DmaBufIdentity(_identityDevice, inode);
+                return new DmaBufIdentity(lazies.IdentityDevice, inode);
             }
 
             using var lease = new HandleLease(this);
             ThrowHelper.ThrowIfError(Libc.Stat(lease.Fd, out ulong dev, out ulong ino, out _, out _), Libc.Operation.FStat, "dma-buf", fd: lease.Fd);
-            _identityDevice = dev;
-            Volatile.Write(ref _identityInode, ino);
+            lazies.IdentityDevice = dev;
+            Volatile.Write(ref lazies.IdentityInode, ino);
             return new DmaBufIdentity(dev, ino);
         }
     }

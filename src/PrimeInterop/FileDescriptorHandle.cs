@@ -9,7 +9,9 @@ namespace PrimeInterop;
 /// </summary>
 public abstract class FileDescriptorHandle : SafeHandle
 {
-    private CancellationTokenSource? _disposal;
+    // What only some fds ever need, made on first use: a DmaBuf is allocated per export, so every field here is
+    // paid per frame (with this, a DmaBuf is 40 bytes, the least a SafeHandle can be plus this reference).
+    private Lazies? _lazies;
 
     private protected FileDescriptorHandle(int fd, bool ownsHandle)
         : base(new IntPtr(-1), ownsHandle) => SetHandle(new IntPtr(fd));
@@ -35,16 +37,17 @@ public abstract class FileDescriptorHandle : SafeHandle
     {
         get
         {
-            if (_disposal is null)
+            Lazies lazies = LazyFacts;
+            if (lazies.Disposal is null)
             {
-                Interlocked.CompareExchange(ref _disposal, new CancellationTokenSource(), null);
+                Interlocked.CompareExchange(ref lazies.Disposal, new CancellationTokenSource(), null);
                 if (IsClosed)
                 {
-                    _disposal.Cancel(); // disposed while the token was being made
+                    lazies.Disposal.Cancel(); // disposed while the token was being made
                 }
             }
 
-            return _disposal.Token;
+            return lazies.Disposal.Token;
         }
     }
 
@@ -55,9 +58,43 @@ public abstract class FileDescriptorHandle : SafeHandle
     protected override void Dispose(bool disposing)
     {
         base.Dispose(disposing);
-        if (disposing)
+        if (disposing && Volatile.Read(ref _lazies) is { } lazies)
         {
-            Volatile.Read(ref _disposal)?.Cancel();
+            Volatile.Read(ref lazies.Disposal)?.Cancel();
         }
+    }
+
+    /// <summary>The facts of this fd that are read or made once, on first use (shared by whoever races to make them).</summary>
+    private protected Lazies LazyFacts
+    {
+        get
+        {
+            Lazies? lazies = Volatile.Read(ref _lazies);
+            if (lazies is null)
+            {
+                Interlocked.CompareExchange(ref _lazies, new Lazies(), null);
+                lazies = _lazies!;
+            }
+
+            return lazies;
+        }
+    }
+
+    /// <summary>See <see cref="LazyFacts"/>.</summary>
+    private protected sealed class Lazies
+    {
+#pragma warning disable SA1401 // fields: read and written with Volatile and Interlocked by their owner
+        public CancellationTokenSource? Disposal;
+
+        /// <summary>A dma-buf's size; -1 until read.</summary>
+        public long Size = -1;
+
+        /// <summary>
+        /// The fd's identity (st_dev, st_ino); inode 0 means not read yet (get_next_ino never gives 0). The inode is
+        /// published after the device, so a reader that sees it sees both.
+        /// </summary>
+        public ulong IdentityDevice;
+        public ulong IdentityInode;
+#pragma warning restore SA1401
     }
 }

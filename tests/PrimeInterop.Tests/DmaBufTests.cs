@@ -24,6 +24,44 @@ public sealed class DmaBufTests
     }
 
     [Fact]
+    public async Task Size_and_identity_read_first_by_many_threads_at_once_agree_with_the_kernel()
+    {
+        // Both are read on first use into an object shared by whoever races to make it: every reader must see the
+        // kernel's values, never a half-published identity or the "not read yet" size.
+        using var oracle = new LeakOracle();
+        using (var card = KernelEnv.OpenVgemCard())
+        using (var dumb = card.CreateDumbBuffer(64, 64, 32))
+        using (var reference = card.ExportDmaBuf(dumb.Handle))
+        {
+            Assert.True(Interop.Libc.Stat(reference.FileDescriptor, out ulong dev, out ulong ino, out _, out _) == 0);
+            for (int round = 0; round < 20; round++)
+            {
+                using var dmaBuf = card.ExportDmaBuf(dumb.Handle);
+                using var start = new ManualResetEventSlim();
+                var readers = Enumerable.Range(0, 8).Select(i => Task.Run(() =>
+                {
+                    start.Wait();
+                    if (i % 2 == 0)
+                    {
+                        return (dmaBuf.Identity, dmaBuf.Size);
+                    }
+
+                    long size = dmaBuf.Size; // half the readers make the shared object for the size first
+                    return (dmaBuf.Identity, size);
+                })).ToArray();
+                start.Set();
+                foreach (var (identity, size) in await Task.WhenAll(readers))
+                {
+                    Assert.Equal(new DmaBufIdentity(dev, ino), identity);
+                    Assert.Equal((long)dumb.Size, size);
+                }
+            }
+        }
+
+        oracle.Verify();
+    }
+
+    [Fact]
     public void SetName_is_visible_in_proc_fdinfo()
     {
         using var oracle = new LeakOracle();
