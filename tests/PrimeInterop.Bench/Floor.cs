@@ -466,26 +466,43 @@ internal static unsafe partial class Floor
     /// (so a concurrent last release cannot close the handle the kernel just returned), and across the last release's
     /// count and GEM_CLOSE (so no import can return a number that is being closed). A release that is not the last
     /// takes no lock: one compare-exchange on the entry's count above 1 (only the locked path takes it from 1 to 0).
-    /// Entries are pooled, so a new object costs no allocation. The library's own table (GemHandleTable) takes the
-    /// lock on every release and keeps struct entries; this is cheaper for a duplicate import's release, and a
-    /// tighter floor for it.
+    /// Entries are pooled, so a new object costs no allocation. And no error may leak a kernel handle: what recording
+    /// a new handle needs (an entry, a dictionary slot) is made sure of before FD_TO_HANDLE, and room in the pool
+    /// before GEM_CLOSE, so running out of memory cannot strike between the kernel call and its bookkeeping. The
+    /// library's table (GemHandleTable) works the same way; this one has no argument checks, errno plumbing or dumb
+    /// buffers.
     /// </summary>
     public sealed class Table
     {
         private readonly Lock _lock = new();
         private readonly Dictionary<uint, Entry> _entries = [];
         private readonly Stack<Entry> _free = new();
+        private Entry? _spare;
+        private int _entriesCapacity, _freeCapacity;
 
         public Entry Import(int device, int dmaBuf)
         {
             lock (_lock)
             {
+                // Before the kernel call, what recording its handle needs: once FD_TO_HANDLE returned, running out
+                // of memory would leak the handle in the kernel (the library's table does the same).
+                Entry spare = _spare ?? (_free.TryPop(out Entry? free) ? free : new Entry());
+                if (_entries.Count == _entriesCapacity)
+                {
+                    _entriesCapacity = _entries.EnsureCapacity(_entries.Count + 1);
+                }
+
                 uint h = Floor.Import(device, dmaBuf);
                 ref Entry? e = ref CollectionsMarshal.GetValueRefOrAddDefault(_entries, h, out bool exists);
                 if (!exists)
                 {
-                    e = _free.TryPop(out Entry? free) ? free : new Entry();
+                    e = spare;
+                    _spare = null;
                     e.Handle = h;
+                }
+                else if (_spare is null)
+                {
+                    _spare = spare;
                 }
 
                 Interlocked.Increment(ref e!.References);
@@ -519,10 +536,15 @@ internal static unsafe partial class Floor
             {
                 if (Interlocked.Decrement(ref e.References) == 0)
                 {
+                    if (_free.Count == _freeCapacity)
+                    {
+                        _freeCapacity = _free.EnsureCapacity(_free.Count + 1); // the push after GEM_CLOSE cannot fail
+                    }
+
                     _entries.Remove(e.Handle);
-                    _free.Push(e);
                     ulong arg = e.Handle;
                     Check(Sys(device, GemClose, &arg));
+                    _free.Push(e);
                 }
             }
         }
