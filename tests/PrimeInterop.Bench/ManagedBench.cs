@@ -9,6 +9,14 @@ internal sealed class ManagedBench : IDisposable
 {
     private const int ScaleHandles = 10_000;
 
+    /// <summary>
+    /// The path groups that each run in a process of their own (scale-10k with the round trip it is compared with,
+    /// both fd-passing sizes together). Tier-1 code of shared methods (SafeHandle's, the library's) is compiled with
+    /// the dynamic PGO profile of whatever ran before: in one process for all, a change to one group's floor code
+    /// moved another group's ratio by 0.02.
+    /// </summary>
+    public static readonly string[] Processes = ["export", "roundtrip", "access", "fdpass", "dup-import"];
+
     private readonly DrmDevice _card = DrmDevice.OpenByDriver("vgem", DrmNodeType.Primary);
     private readonly DrmDevice _render = DrmDevice.OpenByDriver("vgem", DrmNodeType.Render);
     private readonly DrmDevice _scale = DrmDevice.OpenByDriver("vgem", DrmNodeType.Render);
@@ -62,8 +70,12 @@ internal sealed class ManagedBench : IDisposable
     /// C# ns per op, managed bytes allocated per op, and minor page faults per 1,000 ops for every path; C ns per op
     /// per scenario.
     /// </returns>
-    public (Dictionary<string, double> Ns, Dictionary<string, double> C, Dictionary<string, double> Alloc, Dictionary<string, double> Faults) Run(int n, int round = 0)
+    /// <param name="n">Ops per loop.</param>
+    /// <param name="round">The round: odd rounds run the C# loops in reverse order.</param>
+    /// <param name="process">One of <see cref="Processes"/>: only its groups run; null: all.</param>
+    public (Dictionary<string, double> Ns, Dictionary<string, double> C, Dictionary<string, double> Alloc, Dictionary<string, double> Faults) Run(int n, int round = 0, string? process = null)
     {
+        bool On(string name) => process is null || process == name;
         var ns = new Dictionary<string, double>();
         var c = new Dictionary<string, double>();
         var alloc = new Dictionary<string, double>();
@@ -78,46 +90,60 @@ internal sealed class ManagedBench : IDisposable
         var renderHold = new Floor.Holder(); // for the render device's
         var mappingHold = new Floor.Holder(); // for the mapping's
 
-        Group(Paths.Export, () => _native.Export(card, handle, n),
-            (Paths.Export, n, Export),
-            (Paths.LaneExport, n, LaneExport),
-            (Paths.RawExport, n, k => Floor.RawExport(card, handle, k)),
-            (Paths.FloorExport, n, k => Floor.Export(card, handle, k)),
-            (Paths.RulesExport, n, k => Floor.RulesExport(gem, card, handle, k)),
-            (Paths.RulesLaneExport, n, k => Floor.RulesLaneExport(gem, card, handle, k)));
+        if (On("export"))
+        {
+            Group(Paths.Export, () => _native.Export(card, handle, n),
+                (Paths.Export, n, Export),
+                (Paths.LaneExport, n, LaneExport),
+                (Paths.RawExport, n, k => Floor.RawExport(card, handle, k)),
+                (Paths.FloorExport, n, k => Floor.Export(card, handle, k)),
+                (Paths.RulesExport, n, k => Floor.RulesExport(gem, card, handle, k)),
+                (Paths.RulesLaneExport, n, k => Floor.RulesLaneExport(gem, card, handle, k)));
+        }
 
         // Round trips import an object render does not hold: a fresh handle, and GEM_CLOSE at the end, as in C.
-        Group(Paths.RoundTrip, () => _native.RoundTrip(card, render, handle, n),
-            (Paths.RoundTrip, n, RoundTrip),
-            (Paths.LaneRoundTrip, n, LaneRoundTrip),
-            (Paths.RawRoundTrip, n, k => Floor.RawRoundTrip(card, render, handle, k)),
-            (Paths.FloorRoundTrip, n, k => Floor.RoundTrip(card, render, handle, k)),
-            (Paths.RulesRoundTrip, n, k => Floor.RulesRoundTrip(table, gem, card, renderHold, render, handle, k)),
-            (Paths.RulesLaneRoundTrip, n, k => Floor.RulesLaneRoundTrip(table, gem, card, renderHold, render, handle, k)),
-            (Paths.RulesLaneCallbackRoundTrip, n, k => Floor.RulesLaneCallbackRoundTrip(table, gem, card, renderHold, render, handle, k)));
+        if (On("roundtrip"))
+        {
+            Group(Paths.RoundTrip, () => _native.RoundTrip(card, render, handle, n),
+                (Paths.RoundTrip, n, RoundTrip),
+                (Paths.LaneRoundTrip, n, LaneRoundTrip),
+                (Paths.RawRoundTrip, n, k => Floor.RawRoundTrip(card, render, handle, k)),
+                (Paths.FloorRoundTrip, n, k => Floor.RoundTrip(card, render, handle, k)),
+                (Paths.RulesRoundTrip, n, k => Floor.RulesRoundTrip(table, gem, card, renderHold, render, handle, k)),
+                (Paths.RulesLaneRoundTrip, n, k => Floor.RulesLaneRoundTrip(table, gem, card, renderHold, render, handle, k)),
+                (Paths.RulesLaneCallbackRoundTrip, n, k => Floor.RulesLaneCallbackRoundTrip(table, gem, card, renderHold, render, handle, k)));
 
-        Group(Paths.Scale, () => _native.RoundTrip(card, scale, handle, n), (Paths.Scale, n, Scale));
+            Group(Paths.Scale, () => _native.RoundTrip(card, scale, handle, n), (Paths.Scale, n, Scale));
+        }
 
-        Group(Paths.Access, () => _native.Access(held, n),
-            (Paths.Access, n, Access),
-            (Paths.RawAccess, n, k => Floor.RawAccess(held, k)),
-            (Paths.RulesAccess, n, k => Floor.RulesAccess(mappingHold, held, k)));
+        if (On("access"))
+        {
+            Group(Paths.Access, () => _native.Access(held, n),
+                (Paths.Access, n, Access),
+                (Paths.RawAccess, n, k => Floor.RawAccess(held, k)),
+                (Paths.RulesAccess, n, k => Floor.RulesAccess(mappingHold, held, k)));
+        }
 
         // Both sides talk to the same echo peer over the same socket.
-        Group(Paths.FdPass1, () => _native.FdPass(peer, _passedFds.AsSpan(0, 1), messages),
-            (Paths.FdPass1, messages, k => FdPass(k, 1)),
-            (Paths.LaneFdPass1, messages, k => LaneFdPass(k, 1)),
-            (Paths.RawFdPass1, messages, k => Floor.FdPass(peer, _passedFds.AsSpan(0, 1), k)),
-            (Paths.RulesFdPass1, messages, k => Floor.RulesFdPass(_peer.SafeHandle, _passed.AsSpan(0, 1), k)));
-        Group(Paths.FdPass4, () => _native.FdPass(peer, _passedFds.AsSpan(0, 4), messages),
-            (Paths.FdPass4, messages, k => FdPass(k, 4)),
-            (Paths.LaneFdPass4, messages, k => LaneFdPass(k, 4)),
-            (Paths.RawFdPass4, messages, k => Floor.FdPass(peer, _passedFds.AsSpan(0, 4), k)),
-            (Paths.RulesFdPass4, messages, k => Floor.RulesFdPass(_peer.SafeHandle, _passed.AsSpan(0, 4), k)));
+        if (On("fdpass"))
+        {
+            Group(Paths.FdPass1, () => _native.FdPass(peer, _passedFds.AsSpan(0, 1), messages),
+                (Paths.FdPass1, messages, k => FdPass(k, 1)),
+                (Paths.LaneFdPass1, messages, k => LaneFdPass(k, 1)),
+                (Paths.RawFdPass1, messages, k => Floor.FdPass(peer, _passedFds.AsSpan(0, 1), k)),
+                (Paths.RulesFdPass1, messages, k => Floor.RulesFdPass(_peer.SafeHandle, _passed.AsSpan(0, 1), k)));
+            Group(Paths.FdPass4, () => _native.FdPass(peer, _passedFds.AsSpan(0, 4), messages),
+                (Paths.FdPass4, messages, k => FdPass(k, 4)),
+                (Paths.LaneFdPass4, messages, k => LaneFdPass(k, 4)),
+                (Paths.RawFdPass4, messages, k => Floor.FdPass(peer, _passedFds.AsSpan(0, 4), k)),
+                (Paths.RulesFdPass4, messages, k => Floor.RulesFdPass(_peer.SafeHandle, _passed.AsSpan(0, 4), k)));
+            alloc[Paths.Send] = SendAllocation(Math.Min(messages, 100));
+        }
 
         // Duplicate imports: render holds the object meanwhile (C is told the handle the library holds).
-        using (GemHandle heldImport = _render.ImportDmaBuf(_held))
+        if (On("dup-import"))
         {
+            using GemHandle heldImport = _render.ImportDmaBuf(_held);
             // The held import is in the library's table, not this one: count it here too, so no release is the last.
             uint heldHandle = heldImport.Value;
             table.Import(render, held);
@@ -136,7 +162,6 @@ internal sealed class ManagedBench : IDisposable
             throw new InvalidOperationException("bench: render still holds handles after a run");
         }
 
-        alloc[Paths.Send] = SendAllocation(Math.Min(messages, 100));
         return (ns, c, alloc, faults);
 
         void Group(string scenario, Func<double> native, params (string Path, int Count, Action<int> Body)[] loops)

@@ -10,6 +10,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
+using System.Text.Json;
 using PrimeInterop;
 using PrimeInterop.Bench;
 
@@ -31,34 +32,64 @@ if (!File.Exists(native) || !File.Exists(nativeLoops))
     return 2;
 }
 
-using var managed = new ManagedBench(native, new NativeLoops(nativeLoops));
-
-// Warm-up until the JIT is done: tiered compilation promotes a hot method twice (tier 0, then an instrumented tier for
-// dynamic PGO, then the final tier 1), each after a delay measured in wall-clock time, which under emulation is long.
-// Measuring before the last promotion mixes tiers, and whether it happened by a fixed time differed from run to run
-// (seen as two distinct results of one build in the rig's instruction-counted clock). So: at least 4 s, and until no
-// method has been compiled for 2 s.
-var warmUp = Stopwatch.StartNew();
-var jitQuiet = Stopwatch.StartNew();
-long compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
-while (warmUp.Elapsed < TimeSpan.FromSeconds(4) || jitQuiet.Elapsed < TimeSpan.FromSeconds(2))
+// One process per path group (ManagedBench.Processes): this one starts them in turn and merges their rounds; each
+// child (--process NAME) sets up its devices, warms up and measures its group, and prints one JSON row per round.
+int processArg = Array.IndexOf(args, "--process");
+if (processArg >= 0)
 {
-    managed.Run(200);
-    long now = System.Runtime.JitInfo.GetCompiledMethodCount();
-    if (now != compiled)
+    return RunGroup(args[processArg + 1]);
+}
+
+var perRound = Enumerable.Range(0, rounds).Select(_ => new BenchRow(0, [], [], [], [])).ToArray();
+foreach (string process in ManagedBench.Processes)
+{
+    // The same program again: `dotnet PrimeInterop.Bench.dll ...` as the rig runs it, or its apphost.
+    var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true };
+    if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
     {
-        compiled = now;
-        jitQuiet.Restart();
+        start.ArgumentList.Add(typeof(BenchRow).Assembly.Location);
     }
 
-    if (warmUp.Elapsed > TimeSpan.FromSeconds(120))
+    foreach (string a in (string[])[$"{iterations}", $"{rounds}", "--process", process])
     {
-        Console.WriteLine("bench: the JIT was still compiling after 120 s of warm-up; measuring anyway");
-        break;
+        start.ArgumentList.Add(a);
+    }
+
+    using var child = Process.Start(start)!;
+    while (child.StandardOutput.ReadLine() is { } output)
+    {
+        if (output.StartsWith("row ", StringComparison.Ordinal))
+        {
+            var row = JsonSerializer.Deserialize<BenchRow>(output[4..])!;
+            var merged = perRound[row.Round - 1];
+            foreach (var (into, from) in new[] { (merged.Ns, row.Ns), (merged.C, row.C), (merged.Alloc, row.Alloc), (merged.Faults, row.Faults) })
+            {
+                foreach (var kv in from)
+                {
+                    into[kv.Key] = kv.Value;
+                }
+            }
+        }
+        else
+        {
+            Console.WriteLine($"[{process}] {output}");
+        }
+    }
+
+    child.WaitForExit();
+    if (child.ExitCode != 0)
+    {
+        Console.Error.WriteLine($"bench: the {process} group failed (exit {child.ExitCode})");
+        return 1;
     }
 }
 
-Console.WriteLine($"warm-up: {warmUp.Elapsed.TotalSeconds:F1} s, {compiled} methods compiled");
+if (perRound.FirstOrDefault(row => Paths.All.Any(p => !row.Ns.ContainsKey(p))) is { } incomplete)
+{
+    Console.Error.WriteLine($"bench: round {Array.IndexOf(perRound, incomplete) + 1} lacks {string.Join(", ", Paths.All.Where(p => !incomplete.Ns.ContainsKey(p)))}");
+    return 1;
+}
+
 string kernel = File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
 Console.WriteLine($"PrimeInterop vs libdrm, {iterations} iterations x {rounds} rounds (fd passing: {Math.Max(1, iterations / 4)} messages), kernel {kernel}");
 Console.WriteLine("""
@@ -84,7 +115,8 @@ Console.WriteLine("""
                       raw-fdpass with a lease on each DmaBuf sent and on the socket per call. A target these miss is
                       out of reach of any implementation that keeps the rules.
     Each round runs every C loop (in-process, on the same fds) just before and just after the C# loops of its path,
-    whose order flips every round; the C time is the mean of the two.
+    whose order flips every round; the C time is the mean of the two. Each group of paths (export; roundtrip with
+    scale-10k; access; fdpass-1/4; dup-import) runs in a process of its own, warmed up on that group alone.
     """);
 
 var columns = Paths.All;
@@ -96,7 +128,7 @@ Dictionary<string, double> alloc = [];
 Console.WriteLine($"{"round",-5} " + string.Join(" ", columns.Select(p => $"{p,21}")) + "   (C ns / C# ns per op)");
 for (int r = 1; r <= rounds; r++)
 {
-    (Dictionary<string, double> m, Dictionary<string, double> c, alloc, Dictionary<string, double> f) = managed.Run(iterations, r);
+    (_, Dictionary<string, double> m, Dictionary<string, double> c, alloc, Dictionary<string, double> f) = perRound[r - 1];
     foreach (string p in columns)
     {
         ratios[p].Add(m[p] / c[Paths.NativeOf(p)]);
@@ -147,3 +179,45 @@ if (Environment.GetEnvironmentVariable("RIG_OUT") is { Length: > 0 } outDir)
 }
 
 return 0;
+
+int RunGroup(string process)
+{
+    using var managed = new ManagedBench(native, new NativeLoops(nativeLoops));
+
+    // Warm-up until the JIT is done: tiered compilation promotes a hot method twice (tier 0, then an instrumented tier for
+    // dynamic PGO, then the final tier 1), each after a delay measured in wall-clock time, which under emulation is long.
+    // Measuring before the last promotion mixes tiers, and whether it happened by a fixed time differed from run to run
+    // (seen as two distinct results of one build in the rig's instruction-counted clock). So: at least 4 s, and until no
+    // method has been compiled for 2 s.
+    var warmUp = Stopwatch.StartNew();
+    var jitQuiet = Stopwatch.StartNew();
+    long compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
+    while (warmUp.Elapsed < TimeSpan.FromSeconds(4) || jitQuiet.Elapsed < TimeSpan.FromSeconds(2))
+    {
+        managed.Run(200, 0, process);
+        long now = System.Runtime.JitInfo.GetCompiledMethodCount();
+        if (now != compiled)
+        {
+            compiled = now;
+            jitQuiet.Restart();
+        }
+
+        if (warmUp.Elapsed > TimeSpan.FromSeconds(120))
+        {
+            Console.WriteLine("bench: the JIT was still compiling after 120 s of warm-up; measuring anyway");
+            break;
+        }
+    }
+
+    Console.WriteLine($"warm-up: {warmUp.Elapsed.TotalSeconds:F1} s, {compiled} methods compiled");
+    for (int r = 1; r <= rounds; r++)
+    {
+        var (ns, c, alloc, faults) = managed.Run(iterations, r, process);
+        Console.WriteLine("row " + JsonSerializer.Serialize(new BenchRow(r, ns, c, alloc, faults)));
+    }
+
+    return 0;
+}
+
+/// <summary>One round of one group: C# ns, C ns, B/op and faults per 1,000 ops by path (C by scenario).</summary>
+internal sealed record BenchRow(int Round, Dictionary<string, double> Ns, Dictionary<string, double> C, Dictionary<string, double> Alloc, Dictionary<string, double> Faults);
