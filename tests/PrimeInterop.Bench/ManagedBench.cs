@@ -72,10 +72,15 @@ internal sealed class ManagedBench : IDisposable
     /// </returns>
     /// <param name="n">Ops per loop.</param>
     /// <param name="round">The round: odd rounds run the C# loops in reverse order.</param>
-    /// <param name="process">One of <see cref="Processes"/>: only its groups run; null: all.</param>
-    public (Dictionary<string, double> Ns, Dictionary<string, double> C, Dictionary<string, double> Alloc, Dictionary<string, double> Faults) Run(int n, int round = 0, string? process = null)
+    /// <param name="process">One of <see cref="Processes"/>: only its groups run.</param>
+    public (Dictionary<string, double> Ns, Dictionary<string, double> C, Dictionary<string, double> Alloc, Dictionary<string, double> Faults) Run(int n, int round, string process)
     {
-        bool On(string name) => process is null || process == name;
+        if (!Processes.Contains(process))
+        {
+            throw new ArgumentException($"bench: no group of paths is called '{process}' (one of {string.Join(", ", Processes)})", nameof(process));
+        }
+
+        bool On(string name) => process == name;
         var ns = new Dictionary<string, double>();
         var c = new Dictionary<string, double>();
         var alloc = new Dictionary<string, double>();
