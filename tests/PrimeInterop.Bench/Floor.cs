@@ -342,7 +342,12 @@ internal static unsafe partial class Floor
 
 
     /// <summary>raw-fdpass-N: fd passing as C does it, from C#: one sendmsg and one recvmsg on stack memory, the received fds closed.</summary>
-    public static void FdPass(int socket, ReadOnlySpan<int> fds, int n)
+    public static void FdPass(int socket, ReadOnlySpan<int> fds, int n) => FdPass(socket, fds, n, ownEach: false);
+
+    /// <summary>floor-fdpass-N: raw-fdpass with one bare SafeHandle per fd received (disposed, which closes it).</summary>
+    public static void FloorFdPass(int socket, ReadOnlySpan<int> fds, int n) => FdPass(socket, fds, n, ownEach: true);
+
+    private static void FdPass(int socket, ReadOnlySpan<int> fds, int n, bool ownEach)
     {
         const int headerSize = 16; // CMSG_ALIGN(sizeof(struct cmsghdr))
         int controlLength = headerSize + 16; // CMSG_SPACE(4 * sizeof(int))
@@ -370,7 +375,15 @@ internal static unsafe partial class Floor
             int count = (int)((*(nuint*)control - headerSize) / 4);
             for (int k = 0; k < count; k++)
             {
-                _ = SysClose(((int*)(control + headerSize))[k]);
+                int received = ((int*)(control + headerSize))[k];
+                if (ownEach)
+                {
+                    using var handle = new FdHandle(received);
+                }
+                else
+                {
+                    _ = SysClose(received);
+                }
             }
 
             if (count != fds.Length)

@@ -136,11 +136,13 @@ internal sealed class ManagedBench : IDisposable
                 (Paths.FdPass1, messages, k => FdPass(k, 1)),
                 (Paths.LaneFdPass1, messages, k => LaneFdPass(k, 1)),
                 (Paths.RawFdPass1, messages, k => Floor.FdPass(peer, _passedFds.AsSpan(0, 1), k)),
+                (Paths.FloorFdPass1, messages, k => Floor.FloorFdPass(peer, _passedFds.AsSpan(0, 1), k)),
                 (Paths.RulesFdPass1, messages, k => Floor.RulesFdPass(_peer.SafeHandle, _passed.AsSpan(0, 1), k)));
             Group(Paths.FdPass4, () => _native.FdPass(peer, _passedFds.AsSpan(0, 4), messages),
                 (Paths.FdPass4, messages, k => FdPass(k, 4)),
                 (Paths.LaneFdPass4, messages, k => LaneFdPass(k, 4)),
                 (Paths.RawFdPass4, messages, k => Floor.FdPass(peer, _passedFds.AsSpan(0, 4), k)),
+                (Paths.FloorFdPass4, messages, k => Floor.FloorFdPass(peer, _passedFds.AsSpan(0, 4), k)),
                 (Paths.RulesFdPass4, messages, k => Floor.RulesFdPass(_peer.SafeHandle, _passed.AsSpan(0, 4), k)));
             alloc[Paths.Send] = SendAllocation(Math.Min(messages, 100));
         }

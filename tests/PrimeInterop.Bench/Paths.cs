@@ -13,11 +13,12 @@ internal static class Paths
     public const string RulesAccess = "rules-access", RulesFdPass1 = "rules-fdpass-1", RulesFdPass4 = "rules-fdpass-4";
     public const string RawExport = "raw-export", RawRoundTrip = "raw-roundtrip", RawDupImport = "raw-dup-import", RawAccess = "raw-access";
     public const string RawFdPass1 = "raw-fdpass-1", RawFdPass4 = "raw-fdpass-4";
+    public const string FloorFdPass1 = "floor-fdpass-1", FloorFdPass4 = "floor-fdpass-4";
     public const string LaneFdPass1 = "lane-fdpass-1", LaneFdPass4 = "lane-fdpass-4";
     public const string Send = "send";
 
     public static readonly string[] All =
-        [Export, RoundTrip, DupImport, LaneExport, LaneRoundTrip, LaneDupImport, Access, FdPass1, FdPass4, LaneFdPass1, LaneFdPass4, Scale, FloorExport, FloorRoundTrip, FloorDupImport,
+        [Export, RoundTrip, DupImport, LaneExport, LaneRoundTrip, LaneDupImport, Access, FdPass1, FdPass4, LaneFdPass1, LaneFdPass4, Scale, FloorExport, FloorRoundTrip, FloorDupImport, FloorFdPass1, FloorFdPass4,
          RulesExport, RulesRoundTrip, RulesDupImport, RulesLaneExport, RulesLaneRoundTrip, RulesLaneCallbackRoundTrip, RulesLaneDupImport, RulesAccess, RulesFdPass1, RulesFdPass4, RawExport, RawRoundTrip, RawDupImport, RawAccess,
          RawFdPass1, RawFdPass4];
 
