@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -28,29 +30,27 @@ public static class UnixFdPassing
     /// <summary>Sends <paramref name="payload"/> (at least one byte) with <paramref name="fds"/> in one sendmsg.</summary>
     /// <returns>The payload bytes sent; on a stream socket fewer than all may go, send the rest with <see cref="Socket.Send(ReadOnlySpan{byte})"/>.</returns>
     /// <exception cref="DrmException">sendmsg failed (for example EPIPE: the peer is gone).</exception>
-    [SkipLocalsInit] // raw[..fds.Length] is all that is read, and the leases wrote it
     public static int SendWithFds(this Socket socket, ReadOnlySpan<byte> payload, params ReadOnlySpan<SafeHandle> fds)
     {
         Validate(socket, payload.Length, fds.Length);
-        using var s = new HandleLease(socket.SafeHandle); // first: if it throws, no fd has been referenced yet
-        Span<int> raw = fds.Length <= 16 ? stackalloc int[16] : new int[fds.Length]; // a per-frame send allocates nothing
-        using var held = new SpanHandleLeases(fds, raw[..fds.Length]);
-        while (true)
+        int errno = ScmRights.SendLeased(socket.SafeHandle, payload, fds, out int sent, out bool waiting);
+        if (errno != 0)
         {
-            int errno = ScmRights.Send(s.Fd, payload, held.Fds, 0, out int sent);
-            if (errno == 0)
-            {
-                return sent;
-            }
-
-            if (errno != Errno.EAGAIN)
-            {
-                ThrowHelper.Throw(errno, ScmRights.SendOperation, "socket", hint: FdHint(errno));
-            }
-
-            // .NET may have made the socket non-blocking: wait until there is room.
-            ThrowHelper.ThrowIfError(Libc.Poll(s.Fd, Libc.POLLOUT), Libc.Operation.PollOut, "socket");
+            ThrowSendError(errno, waiting);
         }
+
+        return sent;
+    }
+
+    [DoesNotReturn]
+    private static void ThrowSendError(int errno, bool waiting)
+    {
+        if (waiting)
+        {
+            ThrowHelper.Throw(errno, Libc.Operation.PollOut, "socket");
+        }
+
+        ThrowHelper.Throw(errno, ScmRights.SendOperation, "socket", hint: FdHint(errno));
     }
 
     /// <summary>
@@ -71,7 +71,7 @@ public static class UnixFdPassing
             int sent;
             using (var s = new HandleLease(socket.SafeHandle))
             {
-                errno = ScmRights.Send(s.Fd, payload.Span, held.Fds, ScmRights.MSG_DONTWAIT, out sent);
+                errno = ScmRights.SendCopy(s.Fd, payload.Span, held.Fds, ScmRights.MSG_DONTWAIT, out sent);
             }
 
             if (errno == 0)
@@ -100,13 +100,18 @@ public static class UnixFdPassing
     /// unaffected.</exception>
     /// <exception cref="DrmException">recvmsg (or the wait for data) failed; EMFILE (naming RLIMIT_NOFILE) when this
     /// process's fd table could not take the message's fds, which the kernel then dropped.</exception>
-    [SkipLocalsInit] // fds[..count] is all that is read, and recvmsg wrote it
+    [SkipLocalsInit] // the control room is read only as far as recvmsg wrote it
     public static ReceivedFds ReceiveWithFds(this Socket socket, Span<byte> buffer, int maxFds = MaxFdsPerMessage)
     {
         Validate(socket, buffer.Length, maxFds);
-        Span<int> fds = stackalloc int[ScmRights.ReceiveFdCapacity(maxFds)];
-        Receive(socket, buffer, maxFds, fds, out int count, out int received);
-        return ReceivedFds.Own(received, fds[..count]);
+        ScmRights.ControlRoom room;
+        int count, received;
+        while (!TryReceiveInto(socket, buffer, maxFds, 0, out room, out count, out received))
+        {
+            WaitReadable(socket);
+        }
+
+        return ReceivedFds.Own(received, ScmRights.Fds(ref room, count));
     }
 
     /// <summary>Asynchronous <see cref="ReceiveWithFds"/>, cancellable; the same exceptions.</summary>
@@ -150,15 +155,20 @@ public static class UnixFdPassing
     /// <exception cref="InvalidDataException">As <see cref="ReceiveWithFds"/>; the body is not called and every fd
     /// that arrived has been closed.</exception>
     /// <exception cref="DrmException">As <see cref="ReceiveWithFds"/>.</exception>
-    [SkipLocalsInit] // fds[..count] is all that is read, and recvmsg wrote it
+    [SkipLocalsInit] // the control room is read only as far as recvmsg wrote it
     public static int ReceiveScoped<TState>(this Socket socket, Span<byte> buffer, int maxFds, ref TState state, BorrowedReceivedFdsAction<TState> body)
         where TState : allows ref struct
     {
         ArgumentNullException.ThrowIfNull(body);
         Validate(socket, buffer.Length, maxFds);
-        Span<int> fds = stackalloc int[ScmRights.ReceiveFdCapacity(maxFds)];
-        Receive(socket, buffer, maxFds, fds, out int count, out int received);
-        Span<int> lent = fds[..count];
+        ScmRights.ControlRoom room;
+        int count, received;
+        while (!TryReceiveInto(socket, buffer, maxFds, 0, out room, out count, out received))
+        {
+            WaitReadable(socket);
+        }
+
+        Span<int> lent = ScmRights.Fds(ref room, count);
         try
         {
             body(new BorrowedReceivedFds(received, lent), ref state);
@@ -173,68 +183,75 @@ public static class UnixFdPassing
         return received;
     }
 
-    /// <summary>One vetted message into <paramref name="fds"/>, waiting (poll) while the socket has none.</summary>
-    private static void Receive(Socket socket, Span<byte> buffer, int maxFds, Span<int> fds, out int count, out int received)
+    /// <summary>Waits (poll) until the socket has a message; a failed wait throws.</summary>
+    private static void WaitReadable(Socket socket)
     {
-        while (!TryReceiveInto(socket, buffer, maxFds, 0, fds, out count, out received))
-        {
-            using var s = new HandleLease(socket.SafeHandle);
-            ThrowHelper.ThrowIfError(Libc.Poll(s.Fd, Libc.POLLIN), Libc.Operation.PollIn, "socket");
-        }
+        using var s = new HandleLease(socket.SafeHandle);
+        ThrowHelper.ThrowIfError(Libc.Poll(s.Fd, Libc.POLLIN), Libc.Operation.PollIn, "socket");
     }
 
     /// <summary>null when nothing is there yet (EAGAIN).</summary>
-    [SkipLocalsInit] // fds[..count] is all that is read, and recvmsg wrote it
-    private static ReceivedFds? TryReceive(Socket socket, Span<byte> buffer, int maxFds, int flags)
-    {
-        Span<int> fds = stackalloc int[ScmRights.ReceiveFdCapacity(maxFds)];
-        return TryReceiveInto(socket, buffer, maxFds, flags, fds, out int count, out int received) ? ReceivedFds.Own(received, fds[..count]) : null;
-    }
+    [SkipLocalsInit] // the control room is read only as far as recvmsg wrote it
+    private static ReceivedFds? TryReceive(Socket socket, Span<byte> buffer, int maxFds, int flags) =>
+        TryReceiveInto(socket, buffer, maxFds, flags, out ScmRights.ControlRoom room, out int count, out int received)
+            ? ReceivedFds.Own(received, ScmRights.Fds(ref room, count))
+            : null;
 
     /// <summary>
-    /// One recvmsg into <paramref name="fds"/>, vetted: false on EAGAIN (no fds); on any error or refused message
-    /// every fd that arrived is closed before the exception. On true, <paramref name="fds"/>[..count] are this
-    /// process's, unchecked for kind.
+    /// One recvmsg into <paramref name="room"/>, vetted: false on EAGAIN (no fds); on any error or refused message
+    /// every fd that arrived is closed before the exception. On true, the <paramref name="count"/> fds of
+    /// <see cref="ScmRights.Fds"/> are this process's, unchecked for kind.
     /// </summary>
-    private static bool TryReceiveInto(Socket socket, Span<byte> buffer, int maxFds, int flags, Span<int> fds, out int count, out int received)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryReceiveInto(Socket socket, Span<byte> buffer, int maxFds, int flags, out ScmRights.ControlRoom room, out int count, out int received)
     {
-        int errno;
-        int msgFlags;
-        using (var s = new HandleLease(socket.SafeHandle))
-        {
-            errno = ScmRights.Receive(s.Fd, buffer, maxFds, flags, fds, out count, out received, out msgFlags);
-        }
-
+        int errno = ScmRights.Receive(socket.SafeHandle, buffer, maxFds, flags, out room, out received, out int msgFlags, out count);
         if (errno == Errno.EAGAIN)
         {
             return false;
         }
 
-        ThrowHelper.ThrowIfError(errno, ScmRights.ReceiveOperation, "socket"); // an error leaves no fds (count 0)
-        if ((msgFlags & ScmRights.MSG_CTRUNC) != 0 && count < maxFds)
+        ThrowHelper.ThrowIfError(errno, ScmRights.ReceiveOperation, "socket"); // an error leaves no fds
+        if ((msgFlags & (ScmRights.MSG_CTRUNC | ScmRights.MSG_TRUNC)) != 0 || count > maxFds)
         {
-            // Truncated with room to spare: the kernel failed to install an fd here (scm_detach_fds stops at the first
-            // failure and drops the rest), so this process, not the peer, is the problem: almost always EMFILE.
-            BorrowedReceivedFds.CloseRemaining(fds[..count]);
-            ThrowHelper.Throw(Errno.EMFILE, ScmRights.ReceiveOperation, "socket", hint:
-                $"The kernel could install only {count} of the message's fds in this process (closed now) and dropped the rest; a security module refusing an fd looks the same");
-        }
-
-        string? problem = (msgFlags & ScmRights.MSG_CTRUNC) != 0 || count > maxFds
-            ? $"the peer sent more fds than the {maxFds} allowed{((msgFlags & ScmRights.MSG_CTRUNC) != 0 ? " (MSG_CTRUNC)" : "")}"
-            : (msgFlags & ScmRights.MSG_TRUNC) != 0
-                ? $"the message was larger than the {buffer.Length}-byte buffer (MSG_TRUNC)"
-                : null;
-        if (problem is not null)
-        {
-            BorrowedReceivedFds.CloseRemaining(fds[..count]);
-            throw new InvalidDataException($"recvmsg: {problem}; the {count} fd(s) that arrived were closed.");
+            Refuse(ScmRights.Fds(ref room, count), maxFds, msgFlags, buffer.Length);
         }
 
         return true;
     }
 
+    /// <summary>Closes the fds of a message that cannot be taken and throws why.</summary>
+    [DoesNotReturn]
+    private static void Refuse(Span<int> fds, int maxFds, int msgFlags, int bufferLength)
+    {
+        int count = fds.Length;
+        BorrowedReceivedFds.CloseRemaining(fds);
+        if ((msgFlags & ScmRights.MSG_CTRUNC) != 0 && count < maxFds)
+        {
+            // Truncated with room to spare: the kernel failed to install an fd here (scm_detach_fds stops at the first
+            // failure and drops the rest), so this process, not the peer, is the problem: almost always EMFILE.
+            ThrowHelper.Throw(Errno.EMFILE, ScmRights.ReceiveOperation, "socket", hint:
+                $"The kernel could install only {count} of the message's fds in this process (closed now) and dropped the rest; a security module refusing an fd looks the same");
+        }
+
+        string problem = (msgFlags & ScmRights.MSG_CTRUNC) != 0 || count > maxFds
+            ? $"the peer sent more fds than the {maxFds} allowed{((msgFlags & ScmRights.MSG_CTRUNC) != 0 ? " (MSG_CTRUNC)" : "")}"
+            : $"the message was larger than the {bufferLength}-byte buffer (MSG_TRUNC)";
+        throw new InvalidDataException($"recvmsg: {problem}; the {count} fd(s) that arrived were closed.");
+    }
+
+    /// <summary>The arguments' checks, inlined (a few compares); the throwing, with its messages, is not.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Validate(Socket socket, int bytes, int fds, [CallerArgumentExpression(nameof(fds))] string? fdsName = null)
+    {
+        if (socket is null || socket.AddressFamily != AddressFamily.Unix || bytes == 0 || (uint)fds > MaxFdsPerMessage)
+        {
+            ThrowInvalid(socket, bytes, fds, fdsName);
+        }
+    }
+
+    [DoesNotReturn]
+    private static void ThrowInvalid(Socket? socket, int bytes, int fds, string? fdsName)
     {
         ArgumentNullException.ThrowIfNull(socket);
         if (socket.AddressFamily != AddressFamily.Unix)
@@ -245,6 +262,7 @@ public static class UnixFdPassing
         ArgumentOutOfRangeException.ThrowIfZero(bytes, "payload");
         ArgumentOutOfRangeException.ThrowIfNegative(fds, fdsName);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(fds, MaxFdsPerMessage, fdsName);
+        throw new UnreachableException();
     }
 
     private static string? FdHint(int errno) => errno switch
