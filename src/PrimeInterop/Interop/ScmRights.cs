@@ -70,12 +70,13 @@ internal static unsafe partial class ScmRights
         public nuint iov_len;
     }
 
-    // The per-message paths (SendLeased, Receive) are each one frame with their P/Invoke in it, and the socket and
-    // fds are leased without a try region around the syscall: the JIT inlines a P/Invoke only outside one, and every
-    // further method with a P/Invoke of its own pays for setting up its frame. Nothing between a lease and its release
-    // throws (the syscalls report errno values). Measured under the rig's icount clock (issue 8), against the same
-    // calls spread over five methods with the fds copied between them: about 350 instructions less per message sent
-    // and received back, of about 20,000 (most of them the kernel's).
+    // The per-message paths (SendLeased, and Receive, which is inlined into its caller) each make their syscall in
+    // one frame, with the fds written into and read from the control message itself: every further method that
+    // makes a P/Invoke sets up a P/Invoke frame on each call.
+    // The socket and the fds are leased with no try region: nothing between a lease and its release throws (the
+    // syscalls report errno values). Measured under the rig's icount clock (issue 8), against the same calls spread
+    // over five methods with the fds copied between them: about 350 instructions less per message sent and received
+    // back, of about 20,000 (most of them the kernel's).
 
     /// <summary>The control room of a message that carries <paramref name="fdCount"/> fds: 0 for none.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
