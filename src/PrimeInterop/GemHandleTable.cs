@@ -1,3 +1,6 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using PrimeInterop.Interop;
 
@@ -30,12 +33,36 @@ namespace PrimeInterop;
 /// </summary>
 internal sealed class GemHandleTable
 {
+    /// <summary>Handles below this number are found by index; a file with more handles at once than this is rare.</summary>
+    internal const int DefaultMaxSlots = 1 << 16;
+
     private readonly Lock _lock = new();
-    private readonly Dictionary<uint, Entry> _entries = [];
     private readonly Stack<Entry> _free = new(); // entries of closed handles, for reuse
-    private Entry? _spare; // taken before a kernel call (see TakeSpare)
-    private int _entriesCapacity; // room known to be in _entries and _free: growing them is one comparison until full
-    private int _freeCapacity;
+    private readonly int _maxSlots;
+
+    // The kernel numbers a file's handles from 1 and gives out the lowest free number (idr), so they stay dense: an
+    // array indexed by the number finds an entry in one bounds check, where a dictionary took a hash and a probe on
+    // every import and last release (about 140 instructions of a lane round trip in the rig). Numbers at or above
+    // _maxSlots (a file holding that many handles at once) are kept in _far instead, so no number can make the array
+    // huge. Every entry with a number below _maxSlots is in _slots, below its length.
+    private Entry?[] _slots;
+    private Dictionary<uint, Entry>? _far;
+    private int _count;
+    private Entry? _spare; // taken before a kernel call (see Reserve)
+    private int _freeCapacity; // room known to be in _free: growing it is one comparison until full
+
+    public GemHandleTable()
+        : this(DefaultMaxSlots)
+    {
+    }
+
+    /// <summary>A table whose array holds numbers below <paramref name="maxSlots"/> (tests lower it to reach the dictionary).</summary>
+    internal GemHandleTable(int maxSlots)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxSlots, 2);
+        _maxSlots = maxSlots;
+        _slots = new Entry?[Math.Min(64, maxSlots)];
+    }
 
     /// <summary>How many distinct objects are in the table.</summary>
     public int Count
@@ -44,7 +71,7 @@ internal sealed class GemHandleTable
         {
             lock (_lock)
             {
-                return _entries.Count;
+                return _count;
             }
         }
     }
@@ -54,7 +81,7 @@ internal sealed class GemHandleTable
     {
         lock (_lock)
         {
-            return _entries.TryGetValue(handle, out Entry? e) ? Volatile.Read(ref e.References) : 0;
+            return Find(handle) is Entry e ? Volatile.Read(ref e.References) : 0;
         }
     }
 
@@ -63,9 +90,9 @@ internal sealed class GemHandleTable
     {
         lock (_lock)
         {
-            TakeSpare();
+            Reserve();
             int errno = DrmPrime.FdToHandle(deviceFd, dmaBufFd, out uint handle);
-            entry = errno == 0 ? AddReference(handle, isDumb: false) : null;
+            entry = errno == 0 ? AddReference(deviceFd, handle, isDumb: false) : null;
             return errno;
         }
     }
@@ -83,9 +110,9 @@ internal sealed class GemHandleTable
     {
         lock (_lock)
         {
-            TakeSpare();
+            Reserve();
             int errno = DrmModeDumb.Create(deviceFd, ref arg);
-            entry = errno == 0 ? AddReference(arg.handle, isDumb: true) : null;
+            entry = errno == 0 ? AddReference(deviceFd, arg.handle, isDumb: true) : null;
             return errno;
         }
     }
@@ -95,8 +122,8 @@ internal sealed class GemHandleTable
     {
         lock (_lock)
         {
-            TakeSpare();
-            return AddReference(handle, isDumb: false);
+            Reserve();
+            return AddReference(deviceFd: -1, handle, isDumb: false);
         }
     }
 
@@ -132,9 +159,10 @@ internal sealed class GemHandleTable
     {
         lock (_lock)
         {
-            if (!_entries.TryGetValue(handle, out Entry? e) || Volatile.Read(ref e.References) <= 0)
+            Entry? e = Find(handle);
+            if (e is null || Volatile.Read(ref e.References) <= 0)
             {
-                throw new InvalidOperationException($"GEM handle {handle} released more often than it was acquired.");
+                ThrowOverReleased(handle);
             }
 
             return ReleaseLocked(deviceFd, e);
@@ -152,7 +180,7 @@ internal sealed class GemHandleTable
         if (left < 0)
         {
             Interlocked.Increment(ref e.References);
-            throw new InvalidOperationException($"GEM handle {e.Handle} released more often than it was acquired.");
+            ThrowOverReleased(e.Handle);
         }
 
         if (_free.Count == _freeCapacity)
@@ -160,37 +188,134 @@ internal sealed class GemHandleTable
             _freeCapacity = _free.EnsureCapacity(_free.Count + 1); // the push below must not fail (out of memory) after the close
         }
 
-        _entries.Remove(e.Handle);
+        Remove(e.Handle);
         int errno = e.IsDumb ? DrmModeDumb.Destroy(deviceFd, e.Handle) : Drm.GemClose(deviceFd, e.Handle);
         _free.Push(e);
         return errno;
     }
 
+    // Cold: the lane inlines the release into the caller's scope, where an interpolated string's handler would be
+    // zeroed in the prolog on every call.
+    [DoesNotReturn]
+    private static void ThrowOverReleased(uint handle) =>
+        throw new InvalidOperationException($"GEM handle {handle} released more often than it was acquired.");
+
+    private Entry? Find(uint handle) => handle < (uint)_slots.Length ? _slots[handle] : _far?.GetValueOrDefault(handle);
+
+    private void Remove(uint handle)
+    {
+        if (handle < (uint)_slots.Length)
+        {
+            _slots[handle] = null;
+        }
+        else
+        {
+            _far!.Remove(handle);
+        }
+
+        _count--;
+    }
+
     /// <summary>
-    /// Makes sure an entry and a dictionary slot are at hand for a new object; under the lock, before the kernel call,
-    /// so that nothing can fail to allocate once the kernel has given a handle (it would leak in the kernel).
+    /// Makes sure an entry and room for its number are at hand for a new object; under the lock, before the kernel
+    /// call, so that nothing can fail to allocate once the kernel has given a handle (it would leak in the kernel).
+    /// The next number the kernel gives is at most one above the handles the file holds; if the file holds handles
+    /// the table does not know of (made through <see cref="DrmDevice.FileHandle"/>), <see cref="AddUnreserved"/>
+    /// makes the room after the call, and closes the new handle again should that fail.
     /// </summary>
-    private void TakeSpare()
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Reserve()
     {
         _spare ??= _free.TryPop(out Entry? free) ? free : new Entry();
-        if (_entries.Count == _entriesCapacity)
+        if (_count + 2 > _slots.Length)
         {
-            _entriesCapacity = _entries.EnsureCapacity(_entries.Count + 1);
+            ReserveNumber();
         }
     }
 
-    private Entry AddReference(uint handle, bool isDumb)
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReserveNumber()
     {
-        ref Entry? e = ref CollectionsMarshal.GetValueRefOrAddDefault(_entries, handle, out bool exists);
-        if (!exists)
+        if (_slots.Length < _maxSlots)
         {
-            e = _spare!;
-            _spare = null;
-            e.Handle = handle;
-            e.IsDumb = isDumb;
+            Grow(_count + 2);
         }
 
-        Interlocked.Increment(ref e!.References);
+        if (_count + 2 > _slots.Length)
+        {
+            _far ??= [];
+            _far.EnsureCapacity(_far.Count + 1);
+        }
+    }
+
+    /// <summary>Makes the array hold numbers below <paramref name="length"/> (at most <see cref="_maxSlots"/>).</summary>
+    private void Grow(int length)
+    {
+        int grown = (int)Math.Min((uint)_maxSlots, Math.Max(BitOperations.RoundUpToPowerOf2((uint)length), (uint)_slots.Length * 2));
+        Entry?[] slots = new Entry?[grown];
+        _slots.CopyTo(slots, 0);
+        _slots = slots;
+    }
+
+    /// <summary>One more reference on <paramref name="handle"/>, which the kernel has just given (or a caller adopts).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Entry AddReference(int deviceFd, uint handle, bool isDumb)
+    {
+        Entry?[] slots = _slots;
+        if (handle >= (uint)slots.Length)
+        {
+            return AddUnreserved(deviceFd, handle, isDumb);
+        }
+
+        ref Entry? e = ref slots[handle];
+        e ??= NewEntry(handle, isDumb);
+        Interlocked.Increment(ref e.References);
+        return e;
+    }
+
+    /// <summary>
+    /// <see cref="AddReference"/> of a number beyond the array: the array grows to hold it, or it goes to the
+    /// dictionary. That allocates after the kernel call; if it fails, the kernel's new handle is closed again
+    /// (<paramref name="deviceFd"/> -1: an adopted handle, which stays the caller's).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Entry AddUnreserved(int deviceFd, uint handle, bool isDumb)
+    {
+        try
+        {
+            if (handle < (uint)_maxSlots)
+            {
+                Grow((int)handle + 1);
+            }
+            else
+            {
+                _far ??= [];
+                _far.EnsureCapacity(_far.Count + 1); // the add below then allocates nothing
+            }
+        }
+        catch (OutOfMemoryException) when (deviceFd >= 0)
+        {
+            // Only a number new to the table gets here (one beyond the array is in no entry; one in the dictionary
+            // needs no room), so no reference of anyone else's is closed.
+            _ = isDumb ? DrmModeDumb.Destroy(deviceFd, handle) : Drm.GemClose(deviceFd, handle);
+            throw;
+        }
+
+        ref Entry? e = ref handle < (uint)_slots.Length
+            ? ref _slots[handle]
+            : ref CollectionsMarshal.GetValueRefOrAddDefault(_far!, handle, out _);
+        e ??= NewEntry(handle, isDumb);
+        Interlocked.Increment(ref e.References);
+        return e;
+    }
+
+    private Entry NewEntry(uint handle, bool isDumb)
+    {
+        Entry e = _spare!;
+        _spare = null;
+        e.Handle = handle;
+        e.IsDumb = isDumb;
+        _count++;
         return e;
     }
 

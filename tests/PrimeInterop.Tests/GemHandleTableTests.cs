@@ -116,4 +116,117 @@ public sealed class GemHandleTableTests
 
         oracle.Verify();
     }
+
+    [Fact]
+    public void Numbers_beyond_the_tables_array_are_counted_deduplicated_and_closed_once()
+    {
+        using var oracle = new LeakOracle();
+        using (var card = KernelEnv.OpenVgemCard())
+        using (var render = KernelEnv.OpenVgemRender())
+        {
+            var dumbs = new List<DumbBuffer>();
+            var fds = new List<DmaBuf>();
+            try
+            {
+                for (int i = 0; i < 8; i++)
+                {
+                    dumbs.Add(card.CreateDumbBuffer(16, 16, 32));
+                    fds.Add(card.ExportDmaBuf(dumbs[i].Handle));
+                }
+
+                using var file = new HandleLease(render.FileHandle);
+                int deviceFd = file.Fd;
+                var table = new GemHandleTable(maxSlots: 4); // numbers 4 and up live in the dictionary
+                var entries = new GemHandleTable.Entry[fds.Count];
+                for (int i = 0; i < fds.Count; i++)
+                {
+                    using var a = new HandleLease(fds[i]);
+                    Assert.Equal(0, table.ImportEntry(deviceFd, a.Fd, out GemHandleTable.Entry? e));
+                    entries[i] = e!;
+                }
+
+                Assert.Contains(entries, e => e.Handle >= 4);
+                Assert.Equal(fds.Count, table.Count);
+                for (int i = 0; i < fds.Count; i++)
+                {
+                    using var a = new HandleLease(fds[i]);
+                    Assert.Equal(0, table.ImportEntry(deviceFd, a.Fd, out GemHandleTable.Entry? again));
+                    Assert.Same(entries[i], again); // one entry per object, wherever its number is kept
+                    Assert.Equal(2, table.ReferencesOf(entries[i].Handle));
+                }
+
+                Assert.Equal(fds.Count, table.Count);
+                foreach (GemHandleTable.Entry e in entries)
+                {
+                    uint number = e.Handle;
+                    Assert.Equal(0, table.Release(deviceFd, e));
+                    Assert.True(LeakOracle.HandleIsOpen(render.FileHandle, number), "one reference is left");
+                    Assert.Equal(0, table.Release(deviceFd, e));
+                    Assert.False(LeakOracle.HandleIsOpen(render.FileHandle, number), "the last release closes the handle");
+                    Assert.Equal(0, table.ReferencesOf(number));
+                }
+
+                Assert.Equal(0, table.Count);
+            }
+            finally
+            {
+                fds.ForEach(f => f.Dispose());
+                dumbs.ForEach(d => d.Dispose());
+            }
+        }
+
+        oracle.Verify();
+    }
+
+    [Fact]
+    public void A_number_beyond_the_reserved_room_because_the_file_holds_handles_the_table_never_saw_is_counted_and_closed()
+    {
+        using var oracle = new LeakOracle();
+        using (var card = KernelEnv.OpenVgemCard())
+        using (var render = KernelEnv.OpenVgemRender())
+        {
+            using var dumb = card.CreateDumbBuffer(16, 16, 32);
+            using var fd = card.ExportDmaBuf(dumb.Handle);
+            using var file = new HandleLease(render.FileHandle);
+            int deviceFd = file.Fd;
+
+            // 100 handles made on this file outside the table (through FileHandle, as a driver-specific ioctl would):
+            // the kernel's next number is past the room the table reserved for an empty table.
+            var foreign = new List<uint>();
+            var foreignDumbs = new List<DumbBuffer>();
+            try
+            {
+                for (int i = 0; i < 100; i++)
+                {
+                    foreignDumbs.Add(card.CreateDumbBuffer(16, 16, 32));
+                    using var exported = card.ExportDmaBuf(foreignDumbs[i].Handle);
+                    using var lease = new HandleLease(exported);
+                    Assert.Equal(0, DrmPrime.FdToHandle(deviceFd, lease.Fd, out uint h));
+                    foreign.Add(h);
+                }
+
+                var table = new GemHandleTable();
+                using var a = new HandleLease(fd);
+                Assert.Equal(0, table.ImportEntry(deviceFd, a.Fd, out GemHandleTable.Entry? entry));
+                Assert.True(entry!.Handle > 100, $"handle {entry.Handle}: the foreign handles hold 1-100");
+                Assert.Equal(0, table.ImportEntry(deviceFd, a.Fd, out GemHandleTable.Entry? again));
+                Assert.Same(entry, again);
+                Assert.Equal(2, table.ReferencesOf(entry.Handle));
+                Assert.Equal(1, table.Count);
+                uint number = entry.Handle;
+                Assert.Equal(0, table.Release(deviceFd, entry));
+                Assert.Equal(0, table.Release(deviceFd, entry));
+                Assert.False(LeakOracle.HandleIsOpen(render.FileHandle, number), "the last release closes the handle");
+                Assert.True(foreign.TrueForAll(h => LeakOracle.HandleIsOpen(render.FileHandle, h)), "the table closed only its own handle");
+                Assert.Equal(0, table.Count);
+            }
+            finally
+            {
+                foreign.ForEach(h => Drm.GemClose(deviceFd, h));
+                foreignDumbs.ForEach(d => d.Dispose());
+            }
+        }
+
+        oracle.Verify();
+    }
 }
