@@ -479,19 +479,20 @@ internal static unsafe partial class Floor
     /// (so a concurrent last release cannot close the handle the kernel just returned), and across the last release's
     /// count and GEM_CLOSE (so no import can return a number that is being closed). A release that is not the last
     /// takes no lock: one compare-exchange on the entry's count above 1 (only the locked path takes it from 1 to 0).
-    /// Entries are pooled, so a new object costs no allocation. And no error may leak a kernel handle: what recording
-    /// a new handle needs (an entry, a dictionary slot) is made sure of before FD_TO_HANDLE, and room in the pool
-    /// before GEM_CLOSE, so running out of memory cannot strike between the kernel call and its bookkeeping. The
-    /// library's table (GemHandleTable) works the same way; this one has no argument checks, errno plumbing or dumb
-    /// buffers.
+    /// Entries are pooled, so a new object costs no allocation, and found by handle number in an array (the kernel
+    /// numbers a file's handles densely from 1). And no error may leak a kernel handle: what recording a new handle
+    /// needs (an entry; the array is made once, big enough for the bench's numbers) is made sure of before
+    /// FD_TO_HANDLE, and room in the pool before GEM_CLOSE, so running out of memory cannot strike between the kernel
+    /// call and its bookkeeping. The library's table (GemHandleTable) works the same way; this one has no argument
+    /// checks, errno plumbing, dumb buffers, growing array or dictionary for numbers beyond it.
     /// </summary>
     public sealed class Table
     {
         private readonly Lock _lock = new();
-        private readonly Dictionary<uint, Entry> _entries = [];
+        private readonly Entry?[] _slots = new Entry?[1 << 16]; // indexed by handle number, as the library's; made once, big enough for the bench
         private readonly Stack<Entry> _free = new();
         private Entry? _spare;
-        private int _entriesCapacity, _freeCapacity;
+        private int _freeCapacity;
 
         public Entry Import(int device, int dmaBuf)
         {
@@ -499,26 +500,17 @@ internal static unsafe partial class Floor
             {
                 // Before the kernel call, what recording its handle needs: once FD_TO_HANDLE returned, running out
                 // of memory would leak the handle in the kernel (the library's table does the same).
-                Entry spare = _spare ?? (_free.TryPop(out Entry? free) ? free : new Entry());
-                if (_entries.Count == _entriesCapacity)
-                {
-                    _entriesCapacity = _entries.EnsureCapacity(_entries.Count + 1);
-                }
-
+                _spare ??= _free.TryPop(out Entry? free) ? free : new Entry();
                 uint h = Floor.Import(device, dmaBuf);
-                ref Entry? e = ref CollectionsMarshal.GetValueRefOrAddDefault(_entries, h, out bool exists);
-                if (!exists)
+                ref Entry? e = ref _slots[h];
+                if (e is null)
                 {
-                    e = spare;
+                    e = _spare;
                     _spare = null;
                     e.Handle = h;
                 }
-                else if (_spare is null)
-                {
-                    _spare = spare;
-                }
 
-                Interlocked.Increment(ref e!.References);
+                Interlocked.Increment(ref e.References);
                 return e;
             }
         }
@@ -528,7 +520,7 @@ internal static unsafe partial class Floor
         {
             lock (_lock)
             {
-                _entries.Remove(handle);
+                _slots[handle] = null;
             }
         }
 
@@ -554,7 +546,7 @@ internal static unsafe partial class Floor
                         _freeCapacity = _free.EnsureCapacity(_free.Count + 1); // the push after GEM_CLOSE cannot fail
                     }
 
-                    _entries.Remove(e.Handle);
+                    _slots[e.Handle] = null;
                     ulong arg = e.Handle;
                     Check(Sys(device, GemClose, &arg));
                     _free.Push(e);
