@@ -42,25 +42,40 @@ internal sealed class HandleLeases : IDisposable
     {
         _handles = handles.ToArray();
         Fds = new int[_handles.Length];
-        try
-        {
-            for (; _held < _handles.Length; _held++)
-            {
-                SafeHandle h = _handles[_held] ?? throw new ArgumentNullException(nameof(handles), $"fd #{_held} is null.");
-                bool added = false;
-                h.DangerousAddRef(ref added);
-                Fds[_held] = (int)h.DangerousGetHandle();
-            }
-        }
-        catch
-        {
-            Dispose();
-            throw;
-        }
+        AddRefAll(_handles, Fds);
+        _held = _handles.Length;
     }
 
     /// <summary>The fds, in order; valid until <see cref="Dispose"/>.</summary>
     public int[] Fds { get; }
+
+    /// <summary>
+    /// References every handle of <paramref name="fds"/>, writing its fd to <paramref name="into"/>: all or none. A null
+    /// or closed handle releases the ones before it and throws (ArgumentNullException, ObjectDisposedException).
+    /// </summary>
+    public static void AddRefAll(ReadOnlySpan<SafeHandle> fds, Span<int> into)
+    {
+        int held = 0;
+        try
+        {
+            for (; held < fds.Length; held++)
+            {
+                SafeHandle h = fds[held] ?? throw new ArgumentNullException(nameof(fds), $"fd #{held} is null.");
+                bool added = false;
+                h.DangerousAddRef(ref added);
+                into[held] = (int)h.DangerousGetHandle();
+            }
+        }
+        catch
+        {
+            for (int i = 0; i < held; i++)
+            {
+                fds[i].DangerousRelease();
+            }
+
+            throw;
+        }
+    }
 
     public void Dispose()
     {

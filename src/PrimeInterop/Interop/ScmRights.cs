@@ -133,28 +133,15 @@ internal static unsafe partial class ScmRights
     /// <summary>References the socket and every fd, writing the fds to <paramref name="into"/>: all or none.</summary>
     private static int LeaseAll(SafeHandle socket, ReadOnlySpan<SafeHandle> fds, int* into)
     {
-        int held = 0;
         bool socketHeld = false;
         try
         {
             socket.DangerousAddRef(ref socketHeld);
-            for (; held < fds.Length; held++)
-            {
-                SafeHandle h = fds[held] ?? throw new ArgumentNullException(nameof(fds), $"fd #{held} is null.");
-                bool added = false;
-                h.DangerousAddRef(ref added);
-                into[held] = (int)h.DangerousGetHandle();
-            }
-
+            HandleLeases.AddRefAll(fds, new Span<int>(into, fds.Length));
             return (int)socket.DangerousGetHandle();
         }
         catch
         {
-            for (int i = 0; i < held; i++)
-            {
-                fds[i].DangerousRelease();
-            }
-
             if (socketHeld)
             {
                 socket.DangerousRelease();
