@@ -135,7 +135,17 @@ public sealed partial class DmaBuf : FileDescriptorHandle
         int errno = Libc.Mmap(lease.Fd, (nuint)length, prot, offset, out IntPtr address);
         ThrowHelper.ThrowIfError(errno, Libc.Operation.Mmap, "dma-buf", fd: lease.Fd, hint: errno == Errno.EACCES
             ? "a writable mapping needs a dma-buf exported with DmaBufExportFlags.ReadWrite" : null);
-        return new DmaBufMapping(this, address, length);
+        try
+        {
+            return new DmaBufMapping(this, address, length);
+        }
+        catch
+        {
+            // Out of memory, or this dma-buf disposed by another thread since the lease (its reference is refused):
+            // the range is unmapped again, not leaked.
+            _ = Libc.Munmap(address, (nuint)length);
+            throw;
+        }
     }
 
     /// <summary>
@@ -146,9 +156,11 @@ public sealed partial class DmaBuf : FileDescriptorHandle
     public SyncFile ExportSyncFile(DmaBufAccess access)
     {
         DmaBufMapping.ValidateAccess(access);
+        var syncFile = new SyncFile(fd: -1); // before the ioctl that makes the fd, so that nothing can fail between the two
         using var lease = new HandleLease(this);
         ThrowHelper.ThrowIfError(DmaBufUapi.ExportSyncFile(lease.Fd, (uint)access, out int syncFd), nameof(DmaBufUapi.DMA_BUF_IOCTL_EXPORT_SYNC_FILE), "dma-buf", fd: lease.Fd);
-        return new SyncFile(syncFd);
+        syncFile.Own(syncFd);
+        return syncFile;
     }
 
     /// <summary>
@@ -168,9 +180,11 @@ public sealed partial class DmaBuf : FileDescriptorHandle
     /// <summary>A second, independently owned, close-on-exec fd for the same dma-buf.</summary>
     public DmaBuf Duplicate()
     {
+        var copy = new DmaBuf(fd: -1, ownsHandle: true); // before the call that makes the fd, so that nothing can fail between the two
         using var lease = new HandleLease(this);
-        ThrowHelper.ThrowIfError(Libc.DupCloseOnExec(lease.Fd, out int copy), Libc.Operation.DupCloseOnExec, "dma-buf", fd: lease.Fd);
-        return new DmaBuf(copy, ownsHandle: true);
+        ThrowHelper.ThrowIfError(Libc.DupCloseOnExec(lease.Fd, out int fd), Libc.Operation.DupCloseOnExec, "dma-buf", fd: lease.Fd);
+        copy.Own(fd);
+        return copy;
     }
 
     /// <inheritdoc/>

@@ -90,7 +90,7 @@ public sealed partial class DrmDevice : IDisposable
             ThrowHelper.Throw(errno, Libc.Operation.Open, path, hint: OpenHint(errno));
         }
 
-        var file = new SafeFileHandle(fd, ownsHandle: true);
+        SafeFileHandle file = Libc.OwnFile(fd);
         try
         {
             // The path may have been replaced between stat and open: check what was opened, then make it blocking
@@ -249,7 +249,9 @@ public sealed partial class DrmDevice : IDisposable
         // An operation of a live handle: holding it keeps it from being closed under the ioctl, and keeps this
         // file open even after the device was disposed.
         using var held = handle.Lease();
-        return new DmaBuf(ExportFd(handle.Number, flags), ownsHandle: true);
+        var dmaBuf = new DmaBuf(fd: -1, ownsHandle: true); // before the ioctl: nothing may fail between the kernel making the fd and its owner
+        dmaBuf.Own(ExportFd(handle.Number, flags));
+        return dmaBuf;
     }
 
     // The per-frame paths (export, import, the lane) are kept to as few calls as they can be: under the rig's emulator

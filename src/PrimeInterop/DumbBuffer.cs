@@ -87,7 +87,15 @@ public sealed class DumbBuffer : IDisposable
         ThrowHelper.ThrowIfError(DrmModeDumb.Map(device.RawFd, number, out ulong offset), nameof(DrmModeDumb.DRM_IOCTL_MODE_MAP_DUMB), device.Path, gemHandle: number);
         int errno = Libc.Mmap(device.RawFd, (nuint)Size, Libc.PROT_READ | Libc.PROT_WRITE, (long)offset, out IntPtr address);
         ThrowHelper.ThrowIfError(errno, Libc.Operation.Mmap, device.Path, gemHandle: number);
-        return new DumbBufferMapping(address, (long)Size);
+        try
+        {
+            return new DumbBufferMapping(address, (long)Size);
+        }
+        catch
+        {
+            _ = Libc.Munmap(address, (nuint)Size); // out of memory: the range is unmapped again, not leaked
+            throw;
+        }
     }
 
     /// <summary>Drops this buffer's handle reference.</summary>

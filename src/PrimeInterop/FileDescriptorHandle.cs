@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using PrimeInterop.Interop;
 
@@ -15,6 +16,17 @@ public abstract class FileDescriptorHandle : SafeHandle
 
     private protected FileDescriptorHandle(int fd, bool ownsHandle)
         : base(new IntPtr(-1), ownsHandle) => SetHandle(new IntPtr(fd));
+
+    /// <summary>
+    /// Takes <paramref name="fd"/>, just made by the kernel, into an owner made for it with fd -1 before the call, as
+    /// P/Invoke's SafeHandle marshalling does: nothing (an allocation that fails) may come between the kernel making
+    /// an fd and its owner, or the fd would leak. Once.
+    /// </summary>
+    internal void Own(int fd)
+    {
+        Debug.Assert(IsInvalid && !IsClosed, "an fd is owned once, by an owner made for it");
+        SetHandle(new IntPtr(fd));
+    }
 
     /// <inheritdoc/>
     public override bool IsInvalid => handle.ToInt64() < 0;

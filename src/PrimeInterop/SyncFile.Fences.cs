@@ -70,10 +70,12 @@ public sealed partial class SyncFile
             throw new ArgumentOutOfRangeException(nameof(name), $"A sync_file name is at most {SyncFileUapi.NameLength - 1} bytes; '{name}' is {bytes.Length}.");
         }
 
+        var result = new SyncFile(fd: -1); // before the ioctl that makes the fd, so that nothing can fail between the two
         using var a = new HandleLease(first);
         using var b = new HandleLease(second);
         ThrowHelper.ThrowIfError(SyncFileUapi.Merge(a.Fd, b.Fd, bytes, out int merged), nameof(SyncFileUapi.SYNC_IOC_MERGE), "sync_file", fd: a.Fd);
-        return new SyncFile(merged); // sync_file_merge installs it with O_CLOEXEC
+        result.Own(merged); // sync_file_merge installs it with O_CLOEXEC
+        return result;
     }
 
     /// <inheritdoc/>

@@ -37,7 +37,7 @@ public static class Udmabuf
         ArgumentNullException.ThrowIfNull(name);
         CheckPageMultiple(size, nameof(size), allowZero: false);
         ThrowHelper.ThrowIfError(Memfd.Create(name, Memfd.MFD_CLOEXEC | Memfd.MFD_ALLOW_SEALING, out int fd), Libc.Operation.MemfdCreate, name);
-        var file = new SafeFileHandle(fd, ownsHandle: true);
+        SafeFileHandle file = Libc.OwnFile(fd);
         try
         {
             ThrowHelper.ThrowIfError(Memfd.Truncate(fd, size), Libc.Operation.Truncate, $"memfd '{name}'", fd: fd);
@@ -102,6 +102,7 @@ public static class Udmabuf
             items[i] = new UdmabufUapi.udmabuf_create_item { memfd = (uint)fd, offset = (ulong)r.Offset, size = (ulong)r.Length };
         }
 
+        var dmaBuf = new DmaBuf(fd: -1, ownsHandle: true); // before the ioctl that makes the fd, so that nothing can fail between the two
         int errno = Libc.Open(DevicePath, Libc.O_RDWR | Libc.O_CLOEXEC, out int device);
         ThrowHelper.ThrowIfError(errno, Libc.Operation.Open, DevicePath, hint: errno == Errno.ENOENT ? "this kernel has no udmabuf (CONFIG_UDMABUF)" : null);
         int created;
@@ -116,15 +117,20 @@ public static class Udmabuf
             Libc.Close(device);
         }
 
-        long total = ranges.Sum(r => r.Length);
-        ThrowHelper.ThrowIfError(errno, ranges.Count == 1 ? nameof(UdmabufUapi.UDMABUF_CREATE) : nameof(UdmabufUapi.UDMABUF_CREATE_LIST), DevicePath, hint: errno switch
+        if (errno != 0)
         {
-            Errno.EINVAL => string.Create(CultureInfo.InvariantCulture,
-                $"{total} bytes may exceed the kernel's size_limit_mb (/sys/module/udmabuf/parameters/size_limit_mb, 64 MiB by default)"),
-            Errno.ENOMEM => string.Create(CultureInfo.InvariantCulture, $"{total} bytes could not be pinned"),
-            _ => null,
-        });
-        return new DmaBuf(created, ownsHandle: true);
+            long total = ranges.Sum(r => r.Length);
+            ThrowHelper.Throw(errno, ranges.Count == 1 ? nameof(UdmabufUapi.UDMABUF_CREATE) : nameof(UdmabufUapi.UDMABUF_CREATE_LIST), DevicePath, hint: errno switch
+            {
+                Errno.EINVAL => string.Create(CultureInfo.InvariantCulture,
+                    $"{total} bytes may exceed the kernel's size_limit_mb (/sys/module/udmabuf/parameters/size_limit_mb, 64 MiB by default)"),
+                Errno.ENOMEM => string.Create(CultureInfo.InvariantCulture, $"{total} bytes could not be pinned"),
+                _ => null,
+            });
+        }
+
+        dmaBuf.Own(created);
+        return dmaBuf;
     }
 
     /// <summary>The kernel's rules (drivers/dma-buf/udmabuf.c), checked first so the error can say which one failed.</summary>
