@@ -160,7 +160,9 @@ internal sealed class ManagedBench : IDisposable
                 (Paths.RawDupImport, n, k => Floor.RawDupImport(render, held, k)),
                 (Paths.FloorDupImport, n, k => Floor.DupImport(render, held, k)),
                 (Paths.RulesDupImport, n, k => Floor.RulesDupImport(table, renderHold, render, _held, k)),
-                (Paths.RulesLaneDupImport, n, k => Floor.RulesLaneDupImport(table, renderHold, render, _held, k)));
+                (Paths.RulesLaneDupImport, n, k => Floor.RulesLaneDupImport(table, renderHold, render, _held, k)),
+                (Paths.PartHoldsDupImport, n, k => Floor.PartHoldsDupImport(renderHold, render, _held, k)),
+                (Paths.PartLockDupImport, n, k => Floor.PartLockDupImport(table, render, held, k)));
             table.Forget(heldHandle); // no GEM_CLOSE: the library's heldImport still holds the handle
         }
 

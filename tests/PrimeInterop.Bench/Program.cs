@@ -114,6 +114,8 @@ Console.WriteLine("""
                       rules-access with SYNC_END in a finally, where a `using` scope puts it; rules-fdpass-N
                       raw-fdpass with a lease on each DmaBuf sent and on the socket per call. A target these miss is
                       out of reach of any implementation that keeps the rules.
+      part-*          rules-lane-dup-import in parts: part-holds-dup-import its holds and release on every path, with no
+                      table or lock; part-lock-dup-import FD_TO_HANDLE inside the table's lock and nothing else.
     Each round runs every C loop (in-process, on the same fds) just before and just after the C# loops of its path,
     whose order flips every round; the C time is the mean of the two. Each group of paths (export; roundtrip with
     scale-10k; access; fdpass-1/4; dup-import) runs in a process of its own, warmed up on that group alone.
