@@ -16,7 +16,7 @@
 # (do not stream the guest console), RIG_LOCK (a file to flock around the guest's boot and run only, so that
 # several checkouts on one machine boot one guest at a time while their builds run side by side), RIG_ICOUNT=N
 # (TCG only: the guest clock counts instructions, 2^N ns each, and skips idle time: deterministic timings for
-# benchmarks, on one vCPU).
+# benchmarks, on one vCPU), RIG_SMP (vCPUs, default 2; build.cake gives 1 to each of two guests run side by side).
 #
 # Exit codes of `run`: the command's own exit code, 2 for a usage or setup error, and 3 (RIG_NO_RESULT) when the
 # guest produced no result (no boot, a crash, the timeout); build.cake knows 3 by the same name.
@@ -224,7 +224,8 @@ run() {
 
     # -smap: under QEMU 7.2's TCG a user-space hardware exception (a NullReferenceException, even one the program
     # catches) Oopses the guest kernel with SMAP on ("supervisor read access in user mode") and the run hangs.
-    local accel=(-accel tcg -cpu max,-smap) mode=${RIG_ACCEL:-tcg} smp=2
+    local accel=(-accel tcg -cpu max,-smap) mode=${RIG_ACCEL:-tcg} smp=${RIG_SMP:-2}
+    [[ $smp =~ ^[1-9][0-9]?$ ]] || die "RIG_SMP must be a number of vCPUs, not '$smp'"
     # RIG_ICOUNT=N: the guest's clock counts instructions (2^N ns each) instead of following the host's, and skips
     # idle time: a benchmark then measures work done, the same in every run, whatever else loads the host. One vCPU:
     # kernel 6.1 hangs bringing up a second one under icount (6.12 does not, but two vCPUs on QEMU's one icount
