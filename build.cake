@@ -204,7 +204,7 @@ IDisposable HoldRigLock()
         {
             return new System.IO.FileStream(path, System.IO.FileMode.OpenOrCreate, System.IO.FileAccess.Read, System.IO.FileShare.None);
         }
-        catch (System.IO.IOException)
+        catch (System.IO.IOException e) when (e.GetType() == typeof(System.IO.IOException)) // the lock is held; a missing directory is not waited for
         {
             if (!told) Information($"rig: waiting for {path} (another guest is running)");
             System.Threading.Thread.Sleep(1000);
