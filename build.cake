@@ -118,7 +118,20 @@ Task("Clean").Does(() =>
     if (DirectoryExists(artifacts)) DeleteDirectory(artifacts, new DeleteDirectorySettings { Recursive = true, Force = true });
 });
 
-Task("Native").Does(() => Run("make", "-s -C native"));
+// A missing toolchain or header names its package and the prerequisites command, never a compiler error.
+Task("Native").Does(() =>
+{
+    bool Has(string command, string args = "--version") =>
+        StartProcess("sh", new ProcessSettings { Arguments = $"-c \"{command} {args} >/dev/null 2>&1\"", Silent = true }) == 0;
+    var missing = new List<string>();
+    if (!Has("cc")) missing.Add("a C compiler (package gcc)");
+    if (!Has("make")) missing.Add("make (package make)");
+    if (!Has("pkg-config")) missing.Add("pkg-config (package pkg-config)");
+    else if (!Has("pkg-config", "--exists libdrm")) missing.Add("libdrm's headers (package libdrm-dev)");
+    if (missing.Count > 0)
+        throw new Exception($"missing native prerequisites: {string.Join(", ", missing)}; install them with: sudo bash tests/rig/rig.sh prereqs");
+    Run("make", "-s -C native");
+});
 
 Task("Build").IsDependentOn("Native").Does(() =>
 {

@@ -3,7 +3,8 @@
 # inside it, in a chroot of this machine's own root filesystem (shared read-only over 9p), from the current
 # directory. Results come back through a writable 9p share.
 #
-#   rig.sh prereqs                 install (as root with apt) or name the missing packages
+#   rig.sh prereqs                 install (as root, with apt) or name everything the build, the tests and the
+#                                  demo need but the .NET SDK: C and NativeAOT toolchains, libdrm, QEMU, weston
 #   rig.sh kernel a|b              build or fetch the kernel (cached under ~/.cache/primeinterop); prints its dir
 #   rig.sh run a|b OUTDIR -- CMD…  boot kernel a or b and run CMD inside; OUTDIR receives exit-code, uname,
 #                                  serial.log and whatever CMD writes to $RIG_OUT
@@ -47,11 +48,16 @@ maketemp() { local t; t=$(mktemp "${@:2}"); temps+=("$t"); printf -v "$1" '%s' "
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache="${RIG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/primeinterop}"
-packages=(qemu-system-x86 busybox-static cpio kmod linux-source-6.12 flex bison bc libelf-dev libssl-dev gcc make xz-utils
-          weston wayland-utils libgl1-mesa-dri libegl-mesa0) # weston runs in the guest (GL through Mesa's kms_swrast)
-# The commands the rig runs, and the package each comes from: a package can be installed and its command still
-# not found (an unprivileged user's PATH, a half-removed package).
-tools=(qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio depmod:kmod modprobe:kmod gcc:gcc make:make
+# Everything the README's two commands need besides the .NET SDK: the native helpers (gcc, make, libdrm through
+# pkg-config), NativeAOT (clang), the rig (QEMU, busybox, kernel A's build tools) and weston in the guest (GL through
+# Mesa's kms_swrast).
+packages=(gcc make pkg-config libdrm-dev clang
+          qemu-system-x86 busybox-static cpio kmod linux-source-6.12 flex bison bc libelf-dev libssl-dev xz-utils
+          weston wayland-utils libgl1-mesa-dri libegl-mesa0)
+# The commands the build and the rig run, and the package each comes from: a package can be installed and its command
+# still not found (an unprivileged user's PATH, a half-removed package).
+tools=(gcc:gcc cc:gcc make:make pkg-config:pkg-config clang:clang
+    qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio depmod:kmod modprobe:kmod
     flex:flex bison:bison bc:bc xz:xz-utils gzip:gzip apt-get:apt dpkg-deb:dpkg weston:weston wayland-info:wayland-utils)
 
 log() { printf 'rig: %s\n' "$*" >&2; }
@@ -73,6 +79,8 @@ prereqs() {
     for t in "${tools[@]}"; do
         command -v "${t%%:*}" >/dev/null || { log "command not found: ${t%%:*} (package ${t#*:})"; missing+=("${t#*:}"); }
     done
+    command -v pkg-config >/dev/null && ! pkg-config --exists libdrm && { log "libdrm's headers not found by pkg-config (package libdrm-dev)"; missing+=(libdrm-dev); }
+    command -v dotnet >/dev/null || log "dotnet not found: install the .NET 10 SDK (https://learn.microsoft.com/dotnet/core/install/linux-debian); it is not a Debian package"
     [ -x /bin/busybox ] || { log "/bin/busybox not found (the guest's shell; package busybox-static)"; missing+=(busybox-static); }
     [ -f /usr/src/linux-source-6.12.tar.xz ] || { log "/usr/src/linux-source-6.12.tar.xz not found (kernel A's source)"; missing+=(linux-source-6.12); }
     if [ ${#missing[@]} -gt 0 ]; then
