@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 
 namespace PrimeInterop.Hosting;
 
-internal sealed partial class DrmDeviceFactory(IOptions<PrimeInteropOptions> options, ILogger<DrmDeviceFactory> logger) : IDrmDeviceFactory
+internal sealed partial class DrmDeviceFactory(IOptionsMonitor<PrimeInteropOptions> options, PrimeInteropSections sections, ILogger<DrmDeviceFactory> logger) : IDrmDeviceFactory
 {
     public IReadOnlyList<DrmNode> EnumerateNodes()
     {
@@ -12,19 +12,23 @@ internal sealed partial class DrmDeviceFactory(IOptions<PrimeInteropOptions> opt
         return nodes;
     }
 
-    public DrmDevice Open()
+    public DrmDevice Open() => Open(Options.DefaultName);
+
+    public DrmDevice Open(string name)
     {
-        var o = options.Value;
-        return string.IsNullOrEmpty(o.DevicePath) ? Open(o.Driver, o.NodeType) : Opened(DrmDevice.Open(o.DevicePath));
+        ArgumentNullException.ThrowIfNull(name);
+        var o = options.Get(name); // validated: an OptionsValidationException names the section
+        string section = sections.Describe(name);
+        return string.IsNullOrEmpty(o.DevicePath) ? Opened(DrmDevice.OpenByDriver(o.Driver, o.NodeType), section) : Opened(DrmDevice.Open(o.DevicePath), section);
     }
 
-    public DrmDevice Open(string? driver, DrmNodeType nodeType) => Opened(DrmDevice.OpenByDriver(driver, nodeType));
+    public DrmDevice Open(string? driver, DrmNodeType nodeType) => Opened(DrmDevice.OpenByDriver(driver, nodeType), section: null);
 
-    private DrmDevice Opened(DrmDevice device)
+    private DrmDevice Opened(DrmDevice device, string? section)
     {
         try
         {
-            LogOpened(device.Path, device.Version, device.NodeType);
+            LogOpened(device.Path, device.Version, device.NodeType, section ?? "(not configured)");
             return device;
         }
         catch
@@ -37,6 +41,6 @@ internal sealed partial class DrmDeviceFactory(IOptions<PrimeInteropOptions> opt
     [LoggerMessage(Level = LogLevel.Debug, Message = "Found {Count} DRM node(s)")]
     private partial void LogEnumerated(int count);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Opened {Path} ({Driver}, {NodeType} node)")]
-    private partial void LogOpened(string path, DrmVersion driver, DrmNodeType nodeType);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Opened {Path} ({Driver}, {NodeType} node) for {Section}")]
+    private partial void LogOpened(string path, DrmVersion driver, DrmNodeType nodeType, string section);
 }

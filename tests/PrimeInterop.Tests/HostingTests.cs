@@ -77,4 +77,64 @@ public sealed class HostingTests
         Assert.True(device.FileHandle.IsClosed);
         oracle.Verify(); // the device's fd is closed: the container disposed it
     }
+
+    [Fact]
+    public void A_keyed_device_s_options_are_validated_with_messages_that_name_its_section()
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection([new("Devices:Display:NodeType", "9"), new("Devices:Display:Driver", "vkms")])
+            .Build();
+        using var services = new ServiceCollection()
+            .AddPrimeInteropDevice("display", configuration.GetSection("Devices:Display"))
+            .BuildServiceProvider();
+        var e = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IDrmDeviceFactory>().Open("display"));
+        Assert.Contains("Devices:Display:NodeType is 9; use Primary or Render.", e.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => new ServiceCollection().AddPrimeInteropDevice("display", o => { }).AddPrimeInteropDevice("display", o => { }));
+    }
+
+    [Fact]
+    public async Task A_device_that_cannot_be_opened_fails_the_host_start_before_Application_started_naming_its_section()
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection([new("Gpu:Display:DevicePath", "/dev/dri/card99")]);
+        builder.Services.AddPrimeInteropDevice("display", builder.Configuration.GetSection("Gpu:Display"));
+        using var host = builder.Build();
+        bool started = false;
+        host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(() => started = true);
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => host.StartAsync(TestContext.Current.CancellationToken));
+        Assert.StartsWith("Gpu:Display: cannot open the configured DRM device (DevicePath=/dev/dri/card99): ", e.Message, StringComparison.Ordinal);
+        Assert.True(Assert.IsType<DrmException>(e.InnerException).IsNotFound);
+        Assert.False(started);
+    }
+
+    [Fact]
+    [Trait(KernelEnv.Category, KernelEnv.Kernel)]
+    public async Task Keyed_devices_open_when_the_host_starts_and_close_with_it()
+    {
+        KernelEnv.RequireVgem();
+        using var oracle = new LeakOracle();
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection([new("Gpu:Card:Driver", "vgem"), new("Gpu:Card:NodeType", "Primary"), new("Gpu:Render:Driver", "vgem")]);
+        builder.Services
+            .AddPrimeInteropDevice("card", builder.Configuration.GetSection("Gpu:Card"))
+            .AddPrimeInteropDevice("render", builder.Configuration.GetSection("Gpu:Render"));
+        DrmDevice card, render;
+        using (var host = builder.Build())
+        {
+            using (var watch = new OpenWatch("/dev/dri"))
+            {
+                await host.StartAsync(TestContext.Current.CancellationToken);
+                Assert.Equal(2, watch.Opened().Count); // both opened during StartAsync, not at first use
+            }
+
+            card = host.Services.GetRequiredKeyedService<DrmDevice>("card");
+            render = host.Services.GetRequiredKeyedService<DrmDevice>("render");
+            Assert.Equal((DrmNodeType.Primary, DrmNodeType.Render), (card.NodeType, render.NodeType));
+            Assert.Equal("vgem", render.Version.Name);
+            await host.StopAsync(TestContext.Current.CancellationToken);
+        }
+
+        Assert.Throws<ObjectDisposedException>(() => card.Version);
+        oracle.Verify(); // both fds closed: the container disposed the devices
+    }
 }
