@@ -14,10 +14,12 @@ internal static class Program
         "Configuration: PRIMECTL_PrimeInterop__DevicePath, PRIMECTL_PrimeInterop__Driver, PRIMECTL_PrimeInterop__NodeType\n" +
         "choose the device when --driver is not given. Arguments can be read from a response file: primectl @args.rsp";
 
-    /// <summary>What to do about a missing device or permission: one line, appended to the error.</summary>
+    /// <summary>What to do about a missing device or permission, appended to the error: for the user first, then for contributors.</summary>
     public const string NoDeviceHelp =
-        "To fix: sudo modprobe vgem (and vkms for framebuffers), and be root or in the 'render' and 'video' groups; " +
-        "without /dev/dri (containers, CI) run it in the PrimeInterop rig: dotnet cake --target=Demo";
+        "To fix: load a DRM driver if there is no GPU (sudo modprobe vgem; vkms too for framebuffers), and join the 'render' " +
+        "and 'video' groups (sudo usermod -aG render,video $USER, then log in again) or run as root. In a container, pass " +
+        "the device in (--device /dev/dri). Working on PrimeInterop itself without /dev/dri? Its test rig runs primectl in a " +
+        "VM: dotnet cake --target=Demo (see CONTRIBUTING.md).";
 
     public static string DefaultSocket => Path.Combine(Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR") is { Length: > 0 } run ? run : Path.GetTempPath(), "primectl.sock");
 
@@ -31,7 +33,7 @@ internal static class Program
         if (parse.Action is ParseErrorAction errorAction)
         {
             // Errors and "did you mean" suggestions on stderr; a usage error is exit 2 (System.CommandLine says 1).
-            errorAction.ShowHelp = args.Length == 0;
+            errorAction.ShowHelp = false;
             errorAction.ShowTypoCorrections = true;
             parse.Invoke(new InvocationConfiguration { Output = Console.Error, Error = Console.Error });
             string command = parse.CommandResult.Command == root ? "primectl" : $"primectl {parse.CommandResult.Command.Name}";
@@ -64,6 +66,15 @@ internal static class Program
             new CompletionsCommand(),
         };
         root.Subcommands.Add(new HelpCommand(root));
+
+        // No command: the usage, and exit 2. An action here also keeps a mistyped command from being reported as
+        // "Required command was not provided" before the real error and its "did you mean".
+        root.SetAction(parse =>
+        {
+            Console.Error.WriteLine($"primectl: a command is required: {string.Join(", ", root.Subcommands.Select(c => c.Name))}.");
+            Console.Error.WriteLine("See 'primectl --help'.");
+            return ExitCodes.Usage;
+        });
         return root;
     }
 }

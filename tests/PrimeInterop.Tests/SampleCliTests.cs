@@ -53,15 +53,17 @@ public sealed class SampleCliTests
         Assert.Contains("--width", stderr, StringComparison.Ordinal);
         (code, _, stderr) = Primectl("export", "--width", "lots");
         Assert.Equal(ExitCodes.Usage, code);
-        Assert.Contains("Cannot parse argument 'lots' for option '--width'", stderr, StringComparison.Ordinal);
+        Assert.Contains("--width must be a whole number from 1 to 16384, not 'lots'.", stderr, StringComparison.Ordinal);
         (code, _, stderr) = Primectl("lsit");
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Contains("Did you mean", stderr, StringComparison.Ordinal);
         Assert.Contains("list", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Required command was not provided", stderr, StringComparison.Ordinal); // the mistyped word is the error
         (code, _, _) = Primectl("list", "--json=yes");
         Assert.Equal(ExitCodes.Usage, code);
-        (code, _, _) = Primectl();
+        (code, _, stderr) = Primectl();
         Assert.Equal(ExitCodes.Usage, code);
+        Assert.StartsWith("primectl: a command is required: list, export, import, demo, completions, help.", stderr, StringComparison.Ordinal);
         (code, _, stderr) = Primectl("export", "--source", "gpu");
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Contains("dumb", stderr, StringComparison.Ordinal);
@@ -72,7 +74,27 @@ public sealed class SampleCliTests
         Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
         (code, _, stderr) = Primectl("export", "--width", "0");
         Assert.Equal(ExitCodes.Usage, code);
-        Assert.Contains("--width and --height are 1 to 16384", stderr, StringComparison.Ordinal);
+        Assert.Contains("--width must be a whole number from 1 to 16384, not '0'.", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bad_values_are_named_in_the_user_s_words_not_the_parser_s()
+    {
+        var (code, _, stderr) = Primectl("export", "--width", "-3");
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("--width must be a whole number from 1 to 16384, not '-3'.", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.UInt32", stderr, StringComparison.Ordinal);
+        (code, _, stderr) = Primectl("export", "--count", "-1");
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("--count must be a whole number of 0 or more, not '-1'.", stderr, StringComparison.Ordinal);
+        (code, _, stderr) = Primectl("import", "--node", "foo");
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("--node must be render or primary, not 'foo'.", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Primary primary", stderr, StringComparison.Ordinal);
+        (code, _, stderr) = Primectl("lst");
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.DoesNotContain("Required command was not provided", stderr, StringComparison.Ordinal);
+        Assert.Contains("Unrecognized command or argument 'lst'", stderr, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -106,6 +128,9 @@ public sealed class SampleCliTests
         (code, stdout, _) = Primectl("completions", "bash");
         Assert.Equal(ExitCodes.Ok, code);
         Assert.Contains("complete -o default -F _primectl_complete primectl", stdout, StringComparison.Ordinal);
+        (code, stdout, _) = Primectl("completions", "fish");
+        Assert.Equal(ExitCodes.Ok, code);
+        Assert.Contains("complete -c primectl -f -a '(__primectl_complete)'", stdout, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -138,7 +163,9 @@ public sealed class SampleCliTests
         var (code, _, stderr) = Primectl("demo", "--driver", "nosuchdrm", "--output", Path.GetTempPath());
         Assert.True(code == ExitCodes.NoDevice, $"exit {code}: {stderr}");
         Assert.Contains("no DRM node with driver 'nosuchdrm'", stderr, StringComparison.Ordinal);
-        Assert.Contains("dotnet cake --target=Demo", stderr, StringComparison.Ordinal);
+        int user = stderr.IndexOf("sudo modprobe vgem", StringComparison.Ordinal), contributor = stderr.IndexOf("dotnet cake --target=Demo", StringComparison.Ordinal);
+        Assert.True(user > 0 && contributor > user, $"the end user's fix comes first, then the contributor's: {stderr}");
+        Assert.Contains("sudo usermod -aG render,video $USER", stderr, StringComparison.Ordinal);
         Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("primectl demo:", StringComparison.Ordinal));
         Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
     }
@@ -151,11 +178,14 @@ public sealed class SampleCliTests
             return; // a machine with DRM devices: the rig's list test covers it
         }
 
-        var (code, stdout, stderr) = Primectl("list");
-        Assert.Equal(ExitCodes.NoDevice, code);
-        Assert.Equal("", stdout);
-        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.StartsWith("primectl list: no DRM device (there is no /dev/dri). To fix: sudo modprobe vgem", stderr, StringComparison.Ordinal);
+        foreach (string[] args in new[] { new[] { "list" }, ["list", "--json"] })
+        {
+            var (code, stdout, stderr) = Primectl(args);
+            Assert.Equal(ExitCodes.NoDevice, code);
+            Assert.Equal("", stdout); // not even "[]" for --json: a script sees exit 3 and no data, never an empty success
+            Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.StartsWith("primectl list: no DRM device (there is no /dev/dri). To fix: load a DRM driver", stderr, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

@@ -19,24 +19,51 @@ internal static class CommonOptions
         HelpName = "NAME",
     };
 
-    public static Option<uint> Seed(uint fallback, string description) => new("--seed")
-    {
-        Description = description,
-        HelpName = "N",
-        DefaultValueFactory = _ => fallback,
-    };
+    public static Option<uint> Seed(uint fallback, string description) => Number("--seed", fallback, description);
 
-    public static Option<uint> FenceMs(uint fallback, string description) => new("--fence-ms")
+    public static Option<uint> FenceMs(uint fallback, string description) => Number("--fence-ms", fallback, description);
+
+    /// <summary>
+    /// A whole number from <paramref name="min"/> to <paramref name="max"/>; anything else is a usage error that says so
+    /// (the parser's own message names the CLR type: "expected type 'System.UInt32'").
+    /// </summary>
+    public static Option<uint> Number(string name, uint fallback, string description, uint min = 0, uint max = uint.MaxValue)
     {
-        Description = description,
-        HelpName = "N",
-        DefaultValueFactory = _ => fallback,
-    };
+        var option = new Option<uint>(name) { Description = description, HelpName = "N", DefaultValueFactory = _ => fallback };
+        option.CustomParser = result =>
+        {
+            string token = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+            if (uint.TryParse(token, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out uint value) && value >= min && value <= max)
+            {
+                return value;
+            }
+
+            result.AddError(max == uint.MaxValue
+                ? $"{name} must be a whole number of {min} or more, not '{token}'."
+                : $"{name} must be a whole number from {min} to {max}, not '{token}'.");
+            return fallback;
+        };
+        return option;
+    }
 
     public static Option<DrmNodeType?> Node(string description)
     {
         var option = new Option<DrmNodeType?>("--node") { Description = description + " [default: $PRIMECTL_PrimeInterop__NodeType, else render]", HelpName = "render|primary" };
         option.CompletionSources.Add("render", "primary");
+        option.CustomParser = result =>
+        {
+            string token = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+            switch (token.ToLowerInvariant())
+            {
+                case "render":
+                    return DrmNodeType.Render;
+                case "primary":
+                    return DrmNodeType.Primary;
+                default:
+                    result.AddError($"--node must be render or primary, not '{token}'.");
+                    return null;
+            }
+        };
         return option;
     }
 

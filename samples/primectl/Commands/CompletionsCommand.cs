@@ -3,7 +3,7 @@ using System.CommandLine;
 namespace PrimeCtl.Commands;
 
 /// <summary>
-/// `primectl completions bash|zsh`: a shell script that asks primectl itself what may come next, through
+/// `primectl completions bash|zsh|fish`: a shell script that asks primectl itself what may come next, through
 /// System.CommandLine's [suggest] directive (what dotnet-suggest uses), so completions always match this binary.
 /// </summary>
 internal sealed class CompletionsCommand : Command
@@ -34,16 +34,25 @@ internal sealed class CompletionsCommand : Command
         compdef _primectl_complete primectl
         """;
 
-    private readonly Argument<string> _shell = new("shell") { Description = "bash or zsh" };
+    private const string Fish = """
+        # primectl tab completion for fish: primectl completions fish | source
+        function __primectl_complete
+            set -l line (string replace -r '^\\S+\\s*' '' -- (commandline -cp))
+            primectl "[suggest:"(string length -- "$line")"]" "$line" 2>/dev/null
+        end
+        complete -c primectl -f -a '(__primectl_complete)'
+        """;
+
+    private readonly Argument<string> _shell = new("shell") { Description = "bash, zsh or fish" };
 
     public CompletionsCommand()
-        : base("completions", "Print a tab-completion script: eval \"$(primectl completions bash)\"")
+        : base("completions", "Print a tab-completion script: eval \"$(primectl completions bash)\" (zsh alike; fish: primectl completions fish | source)")
     {
-        _shell.AcceptOnlyFromAmong("bash", "zsh");
+        _shell.AcceptOnlyFromAmong("bash", "zsh", "fish");
         Add(_shell);
         SetAction(parse =>
         {
-            Console.WriteLine(parse.GetValue(_shell) == "zsh" ? Zsh : Bash);
+            Console.WriteLine(parse.GetValue(_shell) switch { "zsh" => Zsh, "fish" => Fish, _ => Bash });
             return ExitCodes.Ok;
         });
     }

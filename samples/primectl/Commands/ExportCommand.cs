@@ -12,10 +12,10 @@ internal sealed class ExportCommand : PrimeCtlCommand
 {
     private readonly Option<string> _socket = CommonOptions.Socket("UNIX socket path to listen on");
     private readonly Option<string?> _driver = CommonOptions.Driver("Driver of the device to create the buffer on (dumb buffers: primary node)");
-    private readonly Option<uint> _width = new("--width") { Description = "Image width in pixels", HelpName = "N", DefaultValueFactory = _ => 256 };
-    private readonly Option<uint> _height = new("--height") { Description = "Image height in pixels", HelpName = "N", DefaultValueFactory = _ => 256 };
+    private readonly Option<uint> _width = CommonOptions.Number("--width", 256, "Image width in pixels", min: 1, max: 16384);
+    private readonly Option<uint> _height = CommonOptions.Number("--height", 256, "Image height in pixels", min: 1, max: 16384);
     private readonly Option<uint> _seed = CommonOptions.Seed(0, "Varies the test image; the importer must use the same");
-    private readonly Option<uint> _count = new("--count") { Description = "Exit after serving N clients; 0 serves until Ctrl+C", HelpName = "N", DefaultValueFactory = _ => 0 };
+    private readonly Option<uint> _count = CommonOptions.Number("--count", 0, "Exit after serving N clients; 0 serves until Ctrl+C");
     private readonly Option<string> _source = CommonOptions.Source();
     private readonly Option<uint> _fenceMs = CommonOptions.FenceMs(0, "Attach a vgem write fence before sending, draw after sending, signal after N ms (0: no fence, draw first)");
 
@@ -36,11 +36,6 @@ internal sealed class ExportCommand : PrimeCtlCommand
     {
         string socketPath = parse.GetRequiredValue(_socket);
         uint width = parse.GetValue(_width), height = parse.GetValue(_height), seed = parse.GetValue(_seed), count = parse.GetValue(_count);
-        if (width is 0 or > 16384 || height is 0 or > 16384)
-        {
-            throw new UsageException($"--width and --height are 1 to 16384, not {width}x{height}");
-        }
-
         string? driver = parse.GetValue(_driver);
         uint fenceMs = parse.GetValue(_fenceMs);
         if (fenceMs > 9000)

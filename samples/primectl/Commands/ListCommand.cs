@@ -25,9 +25,15 @@ internal sealed class ListCommand : PrimeCtlCommand
             parse.GetValue(_json),
             Console.Out));
 
-    /// <summary>Writes the nodes as a table or JSON; exit code 3 when there are none.</summary>
+    /// <summary>Writes the nodes as a table or JSON; exit code 3 (and nothing on stdout, not even "[]") when there are none.</summary>
     public static int Write(IReadOnlyList<DrmNode> nodes, bool json, TextWriter output)
     {
+        if (nodes.Count == 0)
+        {
+            Console.Error.WriteLine($"primectl list: no DRM device{(Directory.Exists("/dev/dri") ? "" : " (there is no /dev/dri)")}. {Program.NoDeviceHelp}");
+            return ExitCodes.NoDevice;
+        }
+
         if (json)
         {
             var rows = nodes.Select(n => new NodeRow(
@@ -42,7 +48,7 @@ internal sealed class ListCommand : PrimeCtlCommand
                 n.ProbeError)).ToList();
             output.WriteLine(JsonSerializer.Serialize(rows, ListJson.Default.ListNodeRow));
         }
-        else if (nodes.Count > 0)
+        else
         {
             output.WriteLine($"{"PATH",-22} {"TYPE",-8} {"DRIVER",-10} {"VERSION",-9} {"PRIME",-14} DEVICE");
             foreach (var n in nodes)
@@ -60,12 +66,6 @@ internal sealed class ListCommand : PrimeCtlCommand
                     output.WriteLine($"  {n.ProbeError}");
                 }
             }
-        }
-
-        if (nodes.Count == 0)
-        {
-            Console.Error.WriteLine($"primectl list: no DRM device{(Directory.Exists("/dev/dri") ? "" : " (there is no /dev/dri)")}. {Program.NoDeviceHelp}");
-            return ExitCodes.NoDevice;
         }
 
         return ExitCodes.Ok;
