@@ -171,8 +171,12 @@ Task("RigTests").IsDependentOn("Build").Does(() =>
     (string Kernel, DirectoryPath OutDir, int Code) RunKernel(string kernel)
     {
         var tests = $"dotnet \"{rigTestDll}\" -noColor -trait \"Category=Kernel\" -result-xml /tmp/rig-out/results.xml";
-        // Kernel A (vgem and vkms) runs the soak in the same guest right after the tests: no second boot.
-        var command = kernel == "a" && soakSeconds > 0 ? $"sh \"{GuestScript(kernel, tests, SoakCommand(soakSeconds, dll: rigSoakDll))}\"" : tests;
+        // Kernel A (vgem and vkms) runs the soak, and the doc blocks when the consumer test was built (Test), in the
+        // same guest right after the tests: no second boot.
+        var after = new List<string>();
+        if (kernel == "a" && soakSeconds > 0) after.Add(SoakCommand(soakSeconds, dll: rigSoakDll));
+        if (kernel == "a" && consumerBlocks.Count > 0) after.Add($"sh \"{consumerRunScript}\"");
+        var command = after.Count > 0 ? $"sh \"{GuestScript(kernel, [tests, .. after])}\"" : tests;
         var (outDir, code) = RunInRig(kernel, kernel, command, quiet: parallel, environment: guestEnvironment);
         if (parallel && code != 0)
         {
@@ -202,6 +206,7 @@ Task("RigTests").IsDependentOn("Build").Does(() =>
         var uname = System.IO.File.ReadAllText(outDir.CombineWithFilePath("uname").FullPath).Trim();
         results.Add(($"rig {uname}", ReadResults(xml, uname)));
         if (kernel == "a" && soakSeconds > 0) ReadSoak(outDir);
+        if (kernel == "a" && consumerBlocks.Count > 0) ReadConsumer(outDir);
     }
 });
 
@@ -252,7 +257,15 @@ void ReadSoak(DirectoryPath outDir)
 }
 
 Task("Rig").IsDependentOn("RigTests").Does(() => Summarize());
-Task("Test").IsDependentOn("HostTests").IsDependentOn("RigTests").Does(() => Summarize());
+Task("Test").IsDependentOn("HostTests").IsDependentOn("ConsumerBuild").IsDependentOn("RigTests").Does(() =>
+{
+    if (!UseRig() && consumerBlocks.Count > 0)
+    {
+        Run("sh", $"\"{consumerRunScript}\""); // the doc blocks, here where vgem is (in the rig they ran in kernel A's guest)
+        ReadConsumer(consumer);
+    }
+    Summarize();
+});
 
 void Summarize()
 {
@@ -403,87 +416,198 @@ Task("Soak").IsDependentOn("Build").Does(() =>
 });
 
 var packages = artifacts.Combine("package");
+var libraryIds = new[] { "PrimeInterop", "PrimeInterop.Hosting" };
+const string ToolId = "PrimeInterop.PrimeCtl";
 
-Task("Pack").IsDependentOn("Build").Does(() =>
+// The two libraries' .nupkg + .snupkg in artifacts/package (what the consumer test restores).
+Task("PackLibraries").IsDependentOn("Build").Does(() =>
 {
-    if (DirectoryExists(packages)) CleanDirectory(packages);
-    foreach (var project in new[] { "src/PrimeInterop/PrimeInterop.csproj", "src/PrimeInterop.Hosting/PrimeInterop.Hosting.csproj" })
-        DotNetPack(root.CombineWithFilePath(project).FullPath,
+    EnsureDirectoryExists(packages);
+    foreach (var id in libraryIds)
+    {
+        DeleteFiles($"{packages}/{id}.[0-9]*.*nupkg");
+        DotNetPack(root.CombineWithFilePath($"src/{id}/{id}.csproj").FullPath,
             new DotNetPackSettings { Configuration = configuration, NoBuild = true, OutputDirectory = packages });
-    foreach (var id in new[] { "PrimeInterop", "PrimeInterop.Hosting" })
         if (GetFiles($"{packages}/{id}.[0-9]*.nupkg").Count != 1 || GetFiles($"{packages}/{id}.[0-9]*.snupkg").Count != 1)
             throw new Exception($"Pack did not produce {id}'s .nupkg and .snupkg in {packages}");
-    Information($"packages: {string.Join(", ", GetFiles($"{packages}/*").Select(f => f.GetFilename().FullPath))}");
+    }
 });
 
-// The consumer test: every ```csharp block of README.md becomes a method of a separate project that references the
-// packages just packed (never the projects); it must compile warning-free, and the runnable ones run (in the rig
-// where there is no vgem). A block after the line <!-- snippet: compile-only --> is compiled, not run.
-Task("Consumer").IsDependentOn("Pack").Does(() =>
+// primectl as a .NET tool: the package users install (it names one package per runtime), the NativeAOT builds for
+// linux-x64 and linux-arm64, and the framework-dependent build ("any") for the rest. Then the proof that it installs
+// from artifacts/package and runs: `dotnet tool install` into a scratch tool path, `primectl --version`.
+Task("PackTool").IsDependentOn("Build").Does(() =>
+{
+    EnsureDirectoryExists(packages);
+    DeleteFiles($"{packages}/{ToolId}.*nupkg");
+    var project = root.CombineWithFilePath("samples/primectl/primectl.csproj").FullPath;
+    foreach (var rid in new string[] { null, "any", "linux-x64", "linux-arm64" })
+        DotNetPack(project, new DotNetPackSettings
+        {
+            Configuration = configuration, OutputDirectory = packages, Runtime = rid,
+            MSBuildSettings = rid is null or "any" ? null : new DotNetMSBuildSettings().WithProperty("PublishAot", "true"),
+        });
+    var toolPath = artifacts.Combine("tool-check");
+    if (DirectoryExists(toolPath)) DeleteDirectory(toolPath, new DeleteDirectorySettings { Recursive = true, Force = true });
+    Run("dotnet", $"tool install {ToolId} --prerelease --tool-path \"{toolPath}\" --add-source \"{packages}\"");
+    Run(toolPath.CombineWithFilePath("primectl").FullPath, "--version");
+});
+
+Task("Pack").IsDependentOn("PackLibraries").IsDependentOn("PackTool").Does(() =>
+    Information($"packages: {string.Join(", ", GetFiles($"{packages}/*").Select(f => f.GetFilename().FullPath))}"));
+
+// The consumer test: every ```csharp block of the user-facing docs (README.md, docs/*.md, the packages' readmes)
+// is pasted into a fresh `dotnet new console` project that gets exactly the `dotnet add package` lines the docs show
+// (the document's own, else the README's), restored from artifacts/package and the registry (never a project
+// reference), and built with warnings as errors. The blocks not marked <!-- snippet: compile-only --> then run (in
+// kernel A's test guest where there is no vgem). Each block counts as one test: passed when it compiled (and ran).
+var consumer = artifacts.Combine("consumer");
+var consumerRunScript = consumer.CombineWithFilePath("run.sh");
+var consumerBlocks = new List<(string Name, string Where, bool Runnable)>();
+var consumerFailures = new List<string>();
+
+Task("ConsumerBuild").IsDependentOn("PackLibraries").Does(() =>
 {
     var nupkg = GetFiles($"{packages}/PrimeInterop.[0-9]*.nupkg").Single();
     var version = nupkg.GetFilenameWithoutExtension().FullPath.Substring("PrimeInterop.".Length);
-    var consumer = artifacts.Combine("consumer");
-    var snippetsDir = consumer.Combine("snippets");
     // A fresh packages folder: the version just packed, never one cached from an earlier pack of the same version.
     if (DirectoryExists(consumer)) DeleteDirectory(consumer, new DeleteDirectorySettings { Recursive = true, Force = true });
-    EnsureDirectoryExists(snippetsDir);
+    EnsureDirectoryExists(consumer);
+    // The libraries come from artifacts/package only (a package of that name elsewhere is never taken); the rest from
+    // the registry, reusing what this user's NuGet cache already holds.
+    System.IO.File.WriteAllText(consumer.CombineWithFilePath("nuget.config").FullPath, $"""
+        <?xml version="1.0" encoding="utf-8"?>
+        <configuration>
+          <config><add key="globalPackagesFolder" value="{consumer}/packages" /></config>
+          <fallbackPackageFolders><add key="user" value="{System.IO.Path.Combine(EnvironmentVariable("HOME") ?? "/root", ".nuget/packages")}" /></fallbackPackageFolders>
+          <packageSources><clear /><add key="artifacts" value="{packages}" /><add key="nuget.org" value="https://api.nuget.org/v3/index.json" /></packageSources>
+          <packageSourceMapping>
+            <packageSource key="artifacts"><package pattern="PrimeInterop" /><package pattern="PrimeInterop.*" /></packageSource>
+            <packageSource key="nuget.org"><package pattern="*" /></packageSource>
+          </packageSourceMapping>
+        </configuration>
+        """);
+    // The Directory.Build.* of this repository must not reach the consumer projects: empty ones stop the search.
+    System.IO.File.WriteAllText(consumer.CombineWithFilePath("Directory.Build.props").FullPath, "<Project />\n");
+    System.IO.File.WriteAllText(consumer.CombineWithFilePath("Directory.Build.targets").FullPath, "<Project />\n");
+    System.IO.File.WriteAllText(consumer.CombineWithFilePath("Directory.Packages.props").FullPath, "<Project />\n");
+    var template = consumer.Combine("template");
+    Run("dotnet", $"new console --output \"{template}\" --name Snippet");
 
-    var readme = System.IO.File.ReadAllLines(root.CombineWithFilePath("README.md").FullPath);
-    var names = new List<(string Name, bool Runnable)>();
-    var importLine = new System.Text.RegularExpressions.Regex(@"^using\s+(static\s+)?[\w.]+\s*;\s*$");
-    for (int i = 0; i < readme.Length; i++)
+    var docs = new List<FilePath> { root.CombineWithFilePath("README.md") };
+    docs.AddRange(GetFiles($"{root}/docs/*.md").OrderBy(f => f.FullPath));
+    docs.AddRange(GetFiles($"{root}/src/*/PACKAGE.md").OrderBy(f => f.FullPath));
+    docs.AddRange(GetFiles($"{root}/samples/*/README.md").OrderBy(f => f.FullPath));
+    var addPackage = new System.Text.RegularExpressions.Regex(@"^\s*(dotnet add package [^#]+?)\s*(#.*)?$");
+    List<string> PackageLines(string[] lines) => lines.Select(l => addPackage.Match(l)).Where(m => m.Success).Select(m => m.Groups[1].Value).Distinct().ToList();
+    var readmeLines = PackageLines(System.IO.File.ReadAllLines(docs[0].FullPath));
+    var bases = new Dictionary<string, DirectoryPath>();
+    var projects = new List<FilePath>();
+    consumerBlocks.Clear();
+    consumerFailures.Clear();
+    foreach (var doc in docs)
     {
-        if (readme[i].Trim() != "```csharp") continue;
-        bool runnable = !(i > 0 && readme[i - 1].Contains("snippet: compile-only"));
-        int first = i + 2; // 1-based line number of the block's first line
-        var imports = new List<string>();
-        var body = new List<string>();
-        for (i++; i < readme.Length && readme[i].Trim() != "```"; i++)
+        var text = System.IO.File.ReadAllLines(doc.FullPath);
+        var lines = PackageLines(text);
+        if (lines.Count == 0) lines = readmeLines;
+        string key = string.Join("\n", lines);
+        if (!bases.TryGetValue(key, out var baseDir))
         {
-            if (importLine.IsMatch(readme[i])) { imports.Add(readme[i]); body.Add(""); }
-            else body.Add(readme[i]);
+            // The document's `dotnet add package` lines, run as written in a copy of the fresh project.
+            baseDir = consumer.Combine($"base-{bases.Count}");
+            CopyDirectory(template, baseDir);
+            foreach (var line in lines)
+                Run("dotnet", line.Substring("dotnet ".Length) + $" --project \"{baseDir}/Snippet.csproj\"");
+            bases[key] = baseDir;
         }
-        string name = $"Readme{first}";
-        names.Add(($"README.md line {first}", runnable));
-        System.IO.File.WriteAllText(snippetsDir.CombineWithFilePath($"{name}.g.cs").FullPath,
-            string.Join("\n", imports) + "\n#pragma warning disable CS1998, CA1849, CA2007, IDE0005\nnamespace Consumer;\ninternal static partial class Snippets\n{\n" +
-            $"    public static async Task {name}()\n    {{\n#line {first} \"{root.CombineWithFilePath("README.md")}\"\n" +
-            string.Join("\n", body) + "\n#line default\n    }\n}\n");
+        string rel = root.GetRelativePath(doc).FullPath;
+        string stem = System.Text.RegularExpressions.Regex.Replace(rel.Replace(".md", ""), "[^A-Za-z0-9]+", "-").Trim('-').ToLowerInvariant();
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (text[i].Trim() != "```csharp") continue;
+            bool runnable = !(i > 0 && text[i - 1].Contains("snippet: compile-only"));
+            int first = i + 2; // 1-based line number of the block's first line
+            var body = new List<string>();
+            for (i++; i < text.Length && text[i].Trim() != "```"; i++) body.Add(text[i]);
+            string name = $"{stem}-l{first}";
+            var dir = consumer.Combine(name);
+            CopyDirectory(baseDir, dir);
+            System.IO.File.Move(dir.CombineWithFilePath("Snippet.csproj").FullPath, dir.CombineWithFilePath($"{name}.csproj").FullPath);
+            System.IO.File.WriteAllText(dir.CombineWithFilePath("Program.cs").FullPath, string.Join("\n", body) + "\n");
+            projects.Add(dir.CombineWithFilePath($"{name}.csproj"));
+            consumerBlocks.Add((name, $"{rel} line {first}", runnable));
+        }
     }
-    if (names.Count == 0) throw new Exception("README.md has no ```csharp block");
-    System.IO.File.WriteAllText(snippetsDir.CombineWithFilePath("Snippets.g.cs").FullPath,
-        "namespace Consumer;\ninternal static partial class Snippets\n{\n    public static readonly (string Name, Func<Task> Run, bool Runnable)[] All =\n    [\n" +
-        string.Join("", names.Select(n => $"        (\"{n.Name}\", Readme{n.Name.Split(' ').Last()}, {(n.Runnable ? "true" : "false")}),\n")) +
-        "    ];\n}\n");
+    if (consumerBlocks.Count == 0) throw new Exception("the docs have no ```csharp block");
 
-    var project = root.CombineWithFilePath("tests/PrimeInterop.Consumer/PrimeInterop.Consumer.csproj").FullPath;
-    DotNetBuild(project, new DotNetBuildSettings
+    var solution = consumer.CombineWithFilePath("snippets.slnx");
+    Run("dotnet", $"new sln --name snippets --output \"{consumer}\" --format slnx");
+    Run("dotnet", $"sln \"{solution}\" add {string.Join(" ", projects.Select(p => $"\"{p}\""))}");
+    // Warnings are errors here (CA1416 and the rest): a block that compiles with a warning is a failed block.
+    IEnumerable<string> output;
+    int code = StartProcess("dotnet", new ProcessSettings
     {
-        Configuration = configuration,
-        MSBuildSettings = new DotNetMSBuildSettings().WithProperty("PrimeInteropVersion", version),
-    });
-    // Proof that the packages came from artifacts/package: NuGet records each package's source.
-    foreach (var id in new[] { "primeinterop", "primeinterop.hosting" })
+        Arguments = $"build \"{solution}\" -c Release -warnaserror -nologo -clp:NoSummary",
+        WorkingDirectory = consumer, RedirectStandardOutput = true,
+    }, out output);
+    var diagnostics = output.Where(l => l.Contains(": error ") || l.Contains(": warning ")).Distinct().ToList();
+    foreach (var d in diagnostics) Error($"  consumer: {d}");
+    foreach (var (name, where, _) in consumerBlocks)
+        if (diagnostics.Any(d => d.Contains($"/{name}/")) || (code != 0 && diagnostics.Count == 0))
+            consumerFailures.Add($"consumer: {where}: {FirstLine(diagnostics.FirstOrDefault(d => d.Contains($"/{name}/")) ?? $"the build failed (exit {code})")}");
+
+    // Proof that the libraries came from artifacts/package: NuGet records each package's source.
+    foreach (var id in libraryIds.Select(i => i.ToLowerInvariant()))
     {
         var metadata = consumer.CombineWithFilePath($"packages/{id}/{version.ToLowerInvariant()}/.nupkg.metadata");
-        if (!FileExists(metadata) || !System.IO.File.ReadAllText(metadata.FullPath).Contains(packages.FullPath))
+        if (FileExists(metadata) && !System.IO.File.ReadAllText(metadata.FullPath).Contains(packages.FullPath))
             throw new Exception($"{id} {version} was not restored from {packages} ({metadata})");
     }
 
-    var dll = consumer.CombineWithFilePath($"bin/PrimeInterop.Consumer/{config}/PrimeInterop.Consumer.dll");
-    Information($"consumer: {names.Count} README snippets compiled against PrimeInterop {version} from {packages}");
+    // The runnable blocks, one process each, for the guest (or this machine): a line per block in $RIG_OUT/consumer.txt.
+    var run = new System.Text.StringBuilder("#!/bin/sh\n# Generated by build.cake: runs the runnable doc blocks.\nout=${RIG_OUT:-" + consumer + "}/consumer.txt\n: > \"$out\"\n");
+    foreach (var (name, where, runnable) in consumerBlocks.Where(b => b.Runnable && !consumerFailures.Any(f => f.StartsWith($"consumer: {b.Where}:"))))
+        run.Append($"(cd /tmp && timeout 120 dotnet \"{consumer}/{name}/bin/Release/net10.0/{name}.dll\" > /tmp/{name}.log 2>&1); rc=$?; echo \"{where} $rc $(tail -n 3 /tmp/{name}.log | tr '\\n' ' ')\" >> \"$out\"\n");
+    System.IO.File.WriteAllText(consumerRunScript.FullPath, run.ToString());
+    Information($"consumer: {consumerBlocks.Count} doc blocks built against PrimeInterop {version} from {packages}, {consumerFailures.Count} failed");
+});
+
+// Reads what the consumer's run script wrote and adds the consumer's counts to the results.
+void ReadConsumer(DirectoryPath outDir)
+{
+    var file = outDir.CombineWithFilePath("consumer.txt");
+    var ran = FileExists(file) ? System.IO.File.ReadAllLines(file.FullPath) : Array.Empty<string>();
+    var counts = new TestCounts();
+    foreach (var (name, where, runnable) in consumerBlocks)
+    {
+        string failure = consumerFailures.FirstOrDefault(f => f.StartsWith($"consumer: {where}:"));
+        if (failure is null && runnable)
+        {
+            string line = ran.FirstOrDefault(l => l.StartsWith(where + " ", StringComparison.Ordinal));
+            if (line is null) failure = $"consumer: {where}: did not run (see {outDir}/serial.log)";
+            else if (!line.Substring(where.Length + 1).StartsWith("0 ", StringComparison.Ordinal)) failure = $"consumer: {where}: exit {line.Substring(where.Length + 1)}";
+        }
+        if (failure is null) counts.Passed++;
+        else { counts.Failed++; failures.Add(failure); Error($"  {failure}"); }
+    }
+    results.Add(("consumer", counts));
+}
+
+Task("Consumer").IsDependentOn("ConsumerBuild").Does(() =>
+{
     if (!UseRig())
     {
-        Run("dotnet", $"\"{dll}\"");
-        return;
+        Run("sh", $"\"{consumerRunScript}\"");
+        ReadConsumer(consumer);
     }
-    Run("bash", $"\"{rigScript}\" prereqs");
-    var (outDir, code) = RunInRig("a", "consumer", $"dotnet \"{dll}\"", quiet: true);
-    var log = outDir.CombineWithFilePath("serial.log").FullPath;
-    foreach (var line in System.IO.File.ReadAllLines(log).Where(l => l.StartsWith("consumer:")))
-        Console.WriteLine(line);
-    if (code != 0) throw new Exception($"the README snippets failed in the rig (exit {code}); see {log}");
+    else
+    {
+        Run("bash", $"\"{rigScript}\" prereqs");
+        var (outDir, code) = RunInRig("a", "consumer", $"sh \"{consumerRunScript}\"", quiet: true);
+        if (code == RigNoResult) throw new Exception($"the rig did not boot or run the doc blocks (exit {code}); see {outDir}/serial.log");
+        ReadConsumer(outDir);
+    }
+    Summarize();
 });
 
 // Rewrites src/*/PublicAPI.Unshipped.txt from the code as it is (everything public that PublicAPI.Shipped.txt does
