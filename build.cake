@@ -445,7 +445,9 @@ Task("PackTool").IsDependentOn("Build").Does(() =>
         DotNetPack(project, new DotNetPackSettings
         {
             Configuration = configuration, OutputDirectory = packages, Runtime = rid,
-            MSBuildSettings = rid is null or "any" ? null : new DotNetMSBuildSettings().WithProperty("PublishAot", "true"),
+            // With PublishAot the RID-less pack makes only the package that names the others, each made by its own
+            // pack; "any" is the framework-dependent build, which NativeAOT has nothing to do with.
+            MSBuildSettings = rid == "any" ? null : new DotNetMSBuildSettings().WithProperty("PublishAot", "true"),
         });
     var toolPath = artifacts.Combine("tool-check");
     if (DirectoryExists(toolPath)) DeleteDirectory(toolPath, new DeleteDirectorySettings { Recursive = true, Force = true });
