@@ -1,0 +1,187 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Xml.Linq;
+
+namespace Wayland.Wire.Generator;
+
+/// <summary>One protocol XML file, read into what the emitter needs (names as in the XML).</summary>
+internal sealed class Protocol
+{
+    public Protocol(string name, IReadOnlyList<Interface> interfaces)
+    {
+        Name = name;
+        Interfaces = interfaces;
+    }
+
+    public string Name { get; }
+
+    public IReadOnlyList<Interface> Interfaces { get; }
+
+    /// <summary>Parses a protocol file; a malformed one throws <see cref="FormatException"/> naming what is wrong.</summary>
+    public static Protocol Parse(string xml)
+    {
+        XElement root = XDocument.Parse(xml).Root ?? throw new FormatException("no root element");
+        if (root.Name.LocalName != "protocol")
+        {
+            throw new FormatException($"the root element is <{root.Name.LocalName}>, not <protocol>");
+        }
+
+        return new Protocol(Required(root, "name"), root.Elements("interface").Select(ParseInterface).ToList());
+    }
+
+    private static Interface ParseInterface(XElement e)
+    {
+        string name = Required(e, "name");
+        var requests = e.Elements("request").Select((m, i) => ParseMessage(name, m, i)).ToList();
+        var events = e.Elements("event").Select((m, i) => ParseMessage(name, m, i)).ToList();
+        var enums = e.Elements("enum").Select(ParseEnum).ToList();
+        return new Interface(name, uint.Parse(Required(e, "version"), CultureInfo.InvariantCulture), Summary(e), requests, events, enums);
+    }
+
+    private static Message ParseMessage(string iface, XElement e, int opcode)
+    {
+        string name = Required(e, "name");
+        var args = e.Elements("arg").Select(a =>
+        {
+            string type = Required(a, "type");
+            if (Array.IndexOf(Arg.Types, type) < 0)
+            {
+                throw new FormatException($"{iface}.{name}: unknown argument type '{type}'");
+            }
+
+            return new Arg(Required(a, "name"), type, (string?)a.Attribute("interface"), (string?)a.Attribute("allow-null") == "true",
+                (string?)a.Attribute("enum"), (string?)a.Attribute("summary"));
+        }).ToList();
+        string? since = (string?)e.Attribute("since");
+        return new Message(name, opcode, since is null ? 1 : uint.Parse(since, CultureInfo.InvariantCulture),
+            (string?)e.Attribute("type") == "destructor", Summary(e), args);
+    }
+
+    private static EnumType ParseEnum(XElement e) => new(Required(e, "name"), (string?)e.Attribute("bitfield") == "true", Summary(e),
+        e.Elements("entry").Select(x => new EnumEntry(Required(x, "name"), ParseValue(Required(x, "value")), (string?)x.Attribute("summary"))).ToList());
+
+    private static uint ParseValue(string value) =>
+        value.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
+            ? uint.Parse(value.Substring(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture)
+            : uint.Parse(value, CultureInfo.InvariantCulture);
+
+    private static string? Summary(XElement e) => (string?)e.Element("description")?.Attribute("summary");
+
+    private static string Required(XElement e, string attribute) =>
+        (string?)e.Attribute(attribute) ?? throw new FormatException($"<{e.Name.LocalName}> without {attribute}=");
+}
+
+internal sealed class Interface
+{
+    public Interface(string name, uint version, string? summary, IReadOnlyList<Message> requests, IReadOnlyList<Message> events, IReadOnlyList<EnumType> enums)
+    {
+        Name = name;
+        Version = version;
+        Summary = summary;
+        Requests = requests;
+        Events = events;
+        Enums = enums;
+    }
+
+    public string Name { get; }
+
+    public uint Version { get; }
+
+    public string? Summary { get; }
+
+    public IReadOnlyList<Message> Requests { get; }
+
+    public IReadOnlyList<Message> Events { get; }
+
+    public IReadOnlyList<EnumType> Enums { get; }
+}
+
+internal sealed class Message
+{
+    public Message(string name, int opcode, uint since, bool isDestructor, string? summary, IReadOnlyList<Arg> args)
+    {
+        Name = name;
+        Opcode = opcode;
+        Since = since;
+        IsDestructor = isDestructor;
+        Summary = summary;
+        Args = args;
+    }
+
+    public string Name { get; }
+
+    public int Opcode { get; }
+
+    public uint Since { get; }
+
+    public bool IsDestructor { get; }
+
+    public string? Summary { get; }
+
+    public IReadOnlyList<Arg> Args { get; }
+}
+
+internal sealed class Arg
+{
+    /// <summary>wayland.xml's argument types (wayland's protocol DTD).</summary>
+    public static readonly string[] Types = ["int", "uint", "fixed", "string", "object", "new_id", "array", "fd"];
+
+    public Arg(string name, string type, string? @interface, bool nullable, string? @enum, string? summary)
+    {
+        Name = name;
+        Type = type;
+        Interface = @interface;
+        Nullable = nullable;
+        Enum = @enum;
+        Summary = summary;
+    }
+
+    public string Name { get; }
+
+    public string Type { get; }
+
+    public string? Interface { get; }
+
+    public bool Nullable { get; }
+
+    public string? Enum { get; }
+
+    public string? Summary { get; }
+}
+
+internal sealed class EnumType
+{
+    public EnumType(string name, bool isBitfield, string? summary, IReadOnlyList<EnumEntry> entries)
+    {
+        Name = name;
+        IsBitfield = isBitfield;
+        Summary = summary;
+        Entries = entries;
+    }
+
+    public string Name { get; }
+
+    public bool IsBitfield { get; }
+
+    public string? Summary { get; }
+
+    public IReadOnlyList<EnumEntry> Entries { get; }
+}
+
+internal sealed class EnumEntry
+{
+    public EnumEntry(string name, uint value, string? summary)
+    {
+        Name = name;
+        Value = value;
+        Summary = summary;
+    }
+
+    public string Name { get; }
+
+    public uint Value { get; }
+
+    public string? Summary { get; }
+}
