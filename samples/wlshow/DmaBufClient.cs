@@ -1,26 +1,20 @@
-using System.Diagnostics;
+using Microsoft.Win32.SafeHandles;
 using PrimeInterop;
+using Wayland.Wire;
 
 namespace WlShow;
 
 /// <summary>A <c>wl_buffer</c> made from a <see cref="DmaBufDescription"/> with linux-dmabuf-v1.</summary>
-public sealed class WaylandDmaBuffer
+public sealed class WaylandDmaBuffer : WlBuffer.IEvents
 {
-    internal WaylandDmaBuffer(WaylandObject proxy, DmaBufDescription description)
+    internal WaylandDmaBuffer(WaylandProxy proxy, DmaBufDescription description)
     {
         Proxy = proxy;
         Description = description;
-        proxy.OnEvent = (opcode, _) =>
-        {
-            if (opcode == 0) // wl_buffer.release
-            {
-                Released = true;
-                ReleaseCount++;
-            }
-        };
+        WlBuffer.Listen(proxy, this);
     }
 
-    public WaylandObject Proxy { get; }
+    public WaylandProxy Proxy { get; }
 
     public DmaBufDescription Description { get; }
 
@@ -31,132 +25,101 @@ public sealed class WaylandDmaBuffer
     public int ReleaseCount { get; private set; }
 
     public override string ToString() => $"{Proxy}: {Description}";
+
+    void WlBuffer.IEvents.Release(WaylandProxy self)
+    {
+        Released = true;
+        ReleaseCount++;
+    }
 }
 
-/// <summary>What <c>weston_screenshooter</c> wrote into the shm buffer: XRGB8888 rows of <see cref="Stride"/> bytes.</summary>
-public sealed record Screenshot(int Width, int Height, int Stride, byte[] Pixels);
-
 /// <summary>
-/// A Wayland client that shows dma-bufs full screen: binds the globals it needs, reads the linux-dmabuf formats,
-/// creates wl_buffers with <c>zwp_linux_buffer_params_v1.add</c> + <c>create_immed</c>, presents them through
-/// <c>zwp_fullscreen_shell_v1</c> and reads the output back with <c>weston_screenshooter</c>.
-/// Opcodes and argument orders are those of wayland.xml, linux-dmabuf-unstable-v1.xml,
-/// fullscreen-shell-unstable-v1.xml and weston 10's weston-screenshooter.xml.
+/// A Wayland client that shows dma-bufs full screen on any compositor: binds the globals it needs, learns the
+/// dma-buf formats (linux-dmabuf v4 feedback when offered, else v3 <c>modifier</c> events), puts one surface full
+/// screen (xdg-shell, or the fullscreen shell), creates wl_buffers with <c>add</c> + <c>create_immed</c>, and reads
+/// the output back with the capture protocol the compositor offers.
 /// </summary>
-public sealed class DmaBufClient : IDisposable
+public sealed class DmaBufClient : IDisposable, ZwpLinuxDmabufV1.IEvents, WlOutput.IEvents, WlCallback.IEvents, ZwpLinuxBufferParamsV1.IEvents
 {
-    private const uint ShmFormatXrgb8888 = 1; // wl_shm.format.xrgb8888
+    private readonly WaylandClient _connection;
+    private readonly WaylandRegistry _registry;
+    private readonly Dictionary<uint, HashSet<ulong>> _v3Formats = [];
+    private readonly WaylandProxy _compositor;
+    private readonly WaylandProxy _shm;
+    private readonly WaylandProxy? _dmabuf;
+    private readonly WaylandProxy _output;
+    private readonly Capture? _capture;
+    private readonly ShellChoice _shellChoice;
+    private WaylandProxy? _surface;
+    private SurfaceRole? _role;
+    private bool _frameDone;
+    private bool _paramsFailed;
 
-    private readonly WaylandConnection _connection;
-    private readonly Dictionary<string, (uint Name, uint Version)> _globals = [];
-    private readonly Dictionary<uint, HashSet<ulong>> _formats = [];
-    private readonly WaylandObject _compositor;
-    private readonly WaylandObject _shm;
-    private readonly WaylandObject? _dmabuf;
-    private readonly WaylandObject _output;
-    private readonly WaylandObject? _shell;
-    private readonly WaylandObject? _screenshooter;
-    private WaylandObject? _surface;
-    private bool _shotDone;
-
-    private DmaBufClient(WaylandConnection connection)
+    private DmaBufClient(WaylandClient connection, ShellChoice shell)
     {
         _connection = connection;
-        WaylandObject registry = connection.NewObject("wl_registry", 1);
-        registry.OnEvent = (opcode, args) =>
-        {
-            if (opcode == 0) // global(uint name, string interface, uint version)
-            {
-                uint name = args.Uint();
-                string iface = args.String() ?? "";
-                uint version = args.Uint();
-                _globals.TryAdd(iface, (name, version)); // the first output is the one we use
-            }
-        };
-        connection.Send(connection.Display, 1, new WireWriter().NewId(registry)); // wl_display.get_registry
-        connection.Roundtrip("the registry's globals");
+        _shellChoice = shell;
+        _registry = WaylandRegistry.Load(connection);
+        CompositorName = DescribePeer(connection.PeerProcessId, out string? comm);
+        Kind = CompositorHints.Identify(comm, _registry.Globals.Keys);
 
-        _compositor = Bind(registry, "wl_compositor", 4);
-        _shm = Bind(registry, "wl_shm", 1);
-        // Without linux-dmabuf (weston's pixman renderer) the client still connects; CreateBuffer says why it cannot.
-        _dmabuf = _globals.ContainsKey("zwp_linux_dmabuf_v1") ? Bind(registry, "zwp_linux_dmabuf_v1", 3, minimum: 3) : null;
-        _dmabuf?.OnEvent = (opcode, args) =>
+        _compositor = _registry.Bind(WlCompositor.Interface, 4);
+        _shm = _registry.Bind(WlShm.Interface, 1);
+        if (_registry.Has(ZwpLinuxDmabufV1.Name))
         {
-            switch (opcode)
+            // v4 gives feedback (format table, devices, tranches) instead of format/modifier events.
+            _dmabuf = _registry.Bind(ZwpLinuxDmabufV1.Interface, 4, minimum: 3);
+            ZwpLinuxDmabufV1.Listen(_dmabuf, this);
+            if (_dmabuf.Version >= 4)
             {
-                case 0: // format(uint format): no explicit modifier
-                    Formats(args.Uint()).Add(DmaBufDescription.InvalidModifier);
-                    break;
-                case 1: // modifier(uint format, uint modifier_hi, uint modifier_lo), since v3
-                    uint format = args.Uint();
-                    ulong hi = args.Uint();
-                    Formats(format).Add((hi << 32) | args.Uint());
-                    break;
+                Feedback = new DmaBufFeedback();
+                ZwpLinuxDmabufFeedbackV1.Listen(ZwpLinuxDmabufV1.GetDefaultFeedback(_dmabuf), Feedback);
             }
-        };
-        _output = Bind(registry, "wl_output", 2);
-        _output.OnEvent = (opcode, args) =>
-        {
-            if (opcode == 0) // geometry(int x, int y, int pw, int ph, int subpixel, string make, string model, int transform)
-            {
-                for (int i = 0; i < 5; i++)
-                {
-                    args.Int();
-                }
-
-                OutputMake = args.String();
-                OutputModel = args.String();
-            }
-            else if (opcode == 1) // mode(uint flags, int width, int height, int refresh)
-            {
-                uint flags = args.Uint();
-                int w = args.Int();
-                int h = args.Int();
-                if ((flags & 1) != 0) // current
-                {
-                    OutputWidth = w;
-                    OutputHeight = h;
-                }
-            }
-        };
-        if (_globals.ContainsKey("zwp_fullscreen_shell_v1"))
-        {
-            _shell = Bind(registry, "zwp_fullscreen_shell_v1", 1);
         }
 
-        if (_globals.ContainsKey("weston_screenshooter"))
-        {
-            _screenshooter = Bind(registry, "weston_screenshooter", 1);
-            _screenshooter.OnEvent = (_, _) => _shotDone = true; // done (weston 10: no arguments)
-        }
-
+        _output = _registry.Bind(WlOutput.Interface, 2);
+        WlOutput.Listen(_output, this);
         connection.Roundtrip("the dma-buf formats and the output's mode");
+        if (Feedback is not null)
+        {
+            connection.WaitFor(() => Feedback.IsDone, "the linux-dmabuf feedback's done event");
+        }
+
         if (OutputWidth <= 0 || OutputHeight <= 0)
         {
             throw new WaylandProtocolException($"{_output} sent no current mode.");
         }
-    }
 
-    /// <summary>The compositor's process name and id (SO_PEERCRED + /proc/PID/comm), e.g. "weston (pid 123)".</summary>
-    public string CompositorName
-    {
-        get
+        if (_registry.Has(WestonScreenshooter.Name))
         {
-            int? pid = _connection.PeerProcessId;
-            string? comm = pid is null ? null : TryRead($"/proc/{pid}/comm")?.Trim();
-            return pid is null ? "unknown" : $"{comm ?? "?"} (pid {pid})";
+            _capture = new WestonScreenshotCapture(connection, _registry.Bind(WestonScreenshooter.Interface, 1), _shm, _output, () => (OutputWidth, OutputHeight));
+        }
+        else if (_registry.Has(ZwlrScreencopyManagerV1.Name))
+        {
+            _capture = new WlrScreencopyCapture(connection, _registry.Bind(ZwlrScreencopyManagerV1.Interface, 3), _shm, _output);
         }
     }
 
+    /// <summary>The compositor's process name and id (SO_PEERCRED + /proc/PID/comm), e.g. "weston (pid 123)".</summary>
+    public string CompositorName { get; }
+
+    /// <summary>weston, a wlroots compositor, or another: which causes the messages name.</summary>
+    public CompositorKind Kind { get; }
+
     /// <summary>The globals the compositor announced, name → version.</summary>
-    public IReadOnlyDictionary<string, uint> Globals => _globals.ToDictionary(g => g.Key, g => g.Value.Version);
+    public IReadOnlyDictionary<string, uint> Globals => _registry.Globals.ToDictionary(g => g.Key, g => g.Value.Version);
 
     /// <summary>The version of <c>zwp_linux_dmabuf_v1</c> in use; 0 when the compositor offers none.</summary>
     public uint DmaBufVersion => _dmabuf?.Version ?? 0;
 
-    /// <summary>What linux-dmabuf advertised: format → modifiers.</summary>
-    public IReadOnlyDictionary<DrmFourcc, IReadOnlySet<ulong>> DmaBufFormats =>
-        _formats.ToDictionary(f => new DrmFourcc(f.Key), f => (IReadOnlySet<ulong>)f.Value);
+    /// <summary>linux-dmabuf v4's default feedback; null below v4.</summary>
+    public DmaBufFeedback? Feedback { get; }
+
+    /// <summary>What linux-dmabuf advertised: format → modifiers (from the feedback's tranches with v4).</summary>
+    public IReadOnlyDictionary<DrmFourcc, IReadOnlySet<ulong>> DmaBufFormats => Feedback is null
+        ? _v3Formats.ToDictionary(f => new DrmFourcc(f.Key), f => (IReadOnlySet<ulong>)f.Value)
+        : Feedback.Tranches.SelectMany(t => t.Formats).GroupBy(f => f.Format)
+            .ToDictionary(g => new DrmFourcc(g.Key), g => (IReadOnlySet<ulong>)g.Select(f => f.Modifier).ToHashSet());
 
     public int OutputWidth { get; private set; }
 
@@ -166,14 +129,30 @@ public sealed class DmaBufClient : IDisposable
 
     public string? OutputModel { get; private set; }
 
+    /// <summary>The shell in use, once the surface exists (see <see cref="ShowSurface"/>).</summary>
+    public string? ShellName => _role?.Name;
+
+    /// <summary>The capture protocol in use, or null when the compositor offers none wlshow speaks.</summary>
+    public string? CaptureName => _capture?.Name;
+
+    /// <summary>The size buffers must have: what the shell configured, else the output's.</summary>
+    public (int Width, int Height) SurfaceSize => _role?.ConfiguredSize is ( > 0, > 0) s ? s : (OutputWidth, OutputHeight);
+
     /// <summary>The connection underneath (request counter, timeout).</summary>
-    public WaylandConnection Connection => _connection;
+    public WaylandClient Connection => _connection;
+
+    internal SurfaceRole? Role => _role;
 
     /// <summary>Connects to <paramref name="socketPath"/>, or to $XDG_RUNTIME_DIR/$WAYLAND_DISPLAY (wayland-0).</summary>
-    public static DmaBufClient Connect(string? socketPath = null, TimeSpan? timeout = null)
+    public static DmaBufClient Connect(string? socketPath = null, TimeSpan? timeout = null, ShellChoice shell = ShellChoice.Auto)
     {
-        socketPath ??= DefaultSocketPath();
-        var connection = WaylandConnection.Connect(socketPath, ErrorName);
+        var connection = WaylandClient.Connect(socketPath ?? WaylandClient.DefaultSocketPath());
+        return Over(connection, timeout, shell);
+    }
+
+    /// <summary>A client over an existing connection (an in-process compositor, in tests); disposes it on failure.</summary>
+    internal static DmaBufClient Over(WaylandClient connection, TimeSpan? timeout, ShellChoice shell)
+    {
         try
         {
             if (timeout is { } t)
@@ -181,7 +160,7 @@ public sealed class DmaBufClient : IDisposable
                 connection.Timeout = t;
             }
 
-            return new DmaBufClient(connection);
+            return new DmaBufClient(connection, shell);
         }
         catch
         {
@@ -190,67 +169,132 @@ public sealed class DmaBufClient : IDisposable
         }
     }
 
-    public static string DefaultSocketPath()
-    {
-        string display = Environment.GetEnvironmentVariable("WAYLAND_DISPLAY") is { Length: > 0 } d ? d : "wayland-0";
-        if (Path.IsPathRooted(display))
-        {
-            return display;
-        }
-
-        string runtime = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR")
-            ?? throw new InvalidOperationException("XDG_RUNTIME_DIR is not set, so there is no Wayland socket to find; pass the socket path.");
-        return Path.Combine(runtime, display);
-    }
-
     /// <summary>True when the compositor advertised <paramref name="format"/> with <paramref name="modifier"/>.</summary>
     public bool IsAdvertised(DrmFourcc format, ulong modifier) =>
-        _formats.TryGetValue(format.Value, out var modifiers) && modifiers.Contains(modifier);
+        DmaBufFormats.TryGetValue(format, out var modifiers) && modifiers.Contains(modifier);
+
+    /// <summary>
+    /// The modifier for a linear buffer of <paramref name="format"/> made on the card <paramref name="cardPath"/>,
+    /// and why: with v4 from the tranches that target the card's device (see <see cref="DmaBufFeedback.Choose"/>; the
+    /// main device's when the compositor names no tranche for it), with v3 from the <c>modifier</c> events (LINEAR
+    /// when listed, else INVALID). Throws when the compositor offers the format with neither.
+    /// </summary>
+    public DmaBufChoice ChooseModifier(DrmFourcc format, string cardPath)
+    {
+        if (_dmabuf is null)
+        {
+            throw new NotSupportedException(CompositorHints.NoDmaBuf(CompositorName, Kind));
+        }
+
+        if (Feedback is not null)
+        {
+            string? key = DeviceKeyOf(cardPath);
+            DrmDeviceNumber? device = Feedback.Tranches.Select(t => t.TargetDevice).Distinct()
+                .FirstOrDefault(d => key is not null && d.NodePath() is { } n && DeviceKeyOf(n) == key);
+            DmaBufChoice choice = Feedback.Choose(format, device) ?? throw new NotSupportedException(
+                $"{CompositorName}'s linux-dmabuf feedback offers {format} with neither LINEAR nor INVALID " +
+                $"(it offers {string.Join(", ", Feedback.ModifiersOf(format).Select(DmaBufFeedback.ModifierName).DefaultIfEmpty("nothing for it"))}); wlshow's dumb buffers are linear.");
+            return device is null
+                ? choice with { Explanation = choice.Explanation + $" ({cardPath} is not a device the compositor names: it may fail to import)" }
+                : choice;
+        }
+
+        foreach (ulong modifier in (ulong[])[DmaBufDescription.LinearModifier, DmaBufDescription.InvalidModifier])
+        {
+            if (IsAdvertised(format, modifier))
+            {
+                return new DmaBufChoice(modifier, $"linux-dmabuf v{_dmabuf.Version} modifier events: {format} with {DmaBufFeedback.ModifierName(modifier)}");
+            }
+        }
+
+        throw new NotSupportedException($"{CompositorName} does not offer {format} with LINEAR or INVALID through zwp_linux_dmabuf_v1 v{_dmabuf.Version}.");
+    }
+
+    /// <summary>
+    /// The primary node of the device the compositor names as its main device (v4), where wlshow can make dumb
+    /// buffers it will import; null without v4 feedback or when that device has no primary node here.
+    /// </summary>
+    public string? MainDevicePrimaryNode()
+    {
+        if (Feedback?.MainDevice?.NodePath() is not { } node)
+        {
+            return null;
+        }
+
+        var nodes = DrmNode.Enumerate();
+        string? key = nodes.FirstOrDefault(n => n.Path == node)?.DeviceKey;
+        return nodes.FirstOrDefault(n => n.DeviceKey == key && n.Type == DrmNodeType.Primary)?.Path;
+    }
+
+    private static string? DeviceKeyOf(string nodePath) => DrmNode.Enumerate().FirstOrDefault(n => n.Path == nodePath)?.DeviceKey;
+
+    /// <summary>
+    /// Creates the surface and gives it its role: xdg-shell (a fullscreen toplevel, configured and acknowledged)
+    /// by default, the fullscreen shell when it is the only one or when asked. Idempotent.
+    /// </summary>
+    public void ShowSurface()
+    {
+        if (_surface is not null)
+        {
+            return;
+        }
+
+        bool hasXdg = _registry.Has(XdgWmBase.Name), hasFullscreen = _registry.Has(ZwpFullscreenShellV1.Name);
+        bool useXdg = _shellChoice switch
+        {
+            ShellChoice.Xdg => hasXdg,
+            ShellChoice.Fullscreen => false,
+            _ => hasXdg,
+        };
+        if (!useXdg && (_shellChoice == ShellChoice.Xdg || !hasFullscreen))
+        {
+            throw new NotSupportedException(CompositorHints.NoShell(CompositorName, Kind, _shellChoice, hasXdg, hasFullscreen));
+        }
+
+        _surface = WlCompositor.CreateSurface(_compositor);
+        _role = useXdg
+            ? new XdgToplevelRole(_connection, _registry.Bind(XdgWmBase.Interface, 1), _surface, _output)
+            : new FullscreenShellRole(_registry.Bind(ZwpFullscreenShellV1.Interface, 1), _surface, _output);
+    }
 
     /// <summary>
     /// Creates a wl_buffer from the description (one <c>add</c> per plane, its fd by SCM_RIGHTS, then
     /// <c>create_immed</c>) and waits for the compositor's verdict. The description stays the caller's.
     /// </summary>
-    /// <exception cref="NotSupportedException">The format/modifier pair was not advertised; nothing was sent.</exception>
+    /// <exception cref="NotSupportedException">No linux-dmabuf, or the format/modifier pair was not advertised; nothing was sent.</exception>
     /// <exception cref="WaylandProtocolException">The compositor rejected the buffer (protocol error or <c>failed</c>).</exception>
     public WaylandDmaBuffer CreateBuffer(DmaBufDescription description)
     {
         ArgumentNullException.ThrowIfNull(description);
         if (_dmabuf is null)
         {
-            throw new NotSupportedException("The compositor offers no zwp_linux_dmabuf_v1 (weston's pixman renderer has none; run it with GL); nothing was sent.");
+            throw new NotSupportedException(CompositorHints.NoDmaBuf(CompositorName, Kind));
         }
 
         if (!IsAdvertised(description.Format, description.Modifier))
         {
-            string offered = _formats.TryGetValue(description.Format.Value, out var mods)
-                ? "only with modifier(s) " + string.Join(", ", mods.Select(WaylandConnection.Hex))
+            string offered = DmaBufFormats.TryGetValue(description.Format, out var mods)
+                ? "only with modifier(s) " + string.Join(", ", mods.Select(m => $"0x{m:x}"))
                 : "not at all";
             throw new NotSupportedException(
-                $"The compositor does not advertise {description.Format} with modifier {WaylandConnection.Hex(description.Modifier)} " +
+                $"The compositor does not advertise {description.Format} with modifier 0x{description.Modifier:x} " +
                 $"through zwp_linux_dmabuf_v1 (it offers this format {offered}); nothing was sent.");
         }
 
-        WaylandObject parameters = _connection.NewObject("zwp_linux_buffer_params_v1", _dmabuf.Version);
-        bool failed = false;
-        parameters.OnEvent = (opcode, _) => failed |= opcode == 1; // failed (created only follows 'create')
-        _connection.Send(_dmabuf, 1, new WireWriter().NewId(parameters)); // create_params
+        WaylandProxy parameters = ZwpLinuxDmabufV1.CreateParams(_dmabuf);
+        _paramsFailed = false;
+        ZwpLinuxBufferParamsV1.Listen(parameters, this);
         for (int i = 0; i < description.Planes.Count; i++)
         {
             DmaBufPlane plane = description.Planes[i];
-            // add(fd fd, uint plane_idx, uint offset, uint stride, uint modifier_hi, uint modifier_lo)
-            _connection.Send(parameters, 1, new WireWriter().Fd(plane.Buffer).Uint((uint)i).Uint(plane.Offset).Uint(plane.Stride)
-                .Uint((uint)(description.Modifier >> 32)).Uint((uint)description.Modifier));
+            ZwpLinuxBufferParamsV1.Add(parameters, plane.Buffer, (uint)i, plane.Offset, plane.Stride, (uint)(description.Modifier >> 32), (uint)description.Modifier);
         }
 
-        WaylandObject buffer = _connection.NewObject("wl_buffer", 1);
+        WaylandProxy buffer = ZwpLinuxBufferParamsV1.CreateImmed(parameters, (int)description.Width, (int)description.Height, description.Format.Value, 0);
         var result = new WaylandDmaBuffer(buffer, description);
-        // create_immed(new_id buffer_id, int width, int height, uint format, uint flags)
-        _connection.Send(parameters, 3, new WireWriter().NewId(buffer).Int((int)description.Width).Int((int)description.Height)
-            .Uint(description.Format.Value).Uint(0));
-        _connection.Send(parameters, 0, new WireWriter()); // destroy: the params object is used up
+        ZwpLinuxBufferParamsV1.Destroy(parameters); // used up
         _connection.Roundtrip($"the compositor's answer to {parameters}.create_immed");
-        if (failed)
+        if (_paramsFailed)
         {
             throw new WaylandProtocolException(parameters.ToString(), null, null,
                 $"the compositor could not import the buffer (failed event): {description}");
@@ -259,9 +303,7 @@ public sealed class DmaBufClient : IDisposable
         return result;
     }
 
-    /// <summary>
-    /// Shows the buffer full screen (attach, damage, frame, commit) and waits for the frame callback.
-    /// </summary>
+    /// <summary>Shows the buffer full screen (attach, damage, frame, commit) and waits for the frame callback.</summary>
     public void Present(WaylandDmaBuffer buffer)
     {
         ArgumentNullException.ThrowIfNull(buffer);
@@ -270,46 +312,33 @@ public sealed class DmaBufClient : IDisposable
     }
 
     /// <summary><see cref="Present(WaylandDmaBuffer)"/> for any wl_buffer of that size.</summary>
-    internal void Present(WaylandObject buffer, int width, int height)
+    internal void Present(WaylandProxy buffer, int width, int height)
     {
-        if (_surface is null)
+        ShowSurface();
+        WaylandProxy surface = _surface!;
+        _role!.BeforeCommit();
+        WlSurface.Attach(surface, buffer, 0, 0);
+        if (surface.Version >= 4)
         {
-            if (_shell is null)
-            {
-                throw new NotSupportedException("The compositor offers no zwp_fullscreen_shell_v1 (run weston with --shell=fullscreen-shell.so).");
-            }
-
-            _surface = _connection.NewObject("wl_surface", _compositor.Version);
-            _connection.Send(_compositor, 0, new WireWriter().NewId(_surface)); // create_surface
-            // present_surface(object surface, uint method = default, object output)
-            _connection.Send(_shell, 1, new WireWriter().Object(_surface).Uint(0).Object(_output));
+            WlSurface.DamageBuffer(surface, 0, 0, width, height);
+        }
+        else
+        {
+            WlSurface.Damage(surface, 0, 0, width, height);
         }
 
-        _connection.Send(_surface, 1, new WireWriter().Object(buffer).Int(0).Int(0)); // attach
-        _connection.Send(_surface, _surface.Version >= 4 ? (ushort)9 : (ushort)2, new WireWriter().Int(0).Int(0).Int(width).Int(height)); // damage_buffer / damage
-        WaylandObject callback = _connection.NewObject("wl_callback", 1);
-        bool done = false;
-        callback.OnEvent = (_, _) => done = true;
-        _connection.Send(_surface, 3, new WireWriter().NewId(callback)); // frame
-        _connection.Send(_surface, 6, new WireWriter()); // commit
-        _connection.WaitFor(() => done, $"the frame callback of {_surface}");
+        _frameDone = false;
+        WlCallback.Listen(WlSurface.Frame(surface), this);
+        WlSurface.Commit(surface);
+        _connection.WaitFor(() => _frameDone || IsClosed(), $"the frame callback of {surface}");
+        _role.ThrowIfClosed();
     }
 
-    /// <summary>
-    /// A wl_shm XRGB8888 buffer of the output's size holding <paramref name="pixels"/> (rows of width * 4 bytes), in a
-    /// memfd the caller disposes: shows the compositor side without any DRM device (tests on machines without one).
-    /// </summary>
-    internal WaylandObject CreateShmBuffer(ReadOnlySpan<byte> pixels, out Microsoft.Win32.SafeHandles.SafeFileHandle memory)
+    /// <summary>An XRGB8888 wl_shm buffer holding <paramref name="pixels"/> (shows the compositor side without a DRM device).</summary>
+    internal WaylandProxy CreateShmBuffer(ReadOnlySpan<byte> pixels, int width, int height, out SafeFileHandle memory)
     {
-        int stride = OutputWidth * 4;
-        int size = checked(stride * OutputHeight);
-        memory = MemFd.Create("wlshow-shm", size);
-        RandomAccess.Write(memory, pixels[..size], 0);
-        WaylandObject pool = _connection.NewObject("wl_shm_pool", 1);
-        _connection.Send(_shm, 0, new WireWriter().NewId(pool).Fd(memory).Int(size)); // create_pool(new_id, fd, int size)
-        WaylandObject buffer = _connection.NewObject("wl_buffer", 1);
-        _connection.Send(pool, 0, new WireWriter().NewId(buffer).Int(0).Int(OutputWidth).Int(OutputHeight).Int(stride).Uint(ShmFormatXrgb8888));
-        _connection.Send(pool, 1, new WireWriter()); // destroy
+        WaylandProxy buffer = Capture.CreateShmBuffer(_shm, width, height, width * 4, WlShm.Format.Xrgb8888, out memory);
+        RandomAccess.Write(memory, pixels[..(width * height * 4)], 0);
         return buffer;
     }
 
@@ -324,104 +353,84 @@ public sealed class DmaBufClient : IDisposable
     public void Destroy(WaylandDmaBuffer buffer)
     {
         ArgumentNullException.ThrowIfNull(buffer);
-        _connection.Send(buffer.Proxy, 0, new WireWriter());
-    }
-
-    /// <summary>
-    /// Reads the whole output back through <c>weston_screenshooter.shoot</c> into a memfd-backed wl_shm buffer.
-    /// </summary>
-    public Screenshot TakeScreenshot()
-    {
-        if (_screenshooter is null)
+        if (buffer.Proxy.Connection != _connection)
         {
-            throw new NotSupportedException("The compositor offers no weston_screenshooter (run weston with --debug).");
+            throw new ArgumentException($"{buffer.Proxy} belongs to another connection.", nameof(buffer));
         }
 
-        int stride = OutputWidth * 4;
-        int size = checked(stride * OutputHeight);
-        using var memory = MemFd.Create("wlshow-screenshot", size);
-        WaylandObject pool = _connection.NewObject("wl_shm_pool", 1);
-        _connection.Send(_shm, 0, new WireWriter().NewId(pool).Fd(memory).Int(size)); // create_pool(new_id, fd, int size)
-        WaylandObject shot = _connection.NewObject("wl_buffer", 1);
-        // create_buffer(new_id id, int offset, int width, int height, int stride, uint format)
-        _connection.Send(pool, 0, new WireWriter().NewId(shot).Int(0).Int(OutputWidth).Int(OutputHeight).Int(stride).Uint(ShmFormatXrgb8888));
-        _connection.Send(pool, 1, new WireWriter()); // destroy (the buffer keeps the memory)
-        _shotDone = false;
-        _connection.Send(_screenshooter, 0, new WireWriter().Object(_output).Object(shot)); // shoot(output, buffer)
-        _connection.WaitFor(() => _shotDone, $"{_screenshooter}.done");
-        _connection.Send(shot, 0, new WireWriter()); // wl_buffer.destroy
-        byte[] pixels = new byte[size];
-        int read = RandomAccess.Read(memory, pixels, 0);
-        Debug.Assert(read == size, "a memfd of the right size reads in full");
-        return new Screenshot(OutputWidth, OutputHeight, stride, pixels);
+        WlBuffer.Destroy(buffer.Proxy);
     }
+
+    /// <summary>Reads the whole output back with the compositor's capture protocol (weston_screenshooter or wlr screencopy).</summary>
+    public Screenshot TakeScreenshot() =>
+        (_capture ?? throw new NotSupportedException(CompositorHints.NoCapture(CompositorName, Kind))).Take();
 
     /// <summary>Closes the connection; the compositor destroys every object of this client.</summary>
     public void Dispose() => _connection.Dispose();
 
-    /// <summary>The name of error <paramref name="code"/> of <paramref name="iface"/> (from the protocol XML).</summary>
-    internal static string? ErrorName(string iface, uint code) => (iface, code) switch
+    private bool IsClosed()
     {
-        ("zwp_linux_buffer_params_v1", 0) => "already_used",
-        ("zwp_linux_buffer_params_v1", 1) => "plane_idx",
-        ("zwp_linux_buffer_params_v1", 2) => "plane_set",
-        ("zwp_linux_buffer_params_v1", 3) => "incomplete",
-        ("zwp_linux_buffer_params_v1", 4) => "invalid_format",
-        ("zwp_linux_buffer_params_v1", 5) => "invalid_dimensions",
-        ("zwp_linux_buffer_params_v1", 6) => "out_of_bounds",
-        ("zwp_linux_buffer_params_v1", 7) => "invalid_wl_buffer",
-        ("wl_shm", 0) or ("wl_shm_pool", 0) => "invalid_format",
-        ("wl_shm", 1) or ("wl_shm_pool", 1) => "invalid_stride",
-        ("wl_shm", 2) or ("wl_shm_pool", 2) => "invalid_fd",
-        ("wl_surface", 0) => "invalid_scale",
-        ("wl_surface", 1) => "invalid_transform",
-        ("wl_surface", 2) => "invalid_size",
-        ("wl_surface", 3) => "invalid_offset",
-        ("zwp_fullscreen_shell_v1", 0) => "invalid_method",
-        _ => null,
-    };
-
-    private HashSet<ulong> Formats(uint format)
-    {
-        if (!_formats.TryGetValue(format, out var set))
+        try
         {
-            _formats[format] = set = [];
+            _role?.ThrowIfClosed();
+            return false;
+        }
+        catch (OperationCanceledException)
+        {
+            return true;
+        }
+    }
+
+    private static string DescribePeer(int? pid, out string? comm)
+    {
+        comm = null;
+        if (pid is null)
+        {
+            return "the compositor";
+        }
+
+        try
+        {
+            comm = File.ReadAllText($"/proc/{pid}/comm").Trim();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return $"{comm ?? "?"} (pid {pid})";
+    }
+
+    private HashSet<ulong> V3Formats(uint format)
+    {
+        if (!_v3Formats.TryGetValue(format, out var set))
+        {
+            _v3Formats[format] = set = [];
         }
 
         return set;
     }
 
-    private WaylandObject Bind(WaylandObject registry, string iface, uint wanted, uint minimum = 1)
+    void ZwpLinuxDmabufV1.IEvents.Format(WaylandProxy self, uint format) => V3Formats(format).Add(DmaBufDescription.InvalidModifier);
+
+    void ZwpLinuxDmabufV1.IEvents.Modifier(WaylandProxy self, uint format, uint modifierHi, uint modifierLo) =>
+        V3Formats(format).Add(((ulong)modifierHi << 32) | modifierLo);
+
+    void WlOutput.IEvents.Geometry(WaylandProxy self, int x, int y, int physicalWidth, int physicalHeight, int subpixel, string make, string model, int transform)
     {
-        if (!_globals.TryGetValue(iface, out var global))
-        {
-            throw new NotSupportedException($"The compositor offers no {iface}.");
-        }
-
-        if (global.Version < minimum)
-        {
-            throw new NotSupportedException($"The compositor offers {iface} version {global.Version}; this client needs {minimum}.");
-        }
-
-        WaylandObject o = _connection.NewObject(iface, Math.Min(wanted, global.Version));
-        // bind(uint name, new_id id): an untyped new_id travels as (string interface, uint version, uint id)
-        _connection.Send(registry, 0, new WireWriter().Uint(global.Name).String(iface).Uint(o.Version).NewId(o));
-        return o;
+        OutputMake = make;
+        OutputModel = model;
     }
 
-    private static string? TryRead(string path)
+    void WlOutput.IEvents.Mode(WaylandProxy self, uint flags, int width, int height, int refresh)
     {
-        try
+        if ((flags & (uint)WlOutput.Mode.Current) != 0)
         {
-            return File.ReadAllText(path);
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return null;
+            OutputWidth = width;
+            OutputHeight = height;
         }
     }
+
+    void WlCallback.IEvents.Done(WaylandProxy self, uint callbackData) => _frameDone = true;
+
+    void ZwpLinuxBufferParamsV1.IEvents.Failed(WaylandProxy self) => _paramsFailed = true;
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Wayland.Wire;
 
 namespace WlShow;
 
@@ -12,23 +13,36 @@ public enum WestonBackend
     Drm,
 }
 
+/// <summary>Which weston shell to load.</summary>
+public enum WestonShell
+{
+    /// <summary><c>desktop-shell.so</c> (weston's default): xdg-shell, a panel and a background.</summary>
+    Desktop,
+
+    /// <summary><c>fullscreen-shell.so</c>: zwp_fullscreen_shell_v1 only.</summary>
+    Fullscreen,
+}
+
 /// <summary>
-/// A weston 10 with fullscreen-shell and the debug protocols (for weston_screenshooter), in a private
-/// XDG_RUNTIME_DIR (mode 0700). Dispose stops it (SIGTERM, then SIGKILL) and removes the runtime directory.
+/// A weston 10 with a shell and the debug protocols (for weston_screenshooter), in a private XDG_RUNTIME_DIR (mode
+/// 0700). Dispose stops it (SIGTERM, then SIGKILL) and removes the runtime directory.
 /// </summary>
 public sealed class WestonProcess : IDisposable
 {
     private readonly Process _process;
     private bool _disposed;
 
-    private WestonProcess(Process process, string runtimeDirectory, WestonBackend backend)
+    private WestonProcess(Process process, string runtimeDirectory, WestonBackend backend, WestonShell shell)
     {
         _process = process;
         RuntimeDirectory = runtimeDirectory;
         Backend = backend;
+        Shell = shell;
     }
 
     public WestonBackend Backend { get; }
+
+    public WestonShell Shell { get; }
 
     /// <summary>The private XDG_RUNTIME_DIR, removed on dispose.</summary>
     public string RuntimeDirectory { get; }
@@ -48,7 +62,8 @@ public sealed class WestonProcess : IDisposable
     /// Starts weston and waits until it answers a round trip. <paramref name="drmCard"/> is the card for the DRM
     /// backend (e.g. "card1"); <paramref name="width"/>×<paramref name="height"/> is the headless output's size.
     /// </summary>
-    public static WestonProcess Start(WestonBackend backend, string? drmCard = null, int width = 256, int height = 256, TimeSpan? timeout = null)
+    public static WestonProcess Start(WestonBackend backend, string? drmCard = null, int width = 256, int height = 256, TimeSpan? timeout = null,
+        WestonShell shell = WestonShell.Fullscreen)
     {
         string dir = Directory.CreateTempSubdirectory("wlshow-weston-").FullName; // created with mode 0700
         // Through sh only to send weston's stdout/stderr (Mesa's loader warnings) to a file; exec keeps the pid.
@@ -74,7 +89,17 @@ public sealed class WestonProcess : IDisposable
             psi.ArgumentList.Add($"--height={height}");
         }
 
-        foreach (string a in (string[])["--shell=fullscreen-shell.so", "--no-config", "--debug", "--socket=wayland-0", $"--log={Path.Combine(dir, "weston.log")}"])
+        string config = "--no-config";
+        if (shell == WestonShell.Desktop)
+        {
+            // The desktop shell fades the screen in at start and blanks it when idle; a screenshot must not see either.
+            config = $"--config={Path.Combine(dir, "weston.ini")}";
+            File.WriteAllText(Path.Combine(dir, "weston.ini"),
+                "[core]\nidle-time=0\n[shell]\nstartup-animation=none\nanimation=none\nclose-animation=none\nfocus-animation=none\n");
+        }
+
+        string shellModule = shell == WestonShell.Desktop ? "desktop-shell.so" : "fullscreen-shell.so";
+        foreach (string a in (string[])[$"--shell={shellModule}", config, "--debug", "--socket=wayland-0", $"--log={Path.Combine(dir, "weston.log")}"])
         {
             psi.ArgumentList.Add(a);
         }
@@ -91,7 +116,7 @@ public sealed class WestonProcess : IDisposable
             throw;
         }
 
-        var weston = new WestonProcess(process, dir, backend);
+        var weston = new WestonProcess(process, dir, backend, shell);
         try
         {
             weston.WaitUntilReady(timeout ?? TimeSpan.FromSeconds(60));
@@ -140,7 +165,7 @@ public sealed class WestonProcess : IDisposable
             if (!_process.HasExited)
             {
                 const int SIGTERM = 15;
-                MemFd.Signal(_process.Id, SIGTERM); // lets the DRM backend give the card back cleanly
+                Signals.Send(_process.Id, SIGTERM); // lets the DRM backend give the card back cleanly
                 if (!_process.WaitForExit(5000))
                 {
                     _process.Kill();
@@ -165,14 +190,14 @@ public sealed class WestonProcess : IDisposable
         {
             if (_process.HasExited)
             {
-                throw new InvalidOperationException($"weston ({Backend}) exited with {_process.ExitCode} while starting; its log:\n{LogTail()}");
+                throw new InvalidOperationException($"weston ({Backend}) ({Shell} shell) exited with {_process.ExitCode} while starting; its log:\n{LogTail()}");
             }
 
             if (File.Exists(SocketPath))
             {
                 try
                 {
-                    using var connection = WaylandConnection.Connect(SocketPath, DmaBufClient.ErrorName);
+                    using var connection = WaylandClient.Connect(SocketPath);
                     connection.Timeout = deadline - DateTime.UtcNow;
                     connection.Roundtrip("weston's first round trip");
                     return;
