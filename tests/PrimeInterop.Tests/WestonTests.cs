@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using PrimeInterop.Tests.Infrastructure;
+using Wayland.Wire;
 using WlShow;
 
 namespace PrimeInterop.Tests;
@@ -16,6 +17,9 @@ public abstract class WestonFixture : IDisposable
 
     public abstract WestonBackend Backend { get; }
 
+    /// <summary>The fullscreen shell unless a fixture says otherwise; the client asks for the matching shell.</summary>
+    public virtual WestonShell Shell => WestonShell.Fullscreen;
+
     public WestonProcess Weston
     {
         get
@@ -29,7 +33,7 @@ public abstract class WestonFixture : IDisposable
             {
                 try
                 {
-                    _weston = WestonProcess.Start(Backend, Card());
+                    _weston = WestonProcess.Start(Backend, Card(), shell: Shell);
                 }
                 catch (Exception e)
                 {
@@ -37,7 +41,7 @@ public abstract class WestonFixture : IDisposable
                     throw;
                 }
 
-                RigRecord($"weston {Backend} startup (process start to first round trip): {_weston.StartupTime.TotalSeconds:0.00} s");
+                RigRecord($"weston {Backend} {Shell} startup (process start to first round trip): {_weston.StartupTime.TotalSeconds:0.00} s");
             }
 
             return _weston.HasExited ? throw new InvalidOperationException($"weston ({Backend}) died; its log:\n{_weston.LogTail()}") : _weston;
@@ -48,10 +52,10 @@ public abstract class WestonFixture : IDisposable
     {
         if (_weston is not null && Environment.GetEnvironmentVariable("RIG_OUT") is { Length: > 0 } dir && Directory.Exists(dir) && File.Exists(_weston.LogPath))
         {
-            File.Copy(_weston.LogPath, Path.Combine(dir, $"weston-{Backend}.log"), overwrite: true); // for the rig's results
+            File.Copy(_weston.LogPath, Path.Combine(dir, $"weston-{Backend}-{Shell}.log"), overwrite: true); // for the rig's results
             if (File.Exists(_weston.StdioPath))
             {
-                File.Copy(_weston.StdioPath, Path.Combine(dir, $"weston-{Backend}.stdio"), overwrite: true);
+                File.Copy(_weston.StdioPath, Path.Combine(dir, $"weston-{Backend}-{Shell}.stdio"), overwrite: true);
             }
         }
 
@@ -86,6 +90,24 @@ public sealed class DrmWestonFixture : WestonFixture
     protected override string? Card() => Path.GetFileName(KernelEnv.Find("vkms", DrmNodeType.Primary)!.Path);
 }
 
+public sealed class HeadlessDesktopWestonFixture : WestonFixture
+{
+    public override WestonBackend Backend => WestonBackend.Headless;
+
+    public override WestonShell Shell => WestonShell.Desktop;
+
+    protected override string? Card() => null;
+}
+
+public sealed class DrmDesktopWestonFixture : WestonFixture
+{
+    public override WestonBackend Backend => WestonBackend.Drm;
+
+    public override WestonShell Shell => WestonShell.Desktop;
+
+    protected override string? Card() => Path.GetFileName(KernelEnv.Find("vkms", DrmNodeType.Primary)!.Path);
+}
+
 /// <summary>
 /// A real weston 10 shows PrimeInterop buffers that a client speaking the Wayland wire protocol itself sent with
 /// linux-dmabuf-v1 (fds by SCM_RIGHTS), and its screenshooter gives back exactly the client's pixels.
@@ -102,7 +124,7 @@ public abstract class WestonTestsBase<TFixture>(TFixture fixture)
         using var oracle = new LeakOracle();
         using (var card = OpenCard())
         using (var client = Connect(weston))
-        using (var frame = new ClientBuffer(card, (uint)client.OutputWidth, (uint)client.OutputHeight))
+        using (var frame = new ClientBuffer(card, (uint)client.SurfaceSize.Width, (uint)client.SurfaceSize.Height))
         {
             frame.Fill(1);
             var clock = Stopwatch.StartNew();
@@ -122,8 +144,8 @@ public abstract class WestonTestsBase<TFixture>(TFixture fixture)
         using var oracle = new LeakOracle();
         using (var card = OpenCard())
         using (var client = Connect(weston))
-        using (var first = new ClientBuffer(card, (uint)client.OutputWidth, (uint)client.OutputHeight))
-        using (var second = new ClientBuffer(card, (uint)client.OutputWidth, (uint)client.OutputHeight))
+        using (var first = new ClientBuffer(card, (uint)client.SurfaceSize.Width, (uint)client.SurfaceSize.Height))
+        using (var second = new ClientBuffer(card, (uint)client.SurfaceSize.Width, (uint)client.SurfaceSize.Height))
         {
             first.Fill(1);
             second.Fill(2);
@@ -143,8 +165,8 @@ public abstract class WestonTestsBase<TFixture>(TFixture fixture)
         using var oracle = new LeakOracle();
         using (var card = OpenCard())
         using (var client = Connect(weston))
-        using (var a = new ClientBuffer(card, (uint)client.OutputWidth, (uint)client.OutputHeight))
-        using (var b = new ClientBuffer(card, (uint)client.OutputWidth, (uint)client.OutputHeight))
+        using (var a = new ClientBuffer(card, (uint)client.SurfaceSize.Width, (uint)client.SurfaceSize.Height))
+        using (var b = new ClientBuffer(card, (uint)client.SurfaceSize.Width, (uint)client.SurfaceSize.Height))
         {
             a.Fill(1);
             b.Fill(2);
@@ -225,8 +247,8 @@ public abstract class WestonTestsBase<TFixture>(TFixture fixture)
         using var oracle = new LeakOracle();
         using (var card = OpenCard())
         using (var client = Connect(weston))
-        using (var a = new ClientBuffer(card, (uint)client.OutputWidth, (uint)client.OutputHeight))
-        using (var b = new ClientBuffer(card, (uint)client.OutputWidth, (uint)client.OutputHeight))
+        using (var a = new ClientBuffer(card, (uint)client.SurfaceSize.Width, (uint)client.SurfaceSize.Height))
+        using (var b = new ClientBuffer(card, (uint)client.SurfaceSize.Width, (uint)client.SurfaceSize.Height))
         {
             a.Fill(4);
             b.Fill(5);
@@ -250,7 +272,25 @@ public abstract class WestonTestsBase<TFixture>(TFixture fixture)
 
     protected abstract DrmDevice OpenCard();
 
-    private static DmaBufClient Connect(WestonProcess weston) => DmaBufClient.Connect(weston.SocketPath, TimeSpan.FromSeconds(60));
+    /// <summary>A client on the fixture's weston, its surface shown through the shell that weston runs.</summary>
+    private static DmaBufClient Connect(WestonProcess weston)
+    {
+        var client = DmaBufClient.Connect(weston.SocketPath, TimeSpan.FromSeconds(60), weston.Shell == WestonShell.Desktop ? ShellChoice.Xdg : ShellChoice.Fullscreen);
+        try
+        {
+            client.ShowSurface();
+            Assert.StartsWith(weston.Shell == WestonShell.Desktop ? "xdg_wm_base" : "zwp_fullscreen_shell_v1", client.ShellName, StringComparison.Ordinal);
+            Assert.Equal((client.OutputWidth, client.OutputHeight), client.SurfaceSize); // full screen
+            Assert.Equal("weston_screenshooter", client.CaptureName);
+            WestonFixture.RigRecord($"weston {weston.Backend} {weston.Shell}: zwp_linux_dmabuf_v1 version {client.DmaBufVersion}; {client.ShellName}");
+            return client;
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
 
     private WestonProcess Start()
     {
@@ -297,6 +337,24 @@ public sealed class WestonHeadlessTests(HeadlessWestonFixture fixture) : WestonT
     protected override void RequireDevices() => KernelEnv.RequireVgem();
 
     protected override DrmDevice OpenCard() => KernelEnv.OpenVgemCard();
+}
+
+/// <summary>weston's headless backend with its desktop shell: wlshow's xdg-shell path (kernels A and B).</summary>
+[Trait(KernelEnv.Category, KernelEnv.Kernel)]
+public sealed class WestonHeadlessXdgTests(HeadlessDesktopWestonFixture fixture) : WestonTestsBase<HeadlessDesktopWestonFixture>(fixture), IClassFixture<HeadlessDesktopWestonFixture>
+{
+    protected override void RequireDevices() => KernelEnv.RequireVgem();
+
+    protected override DrmDevice OpenCard() => KernelEnv.OpenVgemCard();
+}
+
+/// <summary>weston's DRM backend on vkms with its desktop shell: xdg-shell with real scan-out (kernel A).</summary>
+[Trait(KernelEnv.Category, KernelEnv.Kernel)]
+public sealed class WestonDrmXdgTests(DrmDesktopWestonFixture fixture) : WestonTestsBase<DrmDesktopWestonFixture>(fixture), IClassFixture<DrmDesktopWestonFixture>
+{
+    protected override void RequireDevices() => KernelEnv.RequireCapability("vkms");
+
+    protected override DrmDevice OpenCard() => KernelEnv.OpenVkms();
 }
 
 /// <summary>weston's DRM backend scanning out on vkms (kernel A; kernel B lacks vkms). Buffers from vkms.</summary>
