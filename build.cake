@@ -4,7 +4,7 @@
 //   --compositor=weston: the Wayland sample samples/wlshow against weston)
 //   Bench  Pack (both .nupkg + .snupkg into artifacts/package)  Consumer (README snippets built against the packages, run)
 //   Soak (tests/PrimeInterop.Soak for --seconds=N, default 60, on kernel A or directly where vgem and vkms are)
-// Arguments: --source=dumb|udmabuf|heap (Demo)  --configuration=Release  --kernels=a,b  --rig=auto|always|never  --rig-parallel=true|false  --aot=true  --compositor=weston
+// Arguments: --source=dumb|udmabuf|heap (Demo)  --configuration=Release  --kernels=a,b  --rig=auto|always|never  --rig-parallel=true|false  --aot=true  --compositor=weston  --shell=xdg|fullscreen
 //   --soak-seconds=10 (Test/Rig: the soak after the tests in kernel A's guest; 0 leaves it out)
 // No #addin or #tool: everything here is Cake's own or the .NET runtime's.
 using System.Xml.Linq;
@@ -15,6 +15,7 @@ var kernels = Argument("kernels", "a,b").Split(',', StringSplitOptions.RemoveEmp
 var rigMode = Argument("rig", EnvironmentVariable("PRIMEINTEROP_RIG_MODE") ?? "auto");
 var demoSource = Argument("source", "dumb"); // Demo: where the exported buffer comes from (dumb, udmabuf, heap)
 var compositor = Argument("compositor", ""); // Demo: --compositor=weston runs the Wayland sample (samples/wlshow) against weston
+var shell = Argument("shell", "xdg"); // Demo --compositor=weston: xdg (weston's desktop shell) or fullscreen (its fullscreen shell)
 // Both kernels' guests at once, one vCPU each (RigTests): measured on this 2-core host, the rig's tests took 153 s that
 // way, 194 s one guest after the other with two vCPUs each and 177 s side by side with two each (two vCPUs cost
 // MTTCG about 60 % more QEMU CPU for the same tests). --rig-parallel=false streams each guest's console instead.
@@ -331,19 +332,22 @@ Task("Demo").IsDependentOn("Build").Does(() =>
 });
 
 // The Wayland sample against a real weston 10: the DRM backend scanning out on vkms in the rig (kernel A), where the
-// sample's dma-buf is presented full screen and read back through weston_screenshooter.
+// sample's dma-buf is presented full screen (an xdg-shell toplevel on weston's desktop shell, or the fullscreen shell)
+// and read back through weston_screenshooter.
 void WestonDemo()
 {
     var wlshowDll = artifacts.CombineWithFilePath($"bin/wlshow/{config}/wlshow.dll");
     if (!FileExists(wlshowDll))
         throw new Exception("the Wayland sample (samples/wlshow) is not built yet");
+    if (shell != "xdg" && shell != "fullscreen")
+        throw new Exception($"--shell={shell}: xdg or fullscreen");
     if (!UseRig())
     {
-        Run("dotnet", $"\"{wlshowDll}\" --weston headless");
+        Run("dotnet", $"\"{wlshowDll}\" --weston headless --shell {shell}");
         return;
     }
     Run("bash", $"\"{rigScript}\" prereqs");
-    var (outDir, code) = RunInRig("a", "demo-weston", $"dotnet \"{wlshowDll}\" --weston drm");
+    var (outDir, code) = RunInRig("a", $"demo-weston-{shell}", $"dotnet \"{wlshowDll}\" --weston drm --shell {shell}");
     if (code != 0) throw new Exception($"the weston demo failed in the rig (exit {code}); see {outDir}/serial.log");
 }
 

@@ -200,7 +200,9 @@ public sealed class WlShowDmaBufFeedbackTests
             client.Present(buffer);
             var (bad, first) = TestImage.Compare(client.TakeScreenshot(), (uint)w, (uint)h, 9);
             Assert.True(bad == 0, string.Create(CultureInfo.InvariantCulture, $"{bad} pixels differ; first {first}"));
-            Assert.Equal(([DmaBufDescription.LinearModifier], 1), compositor.Invoke(() => (compositor.ModifiersAdded.ToArray(), compositor.BuffersImported)));
+            var (added, imported) = compositor.Invoke(() => (compositor.ModifiersAdded.ToArray(), compositor.BuffersImported));
+            Assert.Equal([DmaBufDescription.LinearModifier], added);
+            Assert.Equal(1, imported);
         }
 
         oracle.Verify();
