@@ -139,7 +139,7 @@ internal static class Program
             }
         }
         catch (Exception e) when (e is WaylandProtocolException or NotSupportedException or IOException or TimeoutException or DrmException
-            or InvalidOperationException or OperationCanceledException or System.Net.Sockets.SocketException)
+            or InvalidOperationException or InvalidDataException or OperationCanceledException or System.Net.Sockets.SocketException)
         {
             Console.Error.WriteLine($"wlshow: {e.Message}");
             return Failed;

@@ -202,6 +202,74 @@ public sealed class WaylandWireTests
         oracle.Verify();
     }
 
+    [Fact]
+    public void A_server_listening_on_a_socket_path_serves_a_client_that_connects_to_it()
+    {
+        string dir = Directory.CreateTempSubdirectory("wire-").FullName;
+        try
+        {
+            using var server = WaylandServer.Listen(Path.Combine(dir, "wayland-test"));
+            server.AddGlobal(WlCompositor.Interface, 4, _ => { });
+            Exception? failed = null;
+            string? seen = null;
+            var client = new Thread(() =>
+            {
+                try
+                {
+                    using var c = WaylandClient.Connect(server.SocketPath!);
+                    seen = string.Join(",", WaylandRegistry.Load(c).Globals.Keys);
+                }
+                catch (Exception e) when (e is IOException or TimeoutException or SocketException)
+                {
+                    failed = e;
+                }
+            });
+            client.Start();
+            while (client.IsAlive)
+            {
+                server.Dispatch(TimeSpan.FromMilliseconds(20));
+            }
+
+            Assert.Null(failed);
+            Assert.Equal("wl_compositor", seen);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData(15u, 16L, "not a whole number of 16-byte entries")]
+    [InlineData(32u, 16L, "32 bytes announced, the file has 16")]
+    [InlineData(16u * 65537, 16L, "at most 65536")]
+    public void A_format_table_that_does_not_fit_its_file_is_refused(uint size, long fileSize, string message)
+    {
+        using var oracle = new LeakOracle();
+        using (var fd = SharedMemory.Create("table", fileSize))
+        {
+            var e = Assert.Throws<InvalidDataException>(() => DmaBufFormatTable.Read(fd, size));
+            Assert.Contains(message, e.Message, StringComparison.Ordinal);
+        }
+
+        oracle.Verify();
+    }
+
+    [Fact]
+    public void A_sealed_table_is_mapped_and_an_unsealed_one_read_and_both_give_the_entries()
+    {
+        FormatModifier[] entries = [new(0x34325258, 0), new(0x3231564e, 0x0100000000000002)];
+        using var sealedTable = DmaBufFormatTable.Create(entries, out uint size);
+        Assert.Equal(32u, size);
+        Assert.Equal(entries, DmaBufFormatTable.Read(sealedTable, size));
+        Assert.Throws<UnauthorizedAccessException>(() => RandomAccess.Write(sealedTable, new byte[1], 0)); // F_SEAL_WRITE: EPERM
+        using var plain = SharedMemory.Create("plain", 32);
+        byte[] bytes = new byte[32];
+        RandomAccess.Read(sealedTable, bytes, 0);
+        RandomAccess.Write(plain, bytes, 0);
+        Assert.Equal(entries, DmaBufFormatTable.Read(plain, size));
+    }
+
     [Theory]
     [InlineData("unknown object", "invalid object 9", 0u)]
     [InlineData("unknown opcode", "invalid method 7, object wl_display@1", 1u)]
