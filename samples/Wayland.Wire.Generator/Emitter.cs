@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.Linq;
 using System.Text;
 using Microsoft.CodeAnalysis.CSharp;
@@ -77,8 +78,8 @@ internal static class Emitter
             EmitEnum(s, e, enumNames[e.Name]);
         }
 
-        EmitClient(s, i);
-        EmitServer(s, i);
+        EmitSide(s, i, Client, i.Events, i.Requests);
+        EmitSide(s, i, Server, i.Requests, i.Events);
         s.Append("}\n\n");
     }
 
@@ -118,30 +119,95 @@ internal static class Emitter
         s.Append("    }\n\n");
     }
 
-    // Client side: requests are sent, events dispatched to an IEvents handler.
-    private static void EmitClient(StringBuilder s, Interface i)
+    /// <summary>
+    /// One side of the wire: the messages it receives (dispatched to a handler interface) and the messages it sends
+    /// (typed static senders). A client receives events and sends requests; a server the other way round.
+    /// </summary>
+    private sealed record Side(
+        string Self, string Handler, string HandlerSummary, string Route, string RouteSummary,
+        string InOpcodes, string OutOpcodes, string SenderPrefix, string Begin, string End,
+        Func<Arg, string> InType, Func<Arg, string> Read, Func<Arg, string> OutType, Func<Message, string> DefaultBody,
+        Func<Arg, string> Create)
     {
-        s.Append($"    /// <summary>A client's handler of {i.Name}'s events; an event not implemented is ignored (its fds closed).</summary>\n");
-        s.Append("    public interface IEvents\n    {\n");
-        foreach (Message m in i.Events)
+        public string Dispatch => "Dispatch" + InOpcodes.TrimEnd('s');
+    }
+
+    private static readonly Side Client = new(
+        "WaylandProxy", "IEvents", "A client's handler of {0}'s events; an event not implemented is ignored (its fds closed).",
+        "Listen", "Sends the target's events to the handler.",
+        "Events", "Requests", "", "BeginRequest", "EndRequest",
+        a => a.Type switch
+        {
+            "object" => a.Nullable ? "WaylandProxy?" : "WaylandProxy",
+            "new_id" => "WaylandProxy",
+            _ => ValueType(a),
+        },
+        a => a.Type switch
+        {
+            "object" => $"args.Proxy({Bool(a.Nullable)}){(a.Nullable ? "" : "!")}", // the reader throws on a null it may not accept
+            "new_id" => $"args.NewProxy({Pascal(a.Interface ?? "wl_display")}.Interface, self.Version)",
+            _ => ValueRead(a),
+        },
+        a => a.Type switch
+        {
+            "object" => a.Nullable ? "WaylandProxy?" : "WaylandProxy",
+            "fd" => "System.Runtime.InteropServices.SafeHandle",
+            _ => ValueType(a),
+        },
+        _ => "",
+        a => a.Interface is null
+            ? "        WaylandProxy created = self.Connection.CreateProxy(@interface, version);\n        wire.String(@interface.Name);\n        wire.Uint(version);\n"
+            : $"        WaylandProxy created = self.Connection.CreateProxy({Pascal(a.Interface)}.Interface, self.Version);\n");
+
+    private static readonly Side Server = new(
+        "WaylandResource", "IRequests",
+        "A server's handler of {0}'s requests. A request not implemented is a protocol error (a destructor destroys the object); fds passed to a handler are its own to dispose.",
+        "Implement", "Dispatches the target's requests to the handler.",
+        "Requests", "Events", "Send", "BeginEvent", "EndEvent",
+        a => a.Type switch
+        {
+            "object" => a.Nullable ? "WaylandResource?" : "WaylandResource",
+            "new_id" => "WaylandResource",
+            _ => ValueType(a),
+        },
+        a => a.Type switch
+        {
+            "object" => $"args.Resource({(a.Interface is null ? "null" : $"\"{a.Interface}\"")}, {Bool(a.Nullable)}){(a.Nullable ? "" : "!")}",
+            "new_id" => a.Interface is null ? "args.NewResource()" : $"args.NewResource({Pascal(a.Interface)}.Interface, self.Version)",
+            _ => ValueRead(a),
+        },
+        a => a.Type switch
+        {
+            "object" => a.Nullable ? "WaylandResource?" : "WaylandResource",
+            "fd" => "System.Runtime.InteropServices.SafeHandle",
+            _ => ValueType(a),
+        },
+        m => m.IsDestructor ? " self.Destroy();" : $" self.NotImplemented(Requests.{Pascal(m.Name)});",
+        a => $"        WaylandResource created = self.Client.CreateServerResource({Pascal(a.Interface ?? "wl_display")}.Interface, self.Version);\n");
+
+    private static void EmitSide(StringBuilder s, Interface i, Side side, IReadOnlyList<Message> incoming, IReadOnlyList<Message> outgoing)
+    {
+        Doc(s, "    ", string.Format(CultureInfo.InvariantCulture, side.HandlerSummary, i.Name));
+        s.Append($"    public interface {side.Handler}\n    {{\n");
+        foreach (Message m in incoming)
         {
             Doc(s, "        ", $"{i.Name}.{m.Name}{(m.Summary is null ? "" : ": " + m.Summary)}");
-            var ps = m.Args.Select(a => $"{ClientEventType(a)} {ParamName(a.Name)}");
-            string body = string.Concat(m.Args.Where(a => a.Type == "fd").Select(a => $" {ParamName(a.Name)}.Dispose();"));
-            s.Append($"        void {Pascal(m.Name)}({Join("WaylandProxy self", ps)})\n        {{{body}\n        }}\n\n");
+            var ps = m.Args.Select(a => $"{side.InType(a)} {ParamName(a.Name)}");
+            string fds = string.Concat(m.Args.Where(a => a.Type == "fd").Select(a => $" {ParamName(a.Name)}.Dispose();"));
+            s.Append($"        void {Pascal(m.Name)}({Join($"{side.Self} self", ps)})\n        {{{fds}{side.DefaultBody(m)}\n        }}\n\n");
         }
 
         s.Append("    }\n\n");
-        s.Append("    /// <summary>Sends <paramref name=\"proxy\"/>'s events to <paramref name=\"handler\"/>.</summary>\n");
-        s.Append("    public static void Listen(WaylandProxy proxy, IEvents handler) => WaylandProxy.Listen(proxy, Interface, handler, DispatchEvent);\n\n");
-        s.Append("    private static void DispatchEvent(object handler, WaylandProxy self, ushort opcode, ref WireReader args)\n    {\n");
-        s.Append("        var h = (IEvents)handler;\n        switch (opcode)\n        {\n");
-        foreach (Message m in i.Events)
+        Doc(s, "    ", side.RouteSummary);
+        s.Append($"    public static void {side.Route}({side.Self} target, {side.Handler} handler) => {side.Self}.{side.Route}(target, Interface, handler, {side.Dispatch});\n\n");
+        s.Append($"    private static void {side.Dispatch}(object handler, {side.Self} self, ushort opcode, ref WireReader args)\n    {{\n");
+        s.Append($"        var h = ({side.Handler})handler;\n        switch (opcode)\n        {{\n");
+        foreach (Message m in incoming)
         {
-            s.Append($"            case Events.{Pascal(m.Name)}:\n            {{\n");
+            s.Append($"            case {side.InOpcodes}.{Pascal(m.Name)}:\n            {{\n");
             for (int k = 0; k < m.Args.Count; k++)
             {
-                s.Append($"                var a{k} = {ClientRead(m.Args[k])};\n");
+                s.Append($"                var a{k} = {side.Read(m.Args[k])};\n");
             }
 
             s.Append("                args.End();\n");
@@ -151,150 +217,39 @@ internal static class Emitter
 
         s.Append("            default:\n                throw WireReader.UnknownOpcode(self.Interface, opcode);\n        }\n    }\n\n");
 
-        foreach (Message m in i.Requests)
+        foreach (Message m in outgoing)
         {
             Arg? newId = m.Args.FirstOrDefault(a => a.Type == "new_id");
-            var ps = new List<string> { "WaylandProxy self" };
+            var ps = new List<string> { $"{side.Self} self" };
             foreach (Arg a in m.Args)
             {
-                if (a.Type == "new_id")
+                if (a.Type != "new_id")
                 {
-                    if (a.Interface is null)
-                    {
-                        ps.Add("WireInterface @interface");
-                        ps.Add("uint version");
-                    }
-
-                    continue;
+                    ps.Add($"{side.OutType(a)} {ParamName(a.Name)}");
                 }
-
-                ps.Add($"{ClientRequestType(a)} {ParamName(a.Name)}");
+                else if (a.Interface is null)
+                {
+                    ps.Add("WireInterface @interface");
+                    ps.Add("uint version");
+                }
             }
 
             Doc(s, "    ", $"Sends {i.Name}.{m.Name}{(m.Summary is null ? "" : ": " + m.Summary)}{(newId is null ? "" : " Returns the new object.")}");
-            s.Append($"    public static {(newId is null ? "void" : "WaylandProxy")} {Pascal(m.Name)}({string.Join(", ", ps)})\n    {{\n");
-            s.Append($"        WireWriter wire = self.BeginRequest(Requests.{Pascal(m.Name)});\n");
+            s.Append($"    public static {(newId is null ? "void" : side.Self)} {side.SenderPrefix}{Pascal(m.Name)}({string.Join(", ", ps)})\n    {{\n");
+            s.Append($"        WireWriter wire = self.{side.Begin}({side.OutOpcodes}.{Pascal(m.Name)});\n");
             foreach (Arg a in m.Args)
             {
-                if (a.Type == "new_id")
-                {
-                    s.Append(a.Interface is null
-                        ? "        WaylandProxy created = self.Connection.CreateProxy(@interface, version);\n        wire.String(@interface.Name);\n        wire.Uint(version);\n"
-                        : $"        WaylandProxy created = self.Connection.CreateProxy({Pascal(a.Interface)}.Interface, self.Version);\n");
-                    s.Append("        wire.NewId(created.Id);\n");
-                }
-                else
-                {
-                    s.Append($"        wire.{Write(a)}({ParamName(a.Name)});\n");
-                }
+                s.Append(a.Type == "new_id" ? side.Create(a) + "        wire.NewId(created.Id);\n" : $"        wire.{Write(a)}({ParamName(a.Name)});\n");
             }
 
-            s.Append("        self.EndRequest(wire);\n");
-            if (newId is not null)
-            {
-                s.Append("        return created;\n");
-            }
-
-            s.Append("    }\n\n");
-        }
-    }
-
-    // Server side: events are sent, requests dispatched to an IRequests handler.
-    private static void EmitServer(StringBuilder s, Interface i)
-    {
-        s.Append($"    /// <summary>\n    /// A server's handler of {i.Name}'s requests. A request not implemented is a protocol error (a destructor\n");
-        s.Append("    /// destroys the object); fds passed to a handler are its own to dispose.\n    /// </summary>\n");
-        s.Append("    public interface IRequests\n    {\n");
-        foreach (Message m in i.Requests)
-        {
-            Doc(s, "        ", $"{i.Name}.{m.Name}{(m.Summary is null ? "" : ": " + m.Summary)}");
-            var ps = m.Args.Select(a => $"{ServerRequestType(a)} {ParamName(a.Name)}");
-            string fds = string.Concat(m.Args.Where(a => a.Type == "fd").Select(a => $" {ParamName(a.Name)}.Dispose();"));
-            string body = m.IsDestructor ? " self.Destroy();" : $" self.NotImplemented(Requests.{Pascal(m.Name)});";
-            s.Append($"        void {Pascal(m.Name)}({Join("WaylandResource self", ps)})\n        {{{fds}{body}\n        }}\n\n");
-        }
-
-        s.Append("    }\n\n");
-        s.Append("    /// <summary>Dispatches <paramref name=\"resource\"/>'s requests to <paramref name=\"handler\"/>.</summary>\n");
-        s.Append("    public static void Implement(WaylandResource resource, IRequests handler) => WaylandResource.Implement(resource, Interface, handler, DispatchRequest);\n\n");
-        s.Append("    private static void DispatchRequest(object handler, WaylandResource self, ushort opcode, ref WireReader args)\n    {\n");
-        s.Append("        var h = (IRequests)handler;\n        switch (opcode)\n        {\n");
-        foreach (Message m in i.Requests)
-        {
-            s.Append($"            case Requests.{Pascal(m.Name)}:\n            {{\n");
-            for (int k = 0; k < m.Args.Count; k++)
-            {
-                s.Append($"                var a{k} = {ServerRead(m.Args[k])};\n");
-            }
-
-            s.Append("                args.End();\n");
-            s.Append($"                h.{Pascal(m.Name)}({Join("self", m.Args.Select((_, k) => "a" + k))});\n");
-            s.Append("                break;\n            }\n\n");
-        }
-
-        s.Append("            default:\n                throw WireReader.UnknownOpcode(self.Interface, opcode);\n        }\n    }\n\n");
-
-        foreach (Message m in i.Events)
-        {
-            Arg? newId = m.Args.FirstOrDefault(a => a.Type == "new_id");
-            var ps = new List<string> { "WaylandResource self" };
-            ps.AddRange(m.Args.Where(a => a.Type != "new_id").Select(a => $"{ServerEventType(a)} {ParamName(a.Name)}"));
-            Doc(s, "    ", $"Sends {i.Name}.{m.Name}{(m.Summary is null ? "" : ": " + m.Summary)}{(newId is null ? "" : " Returns the new object (a server-side id).")}");
-            s.Append($"    public static {(newId is null ? "void" : "WaylandResource")} Send{Pascal(m.Name)}({string.Join(", ", ps)})\n    {{\n");
-            s.Append($"        WireWriter wire = self.BeginEvent(Events.{Pascal(m.Name)});\n");
-            foreach (Arg a in m.Args)
-            {
-                if (a.Type == "new_id")
-                {
-                    s.Append($"        WaylandResource created = self.Client.CreateServerResource({Pascal(a.Interface ?? "wl_display")}.Interface, self.Version);\n");
-                    s.Append("        wire.NewId(created.Id);\n");
-                }
-                else
-                {
-                    s.Append($"        wire.{Write(a)}({ParamName(a.Name)});\n");
-                }
-            }
-
-            s.Append("        self.EndEvent(wire);\n");
-            if (newId is not null)
-            {
-                s.Append("        return created;\n");
-            }
-
+            s.Append($"        self.{side.End}(wire);\n");
+            s.Append(newId is null ? "" : "        return created;\n");
             s.Append("    }\n\n");
         }
     }
 
     private static string Signature(Message m) =>
         $"new(\"{m.Name}\", {m.Since}, {(m.IsDestructor ? "true" : "false")}, [{string.Join(", ", m.Args.Select(a => $"new(\"{a.Name}\", WireArgType.{Pascal(a.Type)}, {(a.Interface is null ? "null" : $"\"{a.Interface}\"")}, {(a.Nullable ? "true" : "false")})"))}])";
-
-    private static string ClientEventType(Arg a) => a.Type switch
-    {
-        "object" => a.Nullable ? "WaylandProxy?" : "WaylandProxy",
-        "new_id" => "WaylandProxy",
-        _ => ValueType(a),
-    };
-
-    private static string ClientRequestType(Arg a) => a.Type switch
-    {
-        "object" => a.Nullable ? "WaylandProxy?" : "WaylandProxy",
-        "fd" => "System.Runtime.InteropServices.SafeHandle",
-        _ => ValueType(a),
-    };
-
-    private static string ServerRequestType(Arg a) => a.Type switch
-    {
-        "object" => a.Nullable ? "WaylandResource?" : "WaylandResource",
-        "new_id" => "WaylandResource",
-        _ => ValueType(a),
-    };
-
-    private static string ServerEventType(Arg a) => a.Type switch
-    {
-        "object" => a.Nullable ? "WaylandResource?" : "WaylandResource",
-        "fd" => "System.Runtime.InteropServices.SafeHandle",
-        _ => ValueType(a),
-    };
 
     private static string ValueType(Arg a) => a.Type switch
     {
@@ -305,20 +260,6 @@ internal static class Emitter
         "array" => "System.ReadOnlySpan<byte>",
         "fd" => "Microsoft.Win32.SafeHandles.SafeFileHandle",
         _ => throw new InvalidOperationException(a.Type),
-    };
-
-    private static string ClientRead(Arg a) => a.Type switch
-    {
-        "object" => $"args.Proxy({Bool(a.Nullable)}){(a.Nullable ? "" : "!")}", // the reader throws on a null it may not accept
-        "new_id" => $"args.NewProxy({Pascal(a.Interface ?? "wl_display")}.Interface, self.Version)",
-        _ => ValueRead(a),
-    };
-
-    private static string ServerRead(Arg a) => a.Type switch
-    {
-        "object" => $"args.Resource({(a.Interface is null ? "null" : $"\"{a.Interface}\"")}, {Bool(a.Nullable)}){(a.Nullable ? "" : "!")}",
-        "new_id" => a.Interface is null ? "args.NewResource()" : $"args.NewResource({Pascal(a.Interface)}.Interface, self.Version)",
-        _ => ValueRead(a),
     };
 
     private static string ValueRead(Arg a) => a.Type switch

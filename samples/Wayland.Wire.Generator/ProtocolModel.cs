@@ -7,18 +7,8 @@ using System.Xml.Linq;
 namespace Wayland.Wire.Generator;
 
 /// <summary>One protocol XML file, read into what the emitter needs (names as in the XML).</summary>
-internal sealed class Protocol
+internal sealed record Protocol(string Name, IReadOnlyList<Interface> Interfaces)
 {
-    public Protocol(string name, IReadOnlyList<Interface> interfaces)
-    {
-        Name = name;
-        Interfaces = interfaces;
-    }
-
-    public string Name { get; }
-
-    public IReadOnlyList<Interface> Interfaces { get; }
-
     /// <summary>Parses a protocol file; a malformed one throws <see cref="FormatException"/> naming what is wrong.</summary>
     public static Protocol Parse(string xml)
     {
@@ -73,115 +63,16 @@ internal sealed class Protocol
         (string?)e.Attribute(attribute) ?? throw new FormatException($"<{e.Name.LocalName}> without {attribute}=");
 }
 
-internal sealed class Interface
-{
-    public Interface(string name, uint version, string? summary, IReadOnlyList<Message> requests, IReadOnlyList<Message> events, IReadOnlyList<EnumType> enums)
-    {
-        Name = name;
-        Version = version;
-        Summary = summary;
-        Requests = requests;
-        Events = events;
-        Enums = enums;
-    }
+internal sealed record Interface(string Name, uint Version, string? Summary, IReadOnlyList<Message> Requests, IReadOnlyList<Message> Events, IReadOnlyList<EnumType> Enums);
 
-    public string Name { get; }
+internal sealed record Message(string Name, int Opcode, uint Since, bool IsDestructor, string? Summary, IReadOnlyList<Arg> Args);
 
-    public uint Version { get; }
-
-    public string? Summary { get; }
-
-    public IReadOnlyList<Message> Requests { get; }
-
-    public IReadOnlyList<Message> Events { get; }
-
-    public IReadOnlyList<EnumType> Enums { get; }
-}
-
-internal sealed class Message
-{
-    public Message(string name, int opcode, uint since, bool isDestructor, string? summary, IReadOnlyList<Arg> args)
-    {
-        Name = name;
-        Opcode = opcode;
-        Since = since;
-        IsDestructor = isDestructor;
-        Summary = summary;
-        Args = args;
-    }
-
-    public string Name { get; }
-
-    public int Opcode { get; }
-
-    public uint Since { get; }
-
-    public bool IsDestructor { get; }
-
-    public string? Summary { get; }
-
-    public IReadOnlyList<Arg> Args { get; }
-}
-
-internal sealed class Arg
+internal sealed record Arg(string Name, string Type, string? Interface, bool Nullable, string? Enum, string? Summary)
 {
     /// <summary>wayland.xml's argument types (wayland's protocol DTD).</summary>
     public static readonly string[] Types = ["int", "uint", "fixed", "string", "object", "new_id", "array", "fd"];
-
-    public Arg(string name, string type, string? @interface, bool nullable, string? @enum, string? summary)
-    {
-        Name = name;
-        Type = type;
-        Interface = @interface;
-        Nullable = nullable;
-        Enum = @enum;
-        Summary = summary;
-    }
-
-    public string Name { get; }
-
-    public string Type { get; }
-
-    public string? Interface { get; }
-
-    public bool Nullable { get; }
-
-    public string? Enum { get; }
-
-    public string? Summary { get; }
 }
 
-internal sealed class EnumType
-{
-    public EnumType(string name, bool isBitfield, string? summary, IReadOnlyList<EnumEntry> entries)
-    {
-        Name = name;
-        IsBitfield = isBitfield;
-        Summary = summary;
-        Entries = entries;
-    }
+internal sealed record EnumType(string Name, bool IsBitfield, string? Summary, IReadOnlyList<EnumEntry> Entries);
 
-    public string Name { get; }
-
-    public bool IsBitfield { get; }
-
-    public string? Summary { get; }
-
-    public IReadOnlyList<EnumEntry> Entries { get; }
-}
-
-internal sealed class EnumEntry
-{
-    public EnumEntry(string name, uint value, string? summary)
-    {
-        Name = name;
-        Value = value;
-        Summary = summary;
-    }
-
-    public string Name { get; }
-
-    public uint Value { get; }
-
-    public string? Summary { get; }
-}
+internal sealed record EnumEntry(string Name, uint Value, string? Summary);

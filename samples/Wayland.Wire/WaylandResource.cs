@@ -4,26 +4,12 @@ namespace Wayland.Wire;
 /// A protocol object on the server side, owned by one client. Events go out through the generated static
 /// <c>Send…</c> methods of its interface; requests come in to the handler given to <c>Implement</c>.
 /// </summary>
-public sealed class WaylandResource
+public sealed class WaylandResource : WireObject<WaylandResource>
 {
-    private object? _handler;
-    private WireDispatcher<WaylandResource>? _dispatch;
-
     internal WaylandResource(WaylandServerClient client, uint id, WireInterface @interface, uint version)
-    {
-        Client = client;
-        Id = id;
-        Interface = @interface;
-        Version = version;
-    }
+        : base(id, @interface, version) => Client = client;
 
     public WaylandServerClient Client { get; }
-
-    public uint Id { get; }
-
-    public WireInterface Interface { get; }
-
-    public uint Version { get; }
 
     /// <summary>What the compositor keeps with the object (its surface state, its imported buffer …).</summary>
     public object? Data { get; set; }
@@ -34,28 +20,13 @@ public sealed class WaylandResource
     public event Action<WaylandResource>? Destroyed;
 
     /// <summary>Used by generated code: routes the resource's requests to a typed handler.</summary>
-    public static void Implement(WaylandResource resource, WireInterface @interface, object handler, WireDispatcher<WaylandResource> dispatch)
-    {
-        ArgumentNullException.ThrowIfNull(resource);
-        ArgumentNullException.ThrowIfNull(@interface);
-        if (resource.Interface.Name != @interface.Name)
-        {
-            throw new ArgumentException($"{resource} is not a {@interface.Name}", nameof(resource));
-        }
-
-        resource._handler = handler;
-        resource._dispatch = dispatch;
-    }
+    public static void Implement(WaylandResource target, WireInterface @interface, object handler, WireDispatcher<WaylandResource> dispatch) =>
+        Route(target, @interface, handler, dispatch);
 
     /// <summary>Used by generated code: starts an event on this object.</summary>
     public WireWriter BeginEvent(ushort opcode)
     {
-        WireMessage m = Interface.Events[opcode];
-        if (m.Since > Version)
-        {
-            throw new InvalidOperationException($"{this}.{m.Name} is from version {m.Since}; the client bound version {Version}.");
-        }
-
+        _ = Outgoing(Interface.Events, opcode);
         return Client.Wire.Begin(Id, opcode);
     }
 
@@ -95,13 +66,10 @@ public sealed class WaylandResource
 
     internal void Dispatch(ushort opcode, ref WireReader args)
     {
-        if (_dispatch is null || _handler is null)
+        if (!TryDispatch(opcode, ref args))
         {
             Client.PostError(Client.Display, (uint)WlDisplay.Error.Implementation, $"{this} has no implementation in this compositor");
-            return;
         }
-
-        _dispatch(_handler, this, opcode, ref args);
     }
 
     /// <summary>Marks the object gone without a message (its client disconnected) and tells who listens.</summary>
@@ -113,6 +81,4 @@ public sealed class WaylandResource
             Destroyed?.Invoke(this);
         }
     }
-
-    public override string ToString() => $"{Interface.Name}@{Id}";
 }

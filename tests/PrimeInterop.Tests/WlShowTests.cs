@@ -63,6 +63,20 @@ public sealed class WlShowClientTests
     private const uint Xr24 = 0x34325258, Ar24 = 0x34325241;
     private const ulong XTiled = 0x0100000000000001;
 
+    /// <summary>Presents the test image in an shm buffer and checks the capture returns it exactly.</summary>
+    internal static void ShowShmAndVerify(DmaBufClient client, int width, int height, uint seed)
+    {
+        byte[] pixels = new byte[width * height * 4];
+        TestImage.Fill(pixels, (uint)width, (uint)height, (uint)width * 4, seed);
+        WaylandProxy buffer = client.CreateShmBuffer(pixels, width, height, out var memory);
+        using (memory)
+        {
+            client.Present(buffer, width, height);
+            var (bad, first) = TestImage.Compare(client.TakeScreenshot(), (uint)width, (uint)height, seed);
+            Assert.True(bad == 0, $"{bad} pixels differ; first {first}");
+        }
+    }
+
     [Fact]
     public void V4_feedback_is_read_from_the_table_and_the_main_devices_tranche_wins()
     {
@@ -106,15 +120,7 @@ public sealed class WlShowClientTests
             Assert.StartsWith("xdg_wm_base v1", client.ShellName, StringComparison.Ordinal);
             Assert.Equal((64, 48), client.SurfaceSize);
             Assert.Equal("zwlr_screencopy_manager_v1 v3", client.CaptureName);
-            byte[] pixels = new byte[64 * 48 * 4];
-            TestImage.Fill(pixels, 64, 48, 64 * 4, 5);
-            WaylandProxy buffer = client.CreateShmBuffer(pixels, 64, 48, out var memory);
-            using (memory)
-            {
-                client.Present(buffer, 64, 48);
-                var (bad, first) = TestImage.Compare(client.TakeScreenshot(), 64, 48, 5);
-                Assert.True(bad == 0, $"{bad} pixels differ; first {first}");
-            }
+            ShowShmAndVerify(client, 64, 48, 5);
 
             Assert.Equal((1, 1, 2), compositor.Invoke(() => (compositor.Pongs, compositor.Acks, compositor.Commits)));
             var e = Assert.Throws<NotSupportedException>(() => client.ChooseModifier(DrmFourcc.Xrgb8888, "/dev/dri/card0"));
@@ -236,15 +242,7 @@ public sealed class WestonShmHostTests
             client.ShowSurface();
             Assert.StartsWith(shell == WestonShell.Desktop ? "xdg_wm_base" : "zwp_fullscreen_shell_v1", client.ShellName, StringComparison.Ordinal);
             Assert.Equal((64, 48), client.SurfaceSize);
-            byte[] pixels = new byte[64 * 48 * 4];
-            TestImage.Fill(pixels, 64, 48, 64 * 4, 7);
-            var buffer = client.CreateShmBuffer(pixels, 64, 48, out var memory);
-            using (memory)
-            {
-                client.Present(buffer, 64, 48);
-                var (bad, first) = TestImage.Compare(client.TakeScreenshot(), 64, 48, 7);
-                Assert.True(bad == 0, $"{bad} pixels differ; first {first}");
-            }
+            WlShowClientTests.ShowShmAndVerify(client, 64, 48, 7);
         }
 
         oracle.Verify();
