@@ -48,6 +48,11 @@ public sealed class WaylandClient : IDisposable
             socket.Connect(new UnixDomainSocketEndPoint(path));
             return new WaylandClient(socket);
         }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new IOException($"No Wayland compositor to connect to at {path}: {(File.Exists(path) ? "it does not accept connections" : "no such socket")} ({e.SocketErrorCode}); is the compositor running, and WAYLAND_DISPLAY/XDG_RUNTIME_DIR right?", e);
+        }
         catch
         {
             socket.Dispose();

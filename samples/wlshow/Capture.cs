@@ -89,9 +89,11 @@ internal sealed class WlrScreencopyCapture(WaylandClient connection, WaylandProx
         // Version 3 lists every buffer type it accepts and ends with buffer_done; before that, buffer is all.
         connection.WaitFor(() => manager.Version >= 3 ? _bufferDone : _shm is not null, $"{frame}'s buffer description");
         var (format, w, h, stride) = _shm ?? throw new NotSupportedException($"{frame}: the compositor offers no wl_shm buffer for capture");
-        if (format is not ((uint)WlShm.Format.Xrgb8888 or (uint)WlShm.Format.Argb8888) || stride < w * 4)
+        // wlroots captures in the output's format: XRGB8888 or, on GLES outputs, XBGR8888 (red and blue swapped).
+        bool swapRedBlue = format is (uint)WlShm.Format.Xbgr8888 or (uint)WlShm.Format.Abgr8888;
+        if (!(swapRedBlue || format is (uint)WlShm.Format.Xrgb8888 or (uint)WlShm.Format.Argb8888) || stride < w * 4)
         {
-            throw new NotSupportedException($"{frame}: the compositor captures into wl_shm format {format} (stride {stride}); wlshow reads XRGB8888/ARGB8888 only");
+            throw new NotSupportedException($"{frame}: the compositor captures into wl_shm format 0x{format:x} (stride {stride}); wlshow reads [AX]RGB8888 and [AX]BGR8888");
         }
 
         WaylandProxy buffer = CreateShmBuffer(shm, w, h, stride, (WlShm.Format)format, out SafeFileHandle memory);
@@ -107,6 +109,14 @@ internal sealed class WlrScreencopyCapture(WaylandClient connection, WaylandProx
             }
 
             byte[] pixels = ReadAll(memory, stride * h);
+            if (swapRedBlue)
+            {
+                for (int i = 0; i + 4 <= pixels.Length; i += 4)
+                {
+                    (pixels[i], pixels[i + 2]) = (pixels[i + 2], pixels[i]);
+                }
+            }
+
             if (_yInvert)
             {
                 byte[] flipped = new byte[pixels.Length];

@@ -181,10 +181,7 @@ public sealed class DmaBufClient : IDisposable, ZwpLinuxDmabufV1.IEvents, WlOutp
     /// </summary>
     public DmaBufChoice ChooseModifier(DrmFourcc format, string cardPath)
     {
-        if (_dmabuf is null)
-        {
-            throw new NotSupportedException(CompositorHints.NoDmaBuf(CompositorName, Kind));
-        }
+        ThrowIfNoDmaBuf();
 
         if (Feedback is not null)
         {
@@ -203,11 +200,20 @@ public sealed class DmaBufClient : IDisposable, ZwpLinuxDmabufV1.IEvents, WlOutp
         {
             if (IsAdvertised(format, modifier))
             {
-                return new DmaBufChoice(modifier, $"linux-dmabuf v{_dmabuf.Version} modifier events: {format} with {DmaBufFeedback.ModifierName(modifier)}");
+                return new DmaBufChoice(modifier, $"linux-dmabuf v{DmaBufVersion} modifier events: {format} with {DmaBufFeedback.ModifierName(modifier)}");
             }
         }
 
-        throw new NotSupportedException($"{CompositorName} does not offer {format} with LINEAR or INVALID through zwp_linux_dmabuf_v1 v{_dmabuf.Version}.");
+        throw new NotSupportedException($"{CompositorName} does not offer {format} with LINEAR or INVALID through zwp_linux_dmabuf_v1 v{DmaBufVersion}.");
+    }
+
+    /// <summary>Throws, saying what is missing and its likely causes, when the compositor offers no linux-dmabuf.</summary>
+    public void ThrowIfNoDmaBuf()
+    {
+        if (_dmabuf is null)
+        {
+            throw new NotSupportedException(CompositorHints.NoDmaBuf(CompositorName, Kind));
+        }
     }
 
     /// <summary>
@@ -266,10 +272,7 @@ public sealed class DmaBufClient : IDisposable, ZwpLinuxDmabufV1.IEvents, WlOutp
     public WaylandDmaBuffer CreateBuffer(DmaBufDescription description)
     {
         ArgumentNullException.ThrowIfNull(description);
-        if (_dmabuf is null)
-        {
-            throw new NotSupportedException(CompositorHints.NoDmaBuf(CompositorName, Kind));
-        }
+        ThrowIfNoDmaBuf();
 
         if (!IsAdvertised(description.Format, description.Modifier))
         {
@@ -281,7 +284,7 @@ public sealed class DmaBufClient : IDisposable, ZwpLinuxDmabufV1.IEvents, WlOutp
                 $"through zwp_linux_dmabuf_v1 (it offers this format {offered}); nothing was sent.");
         }
 
-        WaylandProxy parameters = ZwpLinuxDmabufV1.CreateParams(_dmabuf);
+        WaylandProxy parameters = ZwpLinuxDmabufV1.CreateParams(_dmabuf!);
         _paramsFailed = false;
         ZwpLinuxBufferParamsV1.Listen(parameters, this);
         for (int i = 0; i < description.Planes.Count; i++)

@@ -108,6 +108,7 @@ internal static class Program
             {
                 using var client = DmaBufClient.Connect(socket ?? weston?.SocketPath, TimeSpan.FromSeconds(timeoutSeconds), shell);
                 Console.WriteLine($"compositor: {client.CompositorName}, output {client.OutputMake} {client.OutputModel} {client.OutputWidth}x{client.OutputHeight}");
+                client.ThrowIfNoDmaBuf();
                 using DrmDevice card = OpenCard(client, driver, backend);
                 DmaBufChoice choice = client.ChooseModifier(DrmFourcc.Xrgb8888, card.Path);
                 Console.WriteLine($"dma-buf format: {choice.Explanation}");

@@ -11,7 +11,8 @@ namespace PrimeInterop.Tests.Infrastructure;
 /// device, tranches) and wlroots' screencopy — plus xdg-shell's configure/ack and ping/pong, wl_shm and a surface
 /// that releases the buffer it replaced. Dma-bufs are checked by the kernel (fstatfs) and imported into
 /// <see cref="MiniCompositorOptions.ImportCard"/> when one is given; screencopy copies the committed buffer's pixels
-/// (read through the dma-buf mapping) bottom-up and says so with the y_invert flag.
+/// (read through the dma-buf mapping) bottom-up and says so with the y_invert flag, in XBGR8888 as sway's GLES
+/// outputs do (red and blue swapped against the client's XRGB8888).
 /// </summary>
 internal sealed class MiniCompositor : IDisposable
 {
@@ -439,7 +440,7 @@ internal sealed class MiniCompositor : IDisposable
         void ZwlrScreencopyManagerV1.IRequests.CaptureOutput(WaylandResource self, WaylandResource frame, int overlayCursor, WaylandResource output)
         {
             ZwlrScreencopyFrameV1.Implement(frame, this);
-            ZwlrScreencopyFrameV1.SendBuffer(frame, (uint)WlShm.Format.Xrgb8888, (uint)c._options.Width, (uint)c._options.Height, (uint)c._options.Width * 4);
+            ZwlrScreencopyFrameV1.SendBuffer(frame, (uint)WlShm.Format.Xbgr8888, (uint)c._options.Width, (uint)c._options.Height, (uint)c._options.Width * 4);
             ZwlrScreencopyFrameV1.SendBufferDone(frame);
         }
 
@@ -453,7 +454,13 @@ internal sealed class MiniCompositor : IDisposable
 
             for (int y = 0; y < source.Height; y++)
             {
-                RandomAccess.Write(target.Shm, source.Row(y), target.Offset + ((long)(source.Height - 1 - y) * target.Stride)); // bottom-up
+                byte[] row = source.Row(y);
+                for (int i = 0; i < row.Length; i += 4)
+                {
+                    (row[i], row[i + 2]) = (row[i + 2], row[i]); // XRGB8888 to XBGR8888
+                }
+
+                RandomAccess.Write(target.Shm, row, target.Offset + ((long)(source.Height - 1 - y) * target.Stride)); // bottom-up
             }
 
             ZwlrScreencopyFrameV1.SendFlags(self, (uint)ZwlrScreencopyFrameV1.Flags.YInvert);
