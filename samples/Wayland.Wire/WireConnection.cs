@@ -151,6 +151,12 @@ public sealed class WireConnection : IDisposable
             _inStart = 0;
         }
 
+        if (_inEnd == _in.Length)
+        {
+            // Full, so a whole message is here and waits: for fds that never came (no message is this large).
+            throw new WaylandWireException(WlDisplay.Error.InvalidMethod, $"a message waits for fds that did not come while {_in.Length} bytes piled up behind it");
+        }
+
         using ReceivedFds received = _socket.ReceiveWithFds(_in.AsSpan(_inEnd));
         if (_fdsIn.Count + received.Count > MaxQueuedFds)
         {

@@ -145,6 +145,63 @@ public sealed class WaylandWireTests
     }
 
     [Fact]
+    public void A_message_whose_fd_never_comes_costs_its_client_once_the_input_buffer_is_full()
+    {
+        using var oracle = new LeakOracle();
+        using (var pair = new SocketPair())
+        using (var server = new WaylandServer())
+        {
+            server.AddGlobal(WlShm.Interface, 1, r => WlShm.Implement(r, new PoolRecorder([])));
+            WaylandServerClient client = server.AddClient(pair.B);
+            byte[] setup = [.. Message(1, 1, Word(2)), .. Message(2, 0, [.. Word(1), .. String("wl_shm"), .. Word(1), .. Word(3)])];
+            pair.A.Send([.. setup, .. Message(3, 0, [.. Word(4), .. Word(4096)])]); // create_pool, no fd
+            byte[] syncs = [.. Enumerable.Range(0, 8000).SelectMany(i => Message(1, 0, Word(5 + (uint)i)))];
+            pair.A.Send(syncs); // 96,000 bytes that wait behind it
+            for (int i = 0; i < 20 && !client.IsClosed; i++)
+            {
+                server.Dispatch(TimeSpan.FromMilliseconds(50));
+            }
+
+            Assert.True(client.IsClosed);
+            Assert.Contains("waits for fds that did not come", client.CloseReason, StringComparison.Ordinal);
+        }
+
+        oracle.Verify();
+    }
+
+    [Fact]
+    public void An_event_with_an_fd_for_an_object_the_client_destroyed_is_dropped_and_its_fd_closed()
+    {
+        using var oracle = new LeakOracle();
+        using (var pair = new SocketPair())
+        using (var client = WaylandClient.FromSocket(pair.A))
+        {
+            var registry = WlDisplay.GetRegistry(client.Display);
+            var dmabuf = WlRegistry.Bind(registry, 1, ZwpLinuxDmabufV1.Interface, 4);
+            var feedback = ZwpLinuxDmabufV1.GetDefaultFeedback(dmabuf); // id 4
+            var seen = new DmaBufFeedback();
+            ZwpLinuxDmabufFeedbackV1.Listen(feedback, seen);
+            ZwpLinuxDmabufFeedbackV1.Destroy(feedback);
+            client.Flush();
+            using (var table = SharedMemory.Create("table", 16))
+            {
+                // The compositor sent format_table before it saw the destroy; then delete_id and a sync's done.
+                pair.B.SendWithFds(Event(4, ZwpLinuxDmabufFeedbackV1.Events.FormatTable, [.. Word(16)]), table);
+            }
+
+            pair.B.Send([.. Event(1, WlDisplay.Events.DeleteId, Word(4)), .. Event(5, WlCallback.Events.Done, Word(0))]);
+            var done = new DoneSpy();
+            WlCallback.Listen(WlDisplay.Sync(client.Display), done); // id 5
+            client.WaitFor(() => done.Done, "the sync");
+            Assert.Empty(seen.Table);
+            Assert.Null(client.Find(4));
+            Assert.Equal(0, client.Wire.QueuedFds);
+        }
+
+        oracle.Verify();
+    }
+
+    [Fact]
     public void A_client_and_a_server_of_the_library_talk_through_registry_sync_server_ids_fds_and_delete_id()
     {
         using var oracle = new LeakOracle();
@@ -387,6 +444,13 @@ public sealed class WaylandWireTests
         public List<string> Names { get; } = [];
 
         void WlRegistry.IEvents.Global(WaylandProxy self, uint name, string @interface, uint version) => Names.Add(@interface);
+    }
+
+    private sealed class DoneSpy : WlCallback.IEvents
+    {
+        public bool Done { get; private set; }
+
+        void WlCallback.IEvents.Done(WaylandProxy self, uint callbackData) => Done = true;
     }
 
     private sealed class CreatedSpy : ZwpLinuxBufferParamsV1.IEvents
