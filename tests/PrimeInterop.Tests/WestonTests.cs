@@ -187,6 +187,50 @@ public abstract class WestonTestsBase<TFixture>(TFixture fixture)
         oracle.Verify();
     }
 
+    protected abstract void RequireDevices();
+
+    protected abstract DrmDevice OpenCard();
+
+    /// <summary>A client on the fixture's weston, its surface shown through the shell that weston runs.</summary>
+    protected static DmaBufClient Connect(WestonProcess weston)
+    {
+        var client = DmaBufClient.Connect(weston.SocketPath, TimeSpan.FromSeconds(60), weston.Shell == WestonShell.Desktop ? ShellChoice.Xdg : ShellChoice.Fullscreen);
+        try
+        {
+            client.ShowSurface();
+            Assert.StartsWith(weston.Shell == WestonShell.Desktop ? "xdg_wm_base" : "zwp_fullscreen_shell_v1", client.ShellName, StringComparison.Ordinal);
+            Assert.Equal((client.OutputWidth, client.OutputHeight), client.SurfaceSize); // full screen
+            Assert.Equal("weston_screenshooter", client.CaptureName);
+            WestonFixture.RigRecord($"weston {weston.Backend} {weston.Shell}: zwp_linux_dmabuf_v1 version {client.DmaBufVersion}; {client.ShellName}");
+            return client;
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    protected WestonProcess Start()
+    {
+        RequireDevices();
+        return Fixture.Weston;
+    }
+
+    protected static void AssertShows(Screenshot shot, ClientBuffer frame, uint seed)
+    {
+        var (bad, first) = TestImage.Compare(shot, frame.Description.Width, frame.Description.Height, seed);
+        Assert.True(bad == 0, string.Create(CultureInfo.InvariantCulture, $"the screenshot differs from the client's image (seed {seed}) in {bad} pixels; first: {first}"));
+    }
+}
+
+/// <summary>
+/// What does not depend on the shell — refused formats and buffers, and what weston lets go of after a disconnect —
+/// on top of <see cref="WestonTestsBase{TFixture}"/>: run with the fullscreen shell only.
+/// </summary>
+public abstract class WestonBufferTestsBase<TFixture>(TFixture fixture) : WestonTestsBase<TFixture>(fixture)
+    where TFixture : WestonFixture
+{
     [Fact]
     public void A_format_the_compositor_did_not_advertise_is_refused_before_anything_is_sent()
     {
@@ -268,49 +312,13 @@ public abstract class WestonTestsBase<TFixture>(TFixture fixture)
         Assert.True(DmaBufFdsOf(weston.ProcessId) <= westonDmaBufs, $"weston still holds {DmaBufFdsOf(weston.ProcessId) - westonDmaBufs} of the client's dma-bufs 10 s after it disconnected");
     }
 
-    protected abstract void RequireDevices();
-
-    protected abstract DrmDevice OpenCard();
-
-    /// <summary>A client on the fixture's weston, its surface shown through the shell that weston runs.</summary>
-    private static DmaBufClient Connect(WestonProcess weston)
-    {
-        var client = DmaBufClient.Connect(weston.SocketPath, TimeSpan.FromSeconds(60), weston.Shell == WestonShell.Desktop ? ShellChoice.Xdg : ShellChoice.Fullscreen);
-        try
-        {
-            client.ShowSurface();
-            Assert.StartsWith(weston.Shell == WestonShell.Desktop ? "xdg_wm_base" : "zwp_fullscreen_shell_v1", client.ShellName, StringComparison.Ordinal);
-            Assert.Equal((client.OutputWidth, client.OutputHeight), client.SurfaceSize); // full screen
-            Assert.Equal("weston_screenshooter", client.CaptureName);
-            WestonFixture.RigRecord($"weston {weston.Backend} {weston.Shell}: zwp_linux_dmabuf_v1 version {client.DmaBufVersion}; {client.ShellName}");
-            return client;
-        }
-        catch
-        {
-            client.Dispose();
-            throw;
-        }
-    }
-
-    private WestonProcess Start()
-    {
-        RequireDevices();
-        return Fixture.Weston;
-    }
-
     private static int DmaBufFdsOf(int pid) =>
         Directory.GetFileSystemEntries($"/proc/{pid}/fd").Count(fd => Interop.Libc.ReadLink(fd) is { } t && t.StartsWith("/dmabuf:", StringComparison.Ordinal));
-
-    private static void AssertShows(Screenshot shot, ClientBuffer frame, uint seed)
-    {
-        var (bad, first) = TestImage.Compare(shot, frame.Description.Width, frame.Description.Height, seed);
-        Assert.True(bad == 0, string.Create(CultureInfo.InvariantCulture, $"the screenshot differs from the client's image (seed {seed}) in {bad} pixels; first: {first}"));
-    }
 }
 
 /// <summary>weston's headless backend with GL (Mesa on vgem's render node); kernels A and B. Buffers from vgem.</summary>
 [Trait(KernelEnv.Category, KernelEnv.Kernel)]
-public sealed class WestonHeadlessTests(HeadlessWestonFixture fixture) : WestonTestsBase<HeadlessWestonFixture>(fixture), IClassFixture<HeadlessWestonFixture>
+public sealed class WestonHeadlessTests(HeadlessWestonFixture fixture) : WestonBufferTestsBase<HeadlessWestonFixture>(fixture), IClassFixture<HeadlessWestonFixture>
 {
     [Fact]
     public void Weston_is_stopped_and_its_runtime_dir_removed_even_when_the_code_using_it_fails()
@@ -359,7 +367,7 @@ public sealed class WestonDrmXdgTests(DrmDesktopWestonFixture fixture) : WestonT
 
 /// <summary>weston's DRM backend scanning out on vkms (kernel A; kernel B lacks vkms). Buffers from vkms.</summary>
 [Trait(KernelEnv.Category, KernelEnv.Kernel)]
-public sealed class WestonDrmTests(DrmWestonFixture fixture) : WestonTestsBase<DrmWestonFixture>(fixture), IClassFixture<DrmWestonFixture>
+public sealed class WestonDrmTests(DrmWestonFixture fixture) : WestonBufferTestsBase<DrmWestonFixture>(fixture), IClassFixture<DrmWestonFixture>
 {
     protected override void RequireDevices() => KernelEnv.RequireCapability("vkms");
 
