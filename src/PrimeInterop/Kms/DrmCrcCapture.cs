@@ -238,10 +238,15 @@ public sealed class DrmCrc
 
     /// <summary>
     /// Parses one line: <c>0x%08x</c> (or <c>XXXXXXXXXX</c> when the driver has no frame counter), then one or more
-    /// <c> 0x%08x</c>, then a newline. Null for anything else.
+    /// <c> 0x%08x</c>, then a newline and the NUL the kernel's read copies too. Null for anything else.
     /// </summary>
     internal static DrmCrc? Parse(ReadOnlySpan<byte> line)
     {
+        if (line.Length > 0 && line[^1] == 0)
+        {
+            line = line[..^1];
+        }
+
         if (line.Length < 1 || line[^1] != (byte)'\n')
         {
             return null;
