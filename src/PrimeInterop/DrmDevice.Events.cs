@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using PrimeInterop.Interop;
 
 namespace PrimeInterop;
@@ -13,6 +14,7 @@ public sealed partial class DrmDevice
     private readonly Lock _eventGate = new();
     private Queue<DrmEvent>? _events;
     private CancellationTokenSource? _disposal;
+    private string? _eventsWhat; // how the poller names the wait, made once rather than per frame
 
     /// <summary>
     /// The next event: one already read, or one the kernel has queued on this file, read now without blocking. False
@@ -74,6 +76,7 @@ public sealed partial class DrmDevice
     /// <param name="cancellationToken">Cancels the wait; it then throws <see cref="OperationCanceledException"/>.</param>
     /// <exception cref="TimeoutException">No event came in time.</exception>
     /// <exception cref="ObjectDisposedException">The device was disposed, before or during the wait.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // a frame's wait reuses a pooled state machine
     public async ValueTask<DrmEvent> ReadEventAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         long start = Stopwatch.GetTimestamp();
@@ -95,7 +98,7 @@ public sealed partial class DrmDevice
             }
 
             // Readable means an event is queued; another reader may take it first, so the loop looks again.
-            await FdPoller.Instance.WaitAsync(_file, Epoll.EPOLLIN, left, $"{Path} (DRM events)", DisposalToken, cancellationToken).ConfigureAwait(false);
+            await FdPoller.Instance.WaitAsync(_file, Epoll.EPOLLIN, left, _eventsWhat ??= $"{Path} (DRM events)", DisposalToken, cancellationToken).ConfigureAwait(false);
         }
     }
 

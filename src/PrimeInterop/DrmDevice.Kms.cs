@@ -186,7 +186,7 @@ public sealed partial class DrmDevice
     /// Commits <paramref name="request"/> (<c>DRM_IOCTL_MODE_ATOMIC</c>). With <see cref="DrmAtomicCommitFlags.PageFlipEvent"/>,
     /// each CRTC in it sends an event with <paramref name="userData"/> once the state is on the screen: await it with
     /// <see cref="ReadEventAsync(TimeSpan, CancellationToken)"/>. Out-fences asked for come from
-    /// <see cref="DrmAtomicRequest.TakeOutFence"/> afterwards. Needs DRM master (except TestOnly).
+    /// <see cref="DrmAtomicRequest.TakeOutFence"/> afterwards. Needs DRM master, TestOnly commits too.
     /// </summary>
     /// <exception cref="DrmException">
     /// The kernel refused the commit; nothing changed. The message gives the errno, what it usually means (EACCES:

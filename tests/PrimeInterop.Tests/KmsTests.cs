@@ -323,6 +323,56 @@ public sealed class KmsTests
     }
 
     [Fact]
+    public async Task An_overlay_at_a_position_composes_to_the_crc_of_the_same_pixels_on_the_primary_alone()
+    {
+        using var oracle = new LeakOracle();
+        using (var scene = VkmsScene.Open())
+        {
+            DrmPlane? overlay = scene.Planes.FirstOrDefault(p => p.Type == DrmPlaneType.Overlay && p.CanUse(scene.Crtc));
+            Assert.SkipWhen(overlay is null && !KernelEnv.InRig, "this vkms has no overlay planes (load it with enable_overlay=1)");
+            Assert.True(overlay is not null, "vkms has no overlay plane: the rig boots kernel A with vkms.enable_overlay=1");
+            const int X = 100, Y = 50, Size = 128;
+            static uint Square(int x, int y) => 0xff000000u | ((uint)(x * 2) << 16) | 0x8000u | (uint)(y * 2);
+            using (var background = scene.CreatePicture(VkmsScene.Asymmetric))
+            using (var square = scene.CreatePicture(Size, Size, Square))
+            using (var composed = scene.CreatePicture((x, y) => x >= X && x < X + Size && y >= Y && y < Y + Size ? Square(x - X, y - Y) : VkmsScene.Asymmetric(x, y)))
+            using (var fbBackground = scene.Card.AddFramebuffer(background, DrmFourcc.Xrgb8888))
+            using (var fbSquare = scene.Card.AddFramebuffer(square, DrmFourcc.Xrgb8888))
+            using (var fbComposed = scene.Card.AddFramebuffer(composed, DrmFourcc.Xrgb8888))
+            using (var mode = scene.Card.CreatePropertyBlob(scene.Mode))
+            {
+                DrmObjectProperties overlayProperties = scene.Card.GetProperties(overlay.Id, DrmObjectType.Plane);
+                var request = new DrmAtomicRequest();
+                scene.AddModeset(request, mode);
+                scene.AddPrimary(request, fbBackground);
+                scene.AddPlane(request, overlayProperties, fbSquare, X, Y, Size, Size);
+                DrmEvent set = await scene.CommitAndAwaitFlipAsync(request, DrmAtomicCommitFlags.AllowModeset, 1);
+                using DrmCrcCapture capture = scene.Card.OpenCrcCapture(scene.Crtc);
+                DrmCrc withOverlay = await capture.ReadAfterAsync(set.Sequence, Patience, Ct);
+
+                request.Clear();
+                request.Add(overlayProperties, "FB_ID", 0);
+                request.Add(overlayProperties, "CRTC_ID", 0);
+                scene.AddPrimary(request, fbComposed);
+                DrmEvent flip = await scene.CommitAndAwaitFlipAsync(request, DrmAtomicCommitFlags.Nonblock, 2);
+                DrmCrc primaryAlone = await capture.ReadAfterAsync(flip.Sequence, Patience, Ct);
+
+                request.Clear();
+                scene.AddPrimary(request, fbBackground);
+                flip = await scene.CommitAndAwaitFlipAsync(request, DrmAtomicCommitFlags.Nonblock, 3);
+                DrmCrc backgroundAlone = await capture.ReadAfterAsync(flip.Sequence, Patience, Ct);
+
+                Assert.True(withOverlay.SameValues(primaryAlone), $"overlay over the background {withOverlay}, the same pixels on the primary {primaryAlone}");
+                Assert.False(withOverlay.SameValues(backgroundAlone), $"the overlay must show: {withOverlay} vs {backgroundAlone}");
+            }
+
+            scene.AssertNoFramebuffers();
+        }
+
+        oracle.Verify();
+    }
+
+    [Fact]
     public void A_crc_capture_of_a_crtc_that_is_off_is_refused_with_EIO()
     {
         using var oracle = new LeakOracle();

@@ -84,19 +84,23 @@ public sealed class VkmsScene : IDisposable
     }
 
     /// <summary>The primary plane showing all of <paramref name="fb"/> over the whole CRTC, with <paramref name="rotation"/> (rotate-0 when 0).</summary>
-    public void AddPrimary(DrmAtomicRequest request, Framebuffer fb, ulong rotation = 0)
+    public void AddPrimary(DrmAtomicRequest request, Framebuffer fb, ulong rotation = 0) =>
+        AddPlane(request, PrimaryProperties, fb, 0, 0, Width, Height, rotation);
+
+    /// <summary>A plane showing all of <paramref name="fb"/> (which is <paramref name="width"/> x <paramref name="height"/>) at (<paramref name="x"/>, <paramref name="y"/>) on the CRTC.</summary>
+    public void AddPlane(DrmAtomicRequest request, DrmObjectProperties plane, Framebuffer fb, int x, int y, uint width, uint height, ulong rotation = 0)
     {
-        request.Add(PrimaryProperties, "FB_ID", fb.Id);
-        request.Add(PrimaryProperties, "CRTC_ID", Crtc.Id);
-        request.Add(PrimaryProperties, "SRC_X", 0);
-        request.Add(PrimaryProperties, "SRC_Y", 0);
-        request.Add(PrimaryProperties, "SRC_W", (ulong)Width << 16);
-        request.Add(PrimaryProperties, "SRC_H", (ulong)Height << 16);
-        request.Add(PrimaryProperties, "CRTC_X", 0);
-        request.Add(PrimaryProperties, "CRTC_Y", 0);
-        request.Add(PrimaryProperties, "CRTC_W", Width);
-        request.Add(PrimaryProperties, "CRTC_H", Height);
-        request.Add(PrimaryProperties, "rotation", rotation == 0 ? PrimaryProperties.GetProperty("rotation").ValueOf("rotate-0") : rotation);
+        request.Add(plane, "FB_ID", fb.Id);
+        request.Add(plane, "CRTC_ID", Crtc.Id);
+        request.Add(plane, "SRC_X", 0);
+        request.Add(plane, "SRC_Y", 0);
+        request.Add(plane, "SRC_W", (ulong)width << 16);
+        request.Add(plane, "SRC_H", (ulong)height << 16);
+        request.Add(plane, "CRTC_X", (ulong)(long)x);
+        request.Add(plane, "CRTC_Y", (ulong)(long)y);
+        request.Add(plane, "CRTC_W", width);
+        request.Add(plane, "CRTC_H", height);
+        request.Add(plane, "rotation", rotation == 0 ? plane.GetProperty("rotation").ValueOf("rotate-0") : rotation);
     }
 
     /// <summary>Commits with a page-flip event and returns the event, awaited through the library's poller.</summary>
@@ -109,17 +113,20 @@ public sealed class VkmsScene : IDisposable
     }
 
     /// <summary>A vkms dumb buffer of the mode's size, XRGB8888, each pixel <paramref name="pixel"/>(x, y).</summary>
-    public DumbBuffer CreatePicture(Func<int, int, uint> pixel)
+    public DumbBuffer CreatePicture(Func<int, int, uint> pixel) => CreatePicture(Width, Height, pixel);
+
+    /// <summary>A vkms dumb buffer of <paramref name="width"/> x <paramref name="height"/>, XRGB8888, each pixel <paramref name="pixel"/>(x, y).</summary>
+    public DumbBuffer CreatePicture(uint width, uint height, Func<int, int, uint> pixel)
     {
-        DumbBuffer dumb = Card.CreateDumbBuffer(Width, Height, 32);
+        DumbBuffer dumb = Card.CreateDumbBuffer(width, height, 32);
         try
         {
             using var map = dumb.Map();
             using var access = map.BeginAccess();
-            for (int y = 0; y < Height; y++)
+            for (int y = 0; y < height; y++)
             {
-                Span<byte> row = access.Span.Slice(y * (int)dumb.Pitch, (int)Width * 4);
-                for (int x = 0; x < Width; x++)
+                Span<byte> row = access.Span.Slice(y * (int)dumb.Pitch, (int)width * 4);
+                for (int x = 0; x < width; x++)
                 {
                     BinaryPrimitives.WriteUInt32LittleEndian(row[(x * 4)..], pixel(x, y));
                 }
