@@ -13,6 +13,7 @@ public sealed partial class DrmDevice
     // One read of the fd may hold several events; those not handed out yet wait here, in order.
     private readonly Lock _eventGate = new();
     private Queue<DrmEvent>? _events;
+    private byte[]? _eventBuffer; // libdrm's drmHandleEvent reads 1024 bytes at a time; an event is 32
     private CancellationTokenSource? _disposal;
     private string? _eventsWhat; // how the poller names the wait, made once rather than per frame
 
@@ -45,10 +46,10 @@ public sealed partial class DrmDevice
                 return false;
             }
 
-            Span<byte> buffer = stackalloc byte[1024]; // libdrm's drmHandleEvent reads this much; an event is 32 bytes
+            byte[] buffer = _eventBuffer ??= new byte[1024];
             int errno = Libc.Read(_fd, buffer, out int count);
             ThrowHelper.ThrowIfError(errno, $"{Libc.Operation.Read}(DRM events)", Path);
-            int bad = DrmEvent.Parse(buffer[..count], _events);
+            int bad = DrmEvent.Parse(buffer.AsSpan(0, count), _events);
             if (bad >= 0)
             {
                 ThrowHelper.Throw(Errno.EIO, $"{Libc.Operation.Read}(DRM events)", Path,

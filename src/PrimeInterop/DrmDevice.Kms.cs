@@ -194,7 +194,7 @@ public sealed partial class DrmDevice
     /// unknown object or property; EBUSY: an earlier nonblocking commit is still pending) and the request.
     /// </exception>
     /// <exception cref="ArgumentException">TestOnly with PageFlipEvent (the kernel never sends an event for a test), or unknown flags.</exception>
-    public unsafe void CommitAtomic(DrmAtomicRequest request, DrmAtomicCommitFlags flags = DrmAtomicCommitFlags.None, ulong userData = 0)
+    public void CommitAtomic(DrmAtomicRequest request, DrmAtomicCommitFlags flags = DrmAtomicCommitFlags.None, ulong userData = 0)
     {
         ArgumentNullException.ThrowIfNull(request);
         const DrmAtomicCommitFlags known = DrmAtomicCommitFlags.PageFlipEvent | DrmAtomicCommitFlags.TestOnly | DrmAtomicCommitFlags.Nonblock | DrmAtomicCommitFlags.AllowModeset;
@@ -206,7 +206,8 @@ public sealed partial class DrmDevice
         using var lease = DeviceLease();
         request.DisposeFences();
         int fenceCount = (flags & DrmAtomicCommitFlags.TestOnly) != 0 ? 0 : request.OutFenceCount;
-        Span<int> slots = fenceCount <= 8 ? stackalloc int[8] : new int[fenceCount];
+        Span<int> slots = (fenceCount <= 8 ? stackalloc int[8] : new int[fenceCount])[..fenceCount];
+        Span<int> fenceValueIndexes = (fenceCount <= 8 ? stackalloc int[8] : new int[fenceCount])[..fenceCount];
         slots.Fill(-1);
         SyncFile[]? owners = null;
         if (fenceCount > 0)
@@ -219,13 +220,8 @@ public sealed partial class DrmDevice
             }
         }
 
-        int errno;
-        fixed (int* fenceSlots = slots)
-        {
-            request.Layout(fenceSlots, out var objects, out var counts, out var properties, out var values);
-            errno = DrmModeAtomic.Commit(_fd, (uint)flags, objects, counts, properties, values, userData);
-        }
-
+        request.Layout(fenceValueIndexes, out var objects, out var counts, out var properties, out var values);
+        int errno = DrmModeAtomic.Commit(_fd, (uint)flags, objects, counts, properties, values, fenceValueIndexes, slots, userData);
         if (errno != 0)
         {
             // The kernel has released any fd it made for a failed commit and written -1 back.
@@ -242,7 +238,7 @@ public sealed partial class DrmDevice
                 }
             }
 
-            Span<uint> objectsOfFences = fenceCount <= 8 ? stackalloc uint[8] : new uint[fenceCount];
+            Span<uint> objectsOfFences = (fenceCount <= 8 ? stackalloc uint[8] : new uint[fenceCount])[..fenceCount];
             request.OutFenceObjects(objectsOfFences);
             for (int i = 0; i < fenceCount; i++)
             {

@@ -90,7 +90,7 @@ public sealed class KmsParsingTests
     }
 
     [Fact]
-    public unsafe void An_atomic_request_groups_by_object_keeps_the_last_value_and_points_out_fences_at_their_slots()
+    public void An_atomic_request_groups_by_object_keeps_the_last_value_and_points_out_fences_at_their_slots()
     {
         var request = new DrmAtomicRequest();
         var fbId = new DrmProperty(20, "FB_ID", DrmModeProperty.DRM_MODE_PROP_OBJECT | DrmModeProperty.DRM_MODE_PROP_ATOMIC, [Interop.DrmMode.DRM_MODE_OBJECT_FB], []);
@@ -104,12 +104,13 @@ public sealed class KmsParsingTests
         Assert.Equal("object 31: FB_ID=101 property 21=7; object 50: property 41=1 WRITEBACK_OUT_FENCE_PTR=<out-fence>", request.ToString());
         Assert.Equal(1, request.OutFenceCount);
 
-        int* slots = stackalloc int[1];
-        Assert.Equal(2, request.Layout(slots, out var objects, out var counts, out var properties, out var values));
+        Span<int> fenceValues = stackalloc int[1];
+        Assert.Equal(2, request.Layout(fenceValues, out var objects, out var counts, out var properties, out var values));
         Assert.Equal([31u, 50u], objects.ToArray());
         Assert.Equal([2u, 2u], counts.ToArray());
         Assert.Equal([20u, 21u, 41u, 40u], properties.ToArray());
-        Assert.Equal([101UL, 7UL, 1UL, (ulong)slots], values.ToArray());
+        Assert.Equal([101UL, 7UL, 1UL], values[..3].ToArray());
+        Assert.Equal(3, fenceValues[0]); // the commit points values[3] at fence slot 0
 
         Assert.Throws<InvalidOperationException>(() => request.TakeOutFence(50)); // nothing was committed
         Assert.Throws<ArgumentOutOfRangeException>(() => request.Add(0, 21, 1));

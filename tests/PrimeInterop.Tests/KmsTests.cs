@@ -152,10 +152,19 @@ public sealed class KmsTests
             ErrnoAssert.Equal(Errno.ENOENT, Assert.Throws<DrmException>(() => scene.Card.GetPropertyBlob(owned.Id)));
 
             Assert.Throws<ArgumentException>(() => scene.Card.CreatePropertyBlob([]));
+
+            uint abandoned = CreateAndDrop(scene.Card, data);
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+            ErrnoAssert.Equal(Errno.ENOENT, Assert.Throws<DrmException>(() => scene.Card.GetPropertyBlob(abandoned))); // its finalizer destroyed it
         }
 
         oracle.Verify(); // the disposed device's fd was closed with its blob
     }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static uint CreateAndDrop(DrmDevice card, byte[] data) => card.CreatePropertyBlob(data).Id;
 
     [Fact]
     public void A_test_only_commit_is_accepted_and_refused_ones_name_the_errno_and_the_request()
@@ -290,6 +299,9 @@ public sealed class KmsTests
                 DrmEvent set = await scene.CommitAndAwaitFlipAsync(request, DrmAtomicCommitFlags.AllowModeset, 1);
                 using DrmCrcCapture capture = scene.Card.OpenCrcCapture(scene.Crtc);
                 DrmCrc crcA = await capture.ReadAfterAsync(set.Sequence, Patience, Ct);
+                int dataFd = LeakOracle.FdTable().Single(f => f.Value.EndsWith("/crtc-0/crc/data", StringComparison.Ordinal)).Key; // dri/N links to dri/<unique>
+                ErrnoAssert.Equal(0, Libc.IsCloseOnExec(dataFd, out bool cloexec));
+                Assert.True(cloexec, $"{capture.Path} is open without close-on-exec");
 
                 async Task<DrmCrc> Show(Framebuffer fb, ulong rotation, ulong tag)
                 {

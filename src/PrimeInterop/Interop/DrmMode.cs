@@ -172,6 +172,9 @@ internal static unsafe class DrmMode
         }
     }
 
+    /// <summary>A mode's name (NUL-padded in the struct).</summary>
+    public static string NameOf(drm_mode_modeinfo mode) => DrmModeProperty.Text(mode.name, DRM_DISPLAY_MODE_LEN);
+
     public static int GetCrtc(int fd, uint crtcId, out drm_mode_crtc crtc)
     {
         var arg = new drm_mode_crtc { crtc_id = crtcId };

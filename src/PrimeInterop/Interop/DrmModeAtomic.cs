@@ -27,12 +27,23 @@ internal static unsafe class DrmModeAtomic
 
     public static readonly uint DRM_IOCTL_MODE_ATOMIC = Ioctl.IOWR(Drm.Base, 0xBC, sizeof(drm_mode_atomic));
 
+    /// <summary>
+    /// MODE_ATOMIC. The out-fence properties (their indexes in <paramref name="values"/> are
+    /// <paramref name="fenceValueIndexes"/>) are pointed at <paramref name="fenceSlots"/>, where the kernel writes each
+    /// fence's fd (or -1) during the call.
+    /// </summary>
     public static int Commit(int fd, uint flags, ReadOnlySpan<uint> objects, ReadOnlySpan<uint> counts, ReadOnlySpan<uint> properties,
-        ReadOnlySpan<ulong> values, ulong userData)
+        Span<ulong> values, ReadOnlySpan<int> fenceValueIndexes, Span<int> fenceSlots, ulong userData)
     {
         fixed (uint* po = objects, pc = counts, pp = properties)
         fixed (ulong* pv = values)
+        fixed (int* slots = fenceSlots)
         {
+            for (int k = 0; k < fenceValueIndexes.Length; k++)
+            {
+                pv[fenceValueIndexes[k]] = (ulong)(slots + k);
+            }
+
             var arg = new drm_mode_atomic
             {
                 flags = flags,

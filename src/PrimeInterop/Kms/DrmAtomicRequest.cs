@@ -128,10 +128,11 @@ public sealed class DrmAtomicRequest
     }
 
     /// <summary>
-    /// Lays the request out as the kernel reads it (grouped by object) in the request's own arrays, with each
-    /// out-fence property pointing at its slot in <paramref name="fenceSlots"/>; returns the number of objects.
+    /// Lays the request out as the kernel reads it (grouped by object) in the request's own arrays. The value of the
+    /// k-th out-fence property is left for the commit to point at its fence slot k: its index in
+    /// <paramref name="values"/> goes to <paramref name="fenceValueIndexes"/>[k]. Returns the number of objects.
     /// </summary>
-    internal unsafe int Layout(int* fenceSlots, out ReadOnlySpan<uint> objects, out ReadOnlySpan<uint> counts, out ReadOnlySpan<uint> properties, out ReadOnlySpan<ulong> values)
+    internal int Layout(Span<int> fenceValueIndexes, out ReadOnlySpan<uint> objects, out ReadOnlySpan<uint> counts, out ReadOnlySpan<uint> properties, out Span<ulong> values)
     {
         Grow(ref _properties, _count);
         Grow(ref _values, _count);
@@ -151,7 +152,12 @@ public sealed class DrmAtomicRequest
 
             _counts[objectCount - 1]++;
             _properties[n] = e.PropertyId;
-            _values[n] = e.OutFence ? (ulong)(fenceSlots + fence++) : e.Value;
+            _values[n] = e.Value;
+            if (e.OutFence && fence < fenceValueIndexes.Length)
+            {
+                fenceValueIndexes[fence++] = n;
+            }
+
             n++;
         }
 

@@ -18,6 +18,8 @@ public sealed class DrmCrcCapture : IDisposable
 
     private readonly SafeFileHandle _data;
     private readonly CancellationTokenSource _disposal = new();
+    private readonly byte[] _line = new byte[128]; // a line is 10 + 11 * values + 2 bytes, and at most 10 values
+    private readonly Lock _readGate = new();
 
     private DrmCrcCapture(SafeFileHandle data, string path, DrmCrtc crtc)
     {
@@ -189,24 +191,26 @@ public sealed class DrmCrcCapture : IDisposable
 
     private bool TryRead([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out DrmCrc? crc)
     {
-        Span<byte> line = stackalloc byte[128]; // a line is 10 + 11 * values + 2 bytes, and at most 10 values
         int errno;
         int count;
-        using (var lease = new HandleLease(_data))
+        lock (_readGate)
         {
-            errno = Libc.Read(lease.Fd, line, out count);
-        }
+            using (var lease = new HandleLease(_data))
+            {
+                errno = Libc.Read(lease.Fd, _line, out count);
+            }
 
-        crc = null;
-        if (errno == Errno.EAGAIN)
-        {
-            return false;
-        }
+            crc = null;
+            if (errno == Errno.EAGAIN)
+            {
+                return false;
+            }
 
-        ThrowHelper.ThrowIfError(errno, Libc.Operation.Read, Path);
-        crc = DrmCrc.Parse(line[..count]) ?? throw DrmException.FromErrno(Errno.EIO, Libc.Operation.Read, Path,
-            hint: $"not a CRC line: '{Encoding.ASCII.GetString(line[..count]).TrimEnd()}'");
-        return true;
+            ThrowHelper.ThrowIfError(errno, Libc.Operation.Read, Path);
+            crc = DrmCrc.Parse(_line.AsSpan(0, count)) ?? throw DrmException.FromErrno(Errno.EIO, Libc.Operation.Read, Path,
+                hint: $"not a CRC line: '{Encoding.ASCII.GetString(_line, 0, count).TrimEnd()}'");
+            return true;
+        }
     }
 }
 

@@ -64,14 +64,7 @@ public readonly struct DrmModeInfo : IEquatable<DrmModeInfo>
     public bool IsPreferred => (_mode.type & DrmMode.DRM_MODE_TYPE_PREFERRED) != 0;
 
     /// <summary>The mode's name, such as <c>1024x768</c>.</summary>
-    public unsafe string Name
-    {
-        get
-        {
-            DrmMode.drm_mode_modeinfo copy = _mode;
-            return DrmModeProperty.Text(copy.name, DrmMode.DRM_DISPLAY_MODE_LEN);
-        }
-    }
+    public string Name => DrmMode.NameOf(_mode);
 
     /// <summary>The kernel's bytes of this mode.</summary>
     [UnscopedRef]
