@@ -15,7 +15,7 @@ public sealed partial class DrmDevice
     private Queue<DrmEvent>? _events;
     private byte[]? _eventBuffer; // libdrm's drmHandleEvent reads 1024 bytes at a time; an event is 32
     private CancellationTokenSource? _disposal;
-    private string? _eventsWhat; // how the poller names the wait, made once rather than per frame
+    private string? _eventsWhat; // how a wait is named (the poller's, a timeout's), made once rather than per frame
 
     /// <summary>
     /// The next event: one already read, or one the kernel has queued on this file, read now without blocking. False
@@ -88,18 +88,9 @@ public sealed partial class DrmDevice
                 return drmEvent;
             }
 
-            TimeSpan left = Timeout.InfiniteTimeSpan;
-            if (timeout != Timeout.InfiniteTimeSpan)
-            {
-                left = timeout - Stopwatch.GetElapsedTime(start);
-                if (left <= TimeSpan.Zero)
-                {
-                    throw new TimeoutException($"No DRM event on {Path} within {timeout.TotalMilliseconds} ms.");
-                }
-            }
-
             // Readable means an event is queued; another reader may take it first, so the loop looks again.
-            await FdPoller.Instance.WaitAsync(_file, Epoll.EPOLLIN, left, _eventsWhat ??= $"{Path} (DRM events)", DisposalToken, cancellationToken).ConfigureAwait(false);
+            TimeSpan left = Deadline.Left(timeout, start, _eventsWhat ??= $"{Path} (DRM events)");
+            await FdPoller.Instance.WaitAsync(_file, Epoll.EPOLLIN, left, _eventsWhat, DisposalToken, cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -96,16 +96,7 @@ public sealed class DrmCrcCapture : IDisposable
                 return crc;
             }
 
-            TimeSpan left = Timeout.InfiniteTimeSpan;
-            if (timeout != Timeout.InfiniteTimeSpan)
-            {
-                left = timeout - Stopwatch.GetElapsedTime(start);
-                if (left <= TimeSpan.Zero)
-                {
-                    throw new TimeoutException($"No CRC from {Path} within {timeout.TotalMilliseconds} ms.");
-                }
-            }
-
+            TimeSpan left = Deadline.Left(timeout, start, Path);
             await FdPoller.Instance.WaitAsync(_data, Epoll.EPOLLIN, left, Path, _disposal.Token, cancellationToken).ConfigureAwait(false);
         }
     }
@@ -119,12 +110,7 @@ public sealed class DrmCrcCapture : IDisposable
         long start = Stopwatch.GetTimestamp();
         while (true)
         {
-            TimeSpan left = timeout == Timeout.InfiniteTimeSpan ? timeout : timeout - Stopwatch.GetElapsedTime(start);
-            if (left != Timeout.InfiniteTimeSpan && left <= TimeSpan.Zero)
-            {
-                throw new TimeoutException($"No CRC of a frame after {sequence} from {Path} within {timeout.TotalMilliseconds} ms.");
-            }
-
+            TimeSpan left = Deadline.Left(timeout, start, $"A CRC of a frame after {sequence} from {Path}");
             DrmCrc crc = await ReadAsync(left, cancellationToken).ConfigureAwait(false);
             if (crc.Frame is uint frame && (int)(frame - (uint)sequence) > 0) // the kernel's frame counter is 32 bits and wraps
             {

@@ -1,4 +1,3 @@
-using System.Collections.ObjectModel;
 using System.Globalization;
 using PrimeInterop.Interop;
 
@@ -55,7 +54,7 @@ public sealed class DrmProperty
     public IReadOnlyList<ulong> Values { get; }
 
     /// <summary>An enum's or bitmask's named values (for a bitmask, each value is a bit number).</summary>
-    public ReadOnlyCollection<DrmPropertyEnum> Enums { get; }
+    public IReadOnlyList<DrmPropertyEnum> Enums { get; }
 
     /// <summary>A range's (unsigned) bounds.</summary>
     /// <exception cref="InvalidOperationException">The property is not a <see cref="DrmPropertyKind.Range"/>.</exception>
