@@ -57,3 +57,55 @@ public static class DmaBufFormatTable
         return entries;
     }
 }
+
+/// <summary>One tranche of linux-dmabuf v4 feedback: its target device, its flags (1: scanout) and its formats, in the compositor's order of preference.</summary>
+public sealed record DmaBufTranche(DrmDeviceNumber TargetDevice, uint Flags, IReadOnlyList<FormatModifier> Formats);
+
+/// <summary>A compositor's side of linux-dmabuf v4 feedback.</summary>
+public static class DmaBufFeedbackEvents
+{
+    /// <summary>
+    /// Sends a complete feedback: the table (<paramref name="table"/>'s entries in the sealed memfd
+    /// <paramref name="tableFile"/> from <see cref="DmaBufFormatTable.Create"/>), the main device, each tranche (its
+    /// formats as indices into the table), then <c>done</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException">A tranche names a pair the table does not hold.</exception>
+    public static void Send(WaylandResource feedback, IReadOnlyList<FormatModifier> table, SafeFileHandle tableFile, uint tableSize, DrmDeviceNumber mainDevice,
+        IEnumerable<DmaBufTranche> tranches)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        ArgumentNullException.ThrowIfNull(tranches);
+        ZwpLinuxDmabufFeedbackV1.SendFormatTable(feedback, tableFile, tableSize);
+        ZwpLinuxDmabufFeedbackV1.SendMainDevice(feedback, mainDevice.ToWire());
+        foreach (DmaBufTranche t in tranches)
+        {
+            byte[] indices = new byte[t.Formats.Count * sizeof(ushort)];
+            for (int i = 0; i < t.Formats.Count; i++)
+            {
+                int index = table.IndexOf(t.Formats[i]);
+                BinaryPrimitives.WriteUInt16LittleEndian(indices.AsSpan(i * sizeof(ushort)),
+                    index >= 0 ? (ushort)index : throw new ArgumentException($"{t.Formats[i]} is not in the format table", nameof(tranches)));
+            }
+
+            ZwpLinuxDmabufFeedbackV1.SendTrancheTargetDevice(feedback, t.TargetDevice.ToWire());
+            ZwpLinuxDmabufFeedbackV1.SendTrancheFlags(feedback, t.Flags);
+            ZwpLinuxDmabufFeedbackV1.SendTrancheFormats(feedback, indices);
+            ZwpLinuxDmabufFeedbackV1.SendTrancheDone(feedback);
+        }
+
+        ZwpLinuxDmabufFeedbackV1.SendDone(feedback);
+    }
+
+    private static int IndexOf(this IReadOnlyList<FormatModifier> table, FormatModifier entry)
+    {
+        for (int i = 0; i < table.Count; i++)
+        {
+            if (table[i] == entry)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+}

@@ -187,7 +187,7 @@ public sealed class WaylandClient : IDisposable
         return proxy;
     }
 
-    internal void EndRequest(WireWriter wire, string what)
+    internal void EndRequest(WireWriter wire, MessageSite what)
     {
         try
         {
@@ -232,7 +232,7 @@ public sealed class WaylandClient : IDisposable
 
                 try
                 {
-                    WireReader args = Wire.Read(m, size, this, null, $"{proxy}.{m.Name}");
+                    WireReader args = Wire.Read(m, size, this, null, new MessageSite(proxy, m.Name));
                     proxy.Dispatch(opcode, ref args);
                 }
                 finally

@@ -31,7 +31,7 @@ public sealed class WaylandProxy : WireObject<WaylandProxy>
     {
         ArgumentNullException.ThrowIfNull(wire);
         WireMessage m = Interface.Requests[wire.Opcode];
-        Connection.EndRequest(wire, $"{this}.{m.Name}");
+        Connection.EndRequest(wire, new MessageSite(this, m.Name));
         IsDestroyed |= m.IsDestructor;
     }
 

@@ -35,7 +35,7 @@ public sealed class WaylandResource : WireObject<WaylandResource>
     {
         ArgumentNullException.ThrowIfNull(wire);
         WireMessage m = Interface.Events[wire.Opcode];
-        Client.Wire.End(wire, $"{this}.{m.Name}");
+        Client.Wire.End(wire, new MessageSite(this, m.Name));
         if (m.IsDestructor)
         {
             Destroy();

@@ -27,6 +27,7 @@ public sealed class WaylandServer : IDisposable
     private readonly List<WaylandServerClient> _clients = [];
     private readonly List<WaylandGlobal> _globals = [];
     private readonly List<WaylandResource> _registries = [];
+    private readonly List<Socket> _readable = []; // Dispatch's select set, reused
     private Socket? _listener;
     private uint _nextGlobalName = 1;
     private uint _serial;
@@ -109,18 +110,22 @@ public sealed class WaylandServer : IDisposable
     /// </summary>
     public bool Dispatch(TimeSpan timeout)
     {
-        var sockets = new List<Socket>(_clients.Count + 1);
+        _readable.Clear();
         if (_listener is not null)
         {
-            sockets.Add(_listener);
+            _readable.Add(_listener);
         }
 
-        sockets.AddRange(_clients.Select(c => c.Wire.Socket));
-        bool any = false;
-        if (sockets.Count > 0)
+        foreach (WaylandServerClient c in _clients)
         {
-            Socket.Select(sockets, null, null, (int)Math.Clamp(timeout.TotalMicroseconds, -1, int.MaxValue));
-            foreach (Socket s in sockets)
+            _readable.Add(c.Wire.Socket);
+        }
+
+        bool any = false;
+        if (_readable.Count > 0)
+        {
+            Socket.Select(_readable, null, null, (int)Math.Clamp(timeout.TotalMicroseconds, -1, int.MaxValue));
+            foreach (Socket s in _readable)
             {
                 any = true;
                 if (s == _listener)
@@ -129,7 +134,7 @@ public sealed class WaylandServer : IDisposable
                 }
                 else
                 {
-                    _clients.FirstOrDefault(c => c.Wire.Socket == s)?.OnReadable();
+                    FindClient(s)?.ReceiveAndDispatch();
                 }
             }
         }
@@ -153,6 +158,14 @@ public sealed class WaylandServer : IDisposable
         _clients.RemoveAll(c => c.IsClosed);
     }
 
+    /// <summary>Accepts one pending connection of the listening socket as a new client.</summary>
+    /// <exception cref="InvalidOperationException">The server does not listen.</exception>
+    public WaylandServerClient Accept() =>
+        AddClient((_listener ?? throw new InvalidOperationException("this server does not listen on a socket")).Accept());
+
+    /// <summary>The listening socket, for a compositor that waits for connections in its own loop; null if none.</summary>
+    public Socket? Listener => _listener;
+
     /// <summary>Disconnects every client and stops listening (the socket file is removed).</summary>
     public void Dispose()
     {
@@ -167,6 +180,19 @@ public sealed class WaylandServer : IDisposable
         {
             File.Delete(SocketPath);
         }
+    }
+
+    private WaylandServerClient? FindClient(Socket socket)
+    {
+        foreach (WaylandServerClient c in _clients)
+        {
+            if (c.Wire.Socket == socket)
+            {
+                return c;
+            }
+        }
+
+        return null;
     }
 
     private sealed class DisplayRequests(WaylandServer server) : WlDisplay.IRequests, WlRegistry.IRequests

@@ -18,7 +18,7 @@ public sealed class WaylandServerClient : IDisposable
     internal WaylandServerClient(WaylandServer server, Socket socket)
     {
         Server = server;
-        Wire = new WireConnection(socket);
+        Wire = new WireConnection(socket, nonBlockingSends: true); // one client that stops reading must not stall the others
         Display = new WaylandResource(this, 1, WlDisplay.Interface, 1);
         _objects[1] = Display;
     }
@@ -86,7 +86,10 @@ public sealed class WaylandServerClient : IDisposable
         Close(reason);
     }
 
-    /// <summary>Sends the queued events; a client that cannot take them is disconnected.</summary>
+    /// <summary>
+    /// Sends the queued events, as far as the client's socket takes them now (the rest waits for the next Flush); a
+    /// client whose sending failed or who leaves too much unread is disconnected.
+    /// </summary>
     public void Flush()
     {
         if (IsClosed)
@@ -128,9 +131,18 @@ public sealed class WaylandServerClient : IDisposable
 
     public override string ToString() => $"client {(ProcessId is { } pid ? $"pid {pid}" : "(closed)")}";
 
-    /// <summary>Reads what the client sent and dispatches every complete request.</summary>
-    internal void OnReadable()
+    /// <summary>
+    /// Reads what the client sent (one recvmsg) and dispatches every complete request. Call it when the socket is
+    /// readable (<see cref="WaylandServer.Dispatch"/> does; a compositor with its own loop awaits readability itself);
+    /// a hang-up closes the client.
+    /// </summary>
+    public void ReceiveAndDispatch()
     {
+        if (IsClosed)
+        {
+            return;
+        }
+
         int received;
         try
         {
@@ -155,7 +167,7 @@ public sealed class WaylandServerClient : IDisposable
     }
 
     /// <summary>A new_id from the client: not 0, not a server id, not in use, and no gap after the ids it used.</summary>
-    internal WaylandResource AddClientResource(uint id, WireInterface @interface, uint version, string what)
+    internal WaylandResource AddClientResource(uint id, WireInterface @interface, uint version, MessageSite what)
     {
         if (id == 0 || id >= WaylandClient.ServerIdStart || _objects.ContainsKey(id) || id > _clientIdLimit)
         {
@@ -202,7 +214,7 @@ public sealed class WaylandServerClient : IDisposable
 
                 try
                 {
-                    WireReader args = Wire.Read(m, size, null, this, $"{r}.{m.Name}");
+                    WireReader args = Wire.Read(m, size, null, this, new MessageSite(r, m.Name));
                     r.Dispatch(opcode, ref args);
                 }
                 catch (WaylandWireException)

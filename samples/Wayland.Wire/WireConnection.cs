@@ -24,7 +24,14 @@ public sealed class WireConnection : IDisposable
     /// <summary>Fds waiting for their messages; a peer that sends more is cut off (libwayland's ring holds 1024).</summary>
     public const int MaxQueuedFds = 1024;
 
+    /// <summary>Bytes a non-blocking connection keeps for a peer that does not read before it gives up on the peer.</summary>
+    public const int MaxPendingOutput = 1024 * 1024;
+
     private const int OutFlushThreshold = 16 * 1024;
+
+    // A sendmsg with fds goes out only when poll says the socket is writable (at most a quarter of its send buffer in
+    // use for AF_UNIX), and carries at most this many bytes: far less than the free room, so it never waits.
+    private const int FirstChunkWithFds = 4096;
 
     private readonly Socket _socket;
     private readonly byte[] _in = new byte[64 * 1024 + 2 * MaxMessageSize]; // a header's 16-bit size reaches 65535
@@ -35,13 +42,30 @@ public sealed class WireConnection : IDisposable
     private SafeFileHandle?[] _messageFds = new SafeFileHandle?[4];
     private int _inStart;
     private int _inEnd;
+    private int _outSent; // bytes of _out a non-blocking flush has sent already
+    private IOException? _sendFailure; // a non-blocking send failed: every later Flush reports it
     private bool _disposed;
 
-    public WireConnection(Socket socket)
+    public WireConnection(Socket socket, bool nonBlockingSends = false)
     {
         ArgumentNullException.ThrowIfNull(socket);
         _socket = socket;
+        NonBlockingSends = nonBlockingSends;
+        if (nonBlockingSends)
+        {
+            socket.Blocking = false; // .NET's own Send then says WouldBlock instead of waiting
+        }
     }
+
+    /// <summary>
+    /// Flush sends what the socket takes without waiting and keeps the rest for the next Flush; a peer that leaves more
+    /// than <see cref="MaxPendingOutput"/> bytes unread fails the next Flush (a server then drops that client). For a
+    /// server, whose one thread must never wait for one client.
+    /// </summary>
+    public bool NonBlockingSends { get; }
+
+    /// <summary>Queued bytes not sent yet.</summary>
+    public int PendingOutput => _out.WrittenCount - _outSent;
 
     public Socket Socket => _socket;
 
@@ -77,22 +101,35 @@ public sealed class WireConnection : IDisposable
         return _writer;
     }
 
-    /// <summary>Queues the message (flushing first when its fds or bytes would not fit into one send).</summary>
-    public void End(WireWriter writer, string what)
+    /// <summary>
+    /// Queues the message (flushing first when its fds or bytes would not fit into one send). On a non-blocking
+    /// connection this never throws for the peer's sake: a send that failed, or a peer that stopped reading, is
+    /// reported by the next <see cref="Flush"/>, and messages queued after that are dropped.
+    /// </summary>
+    /// <param name="writer">The message, from <see cref="Begin"/>.</param>
+    /// <param name="site">Names the message in an error.</param>
+    public void End(WireWriter writer, MessageSite site)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        ReadOnlySpan<byte> message = writer.Finish(what);
+        ReadOnlySpan<byte> message = writer.Finish(site);
         if (_fdsOut.Count + writer.Fds.Count > MaxFdsPerSend || _out.WrittenCount + message.Length > OutFlushThreshold)
         {
             try
             {
-                Flush();
+                FlushOrRecord();
             }
             catch
             {
                 writer.ReleaseFds();
                 throw;
             }
+        }
+
+        if (_sendFailure is not null || (NonBlockingSends && _fdsOut.Count + writer.Fds.Count > MaxFdsPerSend))
+        {
+            _sendFailure ??= new IOException($"more than {MaxFdsPerSend} fds wait for a peer that does not read");
+            writer.ReleaseFds(); // the peer is dropped at the next Flush; this message would never reach it
+            return;
         }
 
         _out.Write(message);
@@ -102,34 +139,115 @@ public sealed class WireConnection : IDisposable
 
     /// <summary>
     /// Sends everything queued: the fds with the first byte (so they never arrive after their message), the rest of
-    /// the bytes after them. Blocks while the socket's buffer is full.
+    /// the bytes after them. Blocks while the socket's buffer is full, unless <see cref="NonBlockingSends"/>.
     /// </summary>
+    /// <exception cref="IOException">Sending failed; on a non-blocking connection also when the peer has left more
+    /// than <see cref="MaxPendingOutput"/> bytes unread.</exception>
     public void Flush()
     {
-        if (_out.WrittenCount == 0)
+        if (_sendFailure is not null)
         {
+            throw _sendFailure;
+        }
+
+        if (PendingOutput == 0)
+        {
+            return;
+        }
+
+        if (!NonBlockingSends)
+        {
+            try
+            {
+                ReadOnlySpan<byte> data = _out.WrittenSpan;
+                int sent = _fdsOut.Count > 0 ? _socket.SendWithFds(data, CollectionsMarshal.AsSpan(_fdsOut)) : _socket.Send(data);
+                while (sent < data.Length)
+                {
+                    sent += _socket.Send(data[sent..]);
+                }
+            }
+            finally
+            {
+                ReleaseSentFds();
+                _out.ResetWrittenCount();
+            }
+
             return;
         }
 
         try
         {
-            ReadOnlySpan<byte> data = _out.WrittenSpan;
-            int sent = _fdsOut.Count > 0 ? _socket.SendWithFds(data, CollectionsMarshal.AsSpan(_fdsOut)) : _socket.Send(data);
-            while (sent < data.Length)
-            {
-                sent += _socket.Send(data[sent..]);
-            }
+            SendWithoutWaiting();
         }
-        finally
+        catch (Exception e) when (e is IOException or SocketException)
         {
-            foreach (SafeHandle fd in _fdsOut)
+            _sendFailure = e as IOException ?? new IOException(e.Message, e);
+            throw _sendFailure;
+        }
+
+        if (PendingOutput > MaxPendingOutput)
+        {
+            _sendFailure = new IOException($"the peer does not read: {PendingOutput} bytes wait for it (at most {MaxPendingOutput})");
+            throw _sendFailure;
+        }
+    }
+
+    /// <summary>A non-blocking send of what the socket takes now; the rest stays queued.</summary>
+    private void SendWithoutWaiting()
+    {
+        if (_fdsOut.Count > 0)
+        {
+            if (!_socket.Poll(0, SelectMode.SelectWrite))
             {
-                fd.DangerousRelease();
+                return;
             }
 
-            _fdsOut.Clear();
-            _out.ResetWrittenCount();
+            ReadOnlySpan<byte> first = _out.WrittenSpan[_outSent..];
+            _outSent += _socket.SendWithFds(first[..Math.Min(first.Length, FirstChunkWithFds)], CollectionsMarshal.AsSpan(_fdsOut));
+            ReleaseSentFds();
         }
+
+        while (PendingOutput > 0)
+        {
+            int sent = _socket.Send(_out.WrittenSpan[_outSent..], SocketFlags.None, out SocketError error);
+            if (error == SocketError.WouldBlock)
+            {
+                return;
+            }
+
+            if (error != SocketError.Success)
+            {
+                throw new SocketException((int)error);
+            }
+
+            _outSent += sent;
+        }
+
+        _out.ResetWrittenCount();
+        _outSent = 0;
+    }
+
+    /// <summary>Flush for <see cref="End"/>: a non-blocking connection records a failure for the next Flush instead.</summary>
+    private void FlushOrRecord()
+    {
+        try
+        {
+            Flush();
+        }
+        catch (IOException) when (NonBlockingSends)
+        {
+            // kept in _sendFailure
+        }
+    }
+
+    private void ReleaseSentFds()
+    {
+        foreach (SafeHandle fd in _fdsOut)
+        {
+            fd.DangerousRelease();
+        }
+
+        _fdsOut.Clear();
     }
 
     /// <summary>Waits up to <paramref name="timeout"/> for bytes (or a hang-up) to read.</summary>
@@ -157,19 +275,22 @@ public sealed class WireConnection : IDisposable
             throw new WaylandWireException(WlDisplay.Error.InvalidMethod, $"a message waits for fds that did not come while {_in.Length} bytes piled up behind it");
         }
 
-        using ReceivedFds received = _socket.ReceiveWithFds(_in.AsSpan(_inEnd));
-        if (_fdsIn.Count + received.Count > MaxQueuedFds)
+        // The fds are lent for the call and each is taken into the queue; nothing is allocated for a message without fds.
+        WireConnection self = this;
+        int received = _socket.ReceiveScoped(_in.AsSpan(_inEnd), UnixFdPassing.MaxFdsPerMessage, ref self, static (scoped BorrowedReceivedFds fds, ref WireConnection c) =>
         {
-            throw new WaylandWireException(WlDisplay.Error.NoMemory, $"{received.Count} more fds would exceed the {MaxQueuedFds} waiting for their messages (closed)");
-        }
+            if (c._fdsIn.Count + fds.Count > MaxQueuedFds)
+            {
+                throw new WaylandWireException(WlDisplay.Error.NoMemory, $"{fds.Count} more fds would exceed the {MaxQueuedFds} waiting for their messages (closed)");
+            }
 
-        for (int i = 0; i < received.Count; i++)
-        {
-            _fdsIn.Enqueue(received.TakeFile(i));
-        }
-
-        _inEnd += received.BytesReceived;
-        return received.BytesReceived;
+            for (int i = 0; i < fds.Count; i++)
+            {
+                c._fdsIn.Enqueue(fds.TakeFile(i));
+            }
+        });
+        _inEnd += received;
+        return received;
     }
 
     /// <summary>
@@ -205,7 +326,7 @@ public sealed class WireConnection : IDisposable
     /// The next message's arguments (its header peeked with <see cref="TryPeek"/>), its fds taken from the queue.
     /// Call <see cref="Consume"/> when done, also when reading failed.
     /// </summary>
-    internal WireReader Read(WireMessage message, int size, WaylandClient? client, WaylandServerClient? server, string what)
+    internal WireReader Read(WireMessage message, int size, WaylandClient? client, WaylandServerClient? server, MessageSite site)
     {
         if (_messageFds.Length < message.FdCount)
         {
@@ -217,7 +338,7 @@ public sealed class WireConnection : IDisposable
             _messageFds[i] = _fdsIn.Dequeue();
         }
 
-        return new WireReader(_in.AsSpan(_inStart + 8, size - 8), _messageFds, message.FdCount, client, server, what);
+        return new WireReader(_in.AsSpan(_inStart + 8, size - 8), _messageFds, message.FdCount, client, server, site);
     }
 
     /// <summary>Drops the message just read (or skipped): its bytes, and every fd of it no handler took.</summary>
@@ -258,13 +379,16 @@ public sealed class WireConnection : IDisposable
             _fdsIn.Dequeue().Dispose();
         }
 
-        foreach (SafeHandle fd in _fdsOut)
-        {
-            fd.DangerousRelease();
-        }
-
-        _fdsOut.Clear();
+        ReleaseSentFds();
         _writer.ReleaseFds();
         Consume(0);
     }
+}
+
+/// <summary>Names a message in an error (<c>wl_surface@3.attach</c>); formatted only when an error needs it.</summary>
+/// <param name="Target">The object (its ToString is <c>interface@id</c>).</param>
+/// <param name="Message">The request's or event's name.</param>
+public readonly record struct MessageSite(object Target, string Message)
+{
+    public override string ToString() => $"{Target}.{Message}";
 }

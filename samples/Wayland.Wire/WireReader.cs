@@ -17,11 +17,11 @@ public ref struct WireReader
     private readonly int _fdCount;
     private readonly WaylandClient? _client;
     private readonly WaylandServerClient? _server;
-    private readonly string _what;
+    private readonly MessageSite _what;
     private int _offset;
     private int _nextFd;
 
-    internal WireReader(ReadOnlySpan<byte> args, SafeFileHandle?[] fds, int fdCount, WaylandClient? client, WaylandServerClient? server, string what)
+    internal WireReader(ReadOnlySpan<byte> args, SafeFileHandle?[] fds, int fdCount, WaylandClient? client, WaylandServerClient? server, MessageSite what)
     {
         _args = args;
         _fds = fds;

@@ -93,12 +93,12 @@ public sealed class WireWriter
     }
 
     /// <summary>The message with its header; throws (and drops it) when it exceeds the wire's limit.</summary>
-    internal ReadOnlySpan<byte> Finish(string what)
+    internal ReadOnlySpan<byte> Finish(MessageSite site)
     {
         if (_overflow)
         {
             ReleaseFds();
-            throw new ArgumentException($"{what}: a Wayland message is at most {WireConnection.MaxMessageSize} bytes.");
+            throw new ArgumentException($"{site}: a Wayland message is at most {WireConnection.MaxMessageSize} bytes.");
         }
 
         BinaryPrimitives.WriteUInt32LittleEndian(_bytes, ObjectId);

@@ -5,9 +5,6 @@ using Wayland.Wire;
 
 namespace WlShow;
 
-/// <summary>One tranche of linux-dmabuf v4 feedback: a device, flags, and the table entries it can import.</summary>
-public sealed record DmaBufTranche(DrmDeviceNumber TargetDevice, uint Flags, IReadOnlyList<FormatModifier> Formats);
-
 /// <summary>What a choice among the compositor's formats came to, and why (for the user).</summary>
 public sealed record DmaBufChoice(ulong Modifier, string Explanation);
 

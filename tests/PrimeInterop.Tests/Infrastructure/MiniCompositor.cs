@@ -149,20 +149,9 @@ internal sealed class MiniCompositor : IDisposable
         }
     }
 
-    private void SendFeedback(WaylandResource feedback)
-    {
-        ZwpLinuxDmabufFeedbackV1.SendFormatTable(feedback, _table!, _tableSize);
-        ZwpLinuxDmabufFeedbackV1.SendMainDevice(feedback, _options.MainDevice.ToWire());
-        foreach (var (device, flags, indices) in _options.Tranches)
-        {
-            ZwpLinuxDmabufFeedbackV1.SendTrancheTargetDevice(feedback, device.ToWire());
-            ZwpLinuxDmabufFeedbackV1.SendTrancheFlags(feedback, flags);
-            ZwpLinuxDmabufFeedbackV1.SendTrancheFormats(feedback, [.. indices.SelectMany(i => BitConverter.GetBytes(i))]);
-            ZwpLinuxDmabufFeedbackV1.SendTrancheDone(feedback);
-        }
-
-        ZwpLinuxDmabufFeedbackV1.SendDone(feedback);
-    }
+    private void SendFeedback(WaylandResource feedback) =>
+        DmaBufFeedbackEvents.Send(feedback, _options.Table, _table!, _tableSize, _options.MainDevice,
+            _options.Tranches.Select(t => new DmaBufTranche(t.Device, t.Flags, [.. t.Indices.Select(i => _options.Table[i])])));
 
     /// <summary>A wl_buffer's pixels: a dma-buf (imported) or an shm pool's range.</summary>
     private sealed class BufferData : WlBuffer.IRequests, IDisposable
