@@ -4,6 +4,8 @@
 //   --compositor=weston: the Wayland sample samples/wlshow against weston)
 //   Bench  Pack (both .nupkg + .snupkg into artifacts/package)  Consumer (README snippets built against the packages, run)
 //   Soak (tests/PrimeInterop.Soak for --seconds=N, default 60, on kernel A or directly where vgem and vkms are)
+//   Compositor (samples/primecomp with two weston-simple-dmabuf-egl clients on vkms: kernel A's guest, or directly where
+//   vkms is; --frames=N verified frames per client, default 60; ends with the run's one summary line)
 // Arguments: --source=dumb|udmabuf|heap (Demo)  --configuration=Release  --kernels=a,b  --rig=auto|always|never  --rig-parallel=true|false  --aot=true  --compositor=weston  --shell=xdg|fullscreen
 //   --soak-seconds=10 (Test/Rig: the soak after the tests in kernel A's guest; 0 leaves it out)
 // No #addin or #tool: everything here is Cake's own or the .NET runtime's.
@@ -351,6 +353,39 @@ void WestonDemo()
     if (code != 0) throw new Exception($"the weston demo failed in the rig (exit {code}); see {outDir}/serial.log");
 }
 
+// The compositor sample against two unmodified weston-simple-dmabuf-egl clients: every frame's picture and CRC checked,
+// writeback of each client's buffer, leaks counted (samples/primecomp's `run`). Its summary line is printed after Cake's
+// task report, so that the output ends with it.
+string compositorLine = null;
+Task("Compositor").IsDependentOn("Build").Does(() =>
+{
+    var dll = artifacts.CombineWithFilePath($"bin/primecomp/{config}/primecomp.dll");
+    var shim = artifacts.CombineWithFilePath("native/libclock-freeze.so");
+    var args = $"\"{dll}\" run --clock-shim \"{shim}\" --frames {Argument("frames", 60)}";
+    DirectoryPath outDir;
+    int code;
+    if (!UseRig() && HostHasDriver("vkms"))
+    {
+        outDir = artifacts.Combine("compositor");
+        EnsureDirectoryExists(outDir);
+        CleanDirectory(outDir);
+        code = Run("dotnet", $"{args} --output \"{outDir}\"", throwOnError: false);
+    }
+    else
+    {
+        Run("bash", $"\"{rigScript}\" prereqs");
+        (outDir, code) = RunInRig("a", "compositor", $"dotnet {args}");
+    }
+
+    var summary = outDir.CombineWithFilePath("compositor.txt");
+    compositorLine = FileExists(summary) ? System.IO.File.ReadAllText(summary.FullPath).Trim() : $"compositor: FAILED: no result (exit {code}); see {outDir}";
+    if (code != 0 || !compositorLine.StartsWith("compositor: ") || compositorLine.StartsWith("compositor: FAILED"))
+    {
+        Error(compositorLine);
+        throw new Exception($"the compositor run failed (exit {code}); see {outDir}");
+    }
+});
+
 Task("Bench").IsDependentOn("Build").Does(() =>
 {
     // Every path of the library against native/prime-bench's loops (libdrm, in-process, timed just before and after
@@ -634,6 +669,7 @@ Task("PublicApi").Does(() =>
 Task("Default").IsDependentOn("Test");
 
 RunTarget(target);
+if (compositorLine is not null) Console.WriteLine(compositorLine); // the Compositor target's output ends with its line
 
 class TestCounts
 {
