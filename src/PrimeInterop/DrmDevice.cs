@@ -305,7 +305,8 @@ public sealed partial class DrmDevice : IDisposable
 
     /// <summary>
     /// Stops the device: every later device operation (<see cref="CreateDumbBuffer"/>, <see cref="ImportDmaBuf"/>,
-    /// <see cref="GetCapability"/>, <see cref="Version"/>, …) throws ObjectDisposedException. The fd is closed once
+    /// <see cref="GetCapability"/>, <see cref="Version"/>, …) throws ObjectDisposedException, and pending
+    /// <see cref="ReadEventAsync(TimeSpan, CancellationToken)"/> waits end with it. The fd is closed once
     /// no <see cref="GemHandle"/> needs it any more; handles still alive keep the file open and stay usable
     /// (export, map, dispose).
     /// </summary>
@@ -315,6 +316,8 @@ public sealed partial class DrmDevice : IDisposable
         {
             _file.Dispose(); // no call and no handle holds the file
         }
+
+        CancelEventWaits();
     }
 
     /// <inheritdoc/>

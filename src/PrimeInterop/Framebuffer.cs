@@ -19,7 +19,7 @@ public sealed class Framebuffer : IDisposable
         _handle = new FramebufferHandle(deviceFile, id, handles);
     }
 
-    /// <summary><c>DRM_IOCTL_MODE_ADDFB2</c> on <paramref name="device"/>; see <see cref="DrmDevice.AddFramebuffer"/>.</summary>
+    /// <summary><c>DRM_IOCTL_MODE_ADDFB2</c> on <paramref name="device"/>; see <see cref="DrmDevice.AddFramebuffer(ImportedBuffer)"/>.</summary>
     internal static Framebuffer Add(DrmDevice device, ImportedBuffer buffer)
     {
         ArgumentNullException.ThrowIfNull(buffer);
@@ -28,14 +28,32 @@ public sealed class Framebuffer : IDisposable
             throw new ArgumentException($"The buffer was imported into {buffer.Device.Path}, not {device.Path}; import it here first.", nameof(buffer));
         }
 
+        return Add(device, buffer.Width, buffer.Height, buffer.Format, buffer.Modifier, buffer.Handles, [.. buffer.Strides], [.. buffer.Offsets]);
+    }
+
+    /// <summary><c>DRM_IOCTL_MODE_ADDFB2</c> of a dumb buffer; see <see cref="DrmDevice.AddFramebuffer(DumbBuffer, DrmFourcc)"/>.</summary>
+    internal static Framebuffer Add(DrmDevice device, DumbBuffer buffer, DrmFourcc format)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        if (!ReferenceEquals(buffer.Handle.Device, device))
+        {
+            throw new ArgumentException($"The dumb buffer lives on {buffer.Handle.Device.Path}, not {device.Path}; export it and import it here first.", nameof(buffer));
+        }
+
+        return Add(device, buffer.Width, buffer.Height, format, DmaBufDescription.InvalidModifier, [buffer.Handle], [buffer.Pitch], [0]);
+    }
+
+    private static Framebuffer Add(DrmDevice device, uint width, uint height, DrmFourcc format, ulong modifier,
+        IReadOnlyList<GemHandle> planes, ReadOnlySpan<uint> strides, ReadOnlySpan<uint> offsets)
+    {
         using var lease = device.DeviceLease();
-        int count = buffer.Handles.Count;
+        int count = planes.Count;
         var refs = new List<GemHandle>(count);
         try
         {
             // The framebuffer's own references (ObjectDisposedException if the buffer was disposed): the kernel's
             // framebuffer holds the objects, and these keep their handles valid for RMFB's sake and our table's.
-            foreach (GemHandle h in buffer.Handles)
+            foreach (GemHandle h in planes)
             {
                 refs.Add(device.AddReference(h));
             }
@@ -45,16 +63,16 @@ public sealed class Framebuffer : IDisposable
             for (int i = 0; i < count; i++)
             {
                 handles[i] = refs[i].Number;
-                modifiers[i] = buffer.Modifier == DmaBufDescription.InvalidModifier ? 0 : buffer.Modifier;
+                modifiers[i] = modifier == DmaBufDescription.InvalidModifier ? 0 : modifier;
             }
 
-            bool withModifiers = buffer.Modifier != DmaBufDescription.InvalidModifier;
-            int errno = DrmModeFb.AddFB2(device.RawFd, buffer.Width, buffer.Height, buffer.Format.Value,
-                withModifiers ? DrmModeFb.DRM_MODE_FB_MODIFIERS : 0, handles, [.. buffer.Strides], [.. buffer.Offsets], modifiers, out uint fbId);
+            bool withModifiers = modifier != DmaBufDescription.InvalidModifier;
+            int errno = DrmModeFb.AddFB2(device.RawFd, width, height, format.Value,
+                withModifiers ? DrmModeFb.DRM_MODE_FB_MODIFIERS : 0, handles, strides, offsets, modifiers, out uint fbId);
             ThrowHelper.ThrowIfError(errno, nameof(DrmModeFb.DRM_IOCTL_MODE_ADDFB2), device.Path, gemHandle: handles[0], hint: errno switch
             {
                 Errno.EOPNOTSUPP or Errno.EINVAL when device.NodeType == DrmNodeType.Render => "framebuffers need a KMS driver's primary node",
-                Errno.EINVAL => $"the driver refused {buffer.Width}x{buffer.Height} {buffer.Format} with these pitches/offsets/modifier",
+                Errno.EINVAL => $"the driver refused {width}x{height} {format} with these pitches/offsets/modifier",
                 _ => null,
             });
             return new Framebuffer(device, device.FileHandle, fbId, [.. refs]);
@@ -65,7 +83,6 @@ public sealed class Framebuffer : IDisposable
             throw;
         }
     }
-
 
     /// <summary>The device the framebuffer lives on.</summary>
     public DrmDevice Device { get; }

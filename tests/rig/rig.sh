@@ -255,6 +255,10 @@ run() {
     # so with every process mapping libcoreclr, the JIT and the ReadyToRun images at new addresses each dotnet start
     # translated them all again. At fixed addresses a process reuses what the ones before it translated: about half
     # the translation work of a run (QEMU's `info jit` TB count), and a faster process start.
+    local append="console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init norandmaps"
+    # vkms offers overlay planes only when asked (its enable_overlay parameter; built in on kernel A): a compositor
+    # puts a surface on each.
+    if [ "$kernel" = a ]; then append+=" vkms.enable_overlay=1"; fi
     local timeout=${RIG_TIMEOUT:-900} start=$SECONDS rc=0
     log "booting kernel $kernel ($kdir/$kimg), ${accel[1]}, timeout ${timeout}s"
     : > "$out/serial.log"
@@ -262,7 +266,7 @@ run() {
     timeout --foreground -k 10 "$timeout" qemu-system-x86_64 "${accel[@]}" -m 2048 -smp "$smp" \
         -display none -monitor none -serial "file:$out/serial.log" -no-reboot \
         -kernel "$kdir/$kimg" -initrd "$initrd" \
-        -append "console=ttyS0 quiet loglevel=4 panic=-1 rdinit=/init norandmaps" \
+        -append "$append" \
         -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
         -virtfs "local,path=$out,mount_tag=rigout,security_model=none,multidevs=remap" || rc=$?
     sleep 0.2; if [ -n "$tailpid" ]; then kill "$tailpid" 2>/dev/null || true; wait "$tailpid" 2>/dev/null || true; tailpid=; fi

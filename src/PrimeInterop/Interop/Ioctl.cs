@@ -6,11 +6,12 @@ namespace PrimeInterop.Interop;
 /// <summary>The Linux <c>_IOC</c> encoding (include/uapi/asm-generic/ioctl.h) and the one ioctl entry point.</summary>
 internal static unsafe partial class Ioctl
 {
-    private const uint Write = 1, Read = 2;
+    private const uint None = 0, Write = 1, Read = 2;
 
     private static uint Encode(uint dir, char type, uint nr, int size) =>
         (dir << 30) | ((uint)size << 16) | ((uint)type << 8) | nr;
 
+    public static uint IO(char type, uint nr) => Encode(None, type, nr, 0);
     public static uint IOW(char type, uint nr, int size) => Encode(Write, type, nr, size);
     public static uint IOWR(char type, uint nr, int size) => Encode(Read | Write, type, nr, size);
 

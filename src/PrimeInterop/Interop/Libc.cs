@@ -15,7 +15,7 @@ namespace PrimeInterop.Interop;
 /// </summary>
 internal static unsafe partial class Libc
 {
-    public const int O_RDONLY = 0, O_RDWR = 2, O_NOCTTY = 0x100, O_CLOEXEC = 0x80000, O_NONBLOCK = 0x800;
+    public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_NOCTTY = 0x100, O_CLOEXEC = 0x80000, O_NONBLOCK = 0x800;
     public const int F_GETFD = 1, F_GETFL = 3, F_SETFL = 4, F_DUPFD_CLOEXEC = 1030, FD_CLOEXEC = 1;
     public const int EFD_CLOEXEC = 0x80000;
     public const short POLLIN = 0x1, POLLOUT = 0x4;
@@ -54,7 +54,7 @@ internal static unsafe partial class Libc
             PollIn = "poll(POLLIN)", PollOut = "poll(POLLOUT)", SeekEnd = "lseek(SEEK_END)",
             SetFlags = "fcntl(F_SETFL)", DupCloseOnExec = "fcntl(F_DUPFD_CLOEXEC)", Poll = "poll",
             MemfdCreate = "memfd_create", Truncate = "ftruncate", AddSeals = "fcntl(F_ADD_SEALS)", GetSeals = "fcntl(F_GET_SEALS)",
-            EpollCreate = "epoll_create1", EpollAdd = "epoll_ctl(EPOLL_CTL_ADD)";
+            EpollCreate = "epoll_create1", EpollAdd = "epoll_ctl(EPOLL_CTL_ADD)", Read = "read", Write = "write";
     }
 
     public static int Open(string path, int flags, out int fd)
@@ -71,6 +71,42 @@ internal static unsafe partial class Libc
             }
             while (fd == -1 && Marshal.GetLastPInvokeError() == Errno.EINTR);
             return fd == -1 ? Marshal.GetLastPInvokeError() : 0;
+        }
+    }
+
+    /// <summary>read(2) into <paramref name="buffer"/>, retried on EINTR. Returns 0 or the errno (EAGAIN included).</summary>
+    public static int Read(int fd, Span<byte> buffer, out int count)
+    {
+        fixed (byte* p = buffer)
+        {
+            while (true)
+            {
+                long n = LibC.read(fd, p, (size_t)(ulong)buffer.Length);
+                int errno = n == -1 ? Marshal.GetLastPInvokeError() : 0;
+                if (errno != Errno.EINTR)
+                {
+                    count = errno == 0 ? (int)n : 0;
+                    return errno;
+                }
+            }
+        }
+    }
+
+    /// <summary>write(2) of <paramref name="data"/>, retried on EINTR. Returns 0 or the errno.</summary>
+    public static int Write(int fd, ReadOnlySpan<byte> data, out int count)
+    {
+        fixed (byte* p = data)
+        {
+            while (true)
+            {
+                long n = LibC.write(fd, p, (size_t)(ulong)data.Length);
+                int errno = n == -1 ? Marshal.GetLastPInvokeError() : 0;
+                if (errno != Errno.EINTR)
+                {
+                    count = errno == 0 ? (int)n : 0;
+                    return errno;
+                }
+            }
         }
     }
 
