@@ -9,13 +9,13 @@ using Tmds.Linux;
 namespace PrimeInterop.Interop;
 
 /// <summary>
-/// The plain libc calls the library makes, through Tmds.LibC except close(2) (see <see cref="Close"/>). Each returns
-/// 0 or the errno, read immediately after the failing call; callers turn a non-zero errno into an exception with
-/// <see cref="ThrowHelper"/>.
+/// The plain libc calls the library makes, through Tmds.LibC except close(2) (see <see cref="Close"/>) and those Tmds.LibC
+/// binds without SetLastError. Each returns 0 or the errno, read as <see cref="Libraries"/> says, immediately after the
+/// failing call; callers turn a non-zero errno into an exception with <see cref="ThrowHelper"/>.
 /// </summary>
 internal static unsafe partial class Libc
 {
-    public const int O_RDONLY = 0, O_RDWR = 2, O_NOCTTY = 0x100, O_CLOEXEC = 0x80000, O_NONBLOCK = 0x800;
+    public const int O_RDONLY = 0, O_RDWR = 2, O_NOCTTY = 0x100, O_CLOEXEC = 0x80000, O_NONBLOCK = 0x800, O_PATH = 0x200000;
     public const int F_GETFD = 1, F_GETFL = 3, F_SETFL = 4, F_DUPFD_CLOEXEC = 1030, FD_CLOEXEC = 1;
     public const int EFD_CLOEXEC = 0x80000;
     public const short POLLIN = 0x1, POLLOUT = 0x4;
@@ -158,7 +158,7 @@ internal static unsafe partial class Libc
         return errno;
     }
 
-    [LibraryImport("libc", SetLastError = true)]
+    [LibraryImport(Libraries.Libc, SetLastError = true)]
     private static partial int fstatfs(int fd, statfs* buf);
 
     /// <summary>realpath(3): the canonical path, every symlink resolved; null when it does not resolve.</summary>
@@ -208,9 +208,9 @@ internal static unsafe partial class Libc
     }
 
     // Tmds.LibC declares poll without SetLastError, so errno read after it was stale (a signal storm made a
-    // blocked receive fail with the previous call's EAGAIN instead of retrying its EINTR).
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int poll(pollfd* fds, nuint nfds, int timeout);
+    // blocked receive fail with the previous call's EAGAIN instead of retrying its EINTR): every poll goes through this one.
+    [LibraryImport(Libraries.Libc, SetLastError = true)]
+    internal static partial int poll(pollfd* fds, nuint nfds, int timeout);
 
     public static int EventFd(out int fd)
     {
@@ -242,6 +242,6 @@ internal static unsafe partial class Libc
 
     // close(2) is on every export's and import's path, so like ioctl (Ioctl.Sys) it is bound directly, with no
     // SetLastError stub; errno is read only when it returns -1.
-    [LibraryImport("libc.so.6", EntryPoint = "close")]
+    [LibraryImport(Libraries.Libc, EntryPoint = "close")]
     private static partial int SysClose(int fd);
 }
