@@ -11,7 +11,7 @@ namespace PrimeInterop;
 /// <summary>
 /// Sends and receives fds (dma-bufs, sync_files, any fd) with a payload over an AF_UNIX socket using SCM_RIGHTS,
 /// which .NET does not offer itself. Works on stream and seqpacket sockets, also with SO_PASSCRED set (the
-/// credentials are ignored). The sender keeps its fds; received fds are close-on-exec (<c>MSG_CMSG_CLOEXEC</c>).
+/// credentials are ignored) and SO_PASSPIDFD (the sender's pidfd that comes with each message is closed). The sender keeps its fds; received fds are close-on-exec (<c>MSG_CMSG_CLOEXEC</c>).
 /// At most <see cref="MaxFdsPerMessage"/> fds per message.
 /// </summary>
 /// <remarks>

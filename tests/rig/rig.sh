@@ -237,7 +237,7 @@ run() {
         echo "#!/bin/sh"
         echo "export HOME=/root PATH='$PATH' DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1"
         echo "export RIG_OUT=/tmp/rig-out PRIMEINTEROP_RIG=1 PRIMEINTEROP_RIG_KERNEL=$kernel"
-        [ "$kernel" = b ] && echo "export PRIMEINTEROP_RIG_LACKS='vkms udmabuf dma-heap sw_sync fault-injection'"
+        [ "$kernel" = b ] && echo "export PRIMEINTEROP_RIG_LACKS='vkms udmabuf dma-heap sw_sync fault-injection SO_PASSPIDFD'"
         local v; for v in ${RIG_PASS_ENV:-}; do printf 'export %s=%q\n' "$v" "${!v:-}"; done
         printf 'cd %q || exit 125\n' "$PWD"
         printf '%q ' "$@"; echo
