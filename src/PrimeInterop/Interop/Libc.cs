@@ -172,15 +172,25 @@ internal static unsafe partial class Libc
         }
     }
 
-    [LibraryImport("libc", SetLastError = true)]
+    [LibraryImport(Libraries.Libc, SetLastError = true)]
     private static partial byte* realpath(byte* path, byte* resolved);
+
+    /// <summary>fcntl(F_GETFL): the open file's status flags and access mode (O_PATH shows here).</summary>
+    public static int GetStatusFlags(int fd, out int flags)
+    {
+        flags = LibC.fcntl(fd, F_GETFL);
+        return flags == -1 ? Marshal.GetLastPInvokeError() : 0;
+    }
+
+    /// <summary>True when <paramref name="fd"/> was opened O_PATH: it names a file but allows no I/O, ioctl or mmap on it.</summary>
+    public static bool IsPathOnly(int fd) => GetStatusFlags(fd, out int flags) == 0 && (flags & O_PATH) != 0;
 
     public static int SetNonBlocking(int fd, bool nonBlocking)
     {
-        int flags = LibC.fcntl(fd, F_GETFL);
-        if (flags == -1)
+        int errno = GetStatusFlags(fd, out int flags);
+        if (errno != 0)
         {
-            return Marshal.GetLastPInvokeError();
+            return errno;
         }
 
         flags = nonBlocking ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
