@@ -183,10 +183,12 @@ public sealed partial class DrmDevice : IDisposable
     /// object and its reference count goes up; the handle is closed once, after the last reference is disposed.
     /// The fd is not consumed: the caller still owns and must dispose it.
     /// </summary>
-    /// <param name="dmaBuf">A <see cref="DmaBuf"/>, or any SafeHandle over a dma-buf fd.</param>
+    /// <param name="dmaBuf">A <see cref="DmaBuf"/>, or a <c>SafeFileHandle</c> over a dma-buf fd.</param>
+    /// <exception cref="ArgumentException"><paramref name="dmaBuf"/> is a SafeHandle type that holds no fd (a
+    /// SafeProcessHandle, for example); the message names the type.</exception>
     public GemHandle ImportDmaBuf(SafeHandle dmaBuf)
     {
-        ArgumentNullException.ThrowIfNull(dmaBuf);
+        FdHandles.ThrowIfNotFd(dmaBuf, nameof(dmaBuf));
         TakeHold(); // the call's hold on this file becomes the new handle's
         GemHandleTable.Entry? entry = null;
         try
