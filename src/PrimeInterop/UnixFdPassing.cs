@@ -60,9 +60,8 @@ public static class UnixFdPassing
     /// </summary>
     public static async ValueTask<int> SendWithFdsAsync(this Socket socket, ReadOnlyMemory<byte> payload, IReadOnlyList<SafeHandle> fds, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(fds);
-        Validate(socket, payload.Length, fds.Count);
-        SafeHandle[] handles = [.. fds];
+        SafeHandle[] handles = ArgumentCopy.AtMost(fds, MaxFdsPerMessage, nameof(fds)); // checked and sent: the copy, not what fds claims
+        Validate(socket, payload.Length, handles.Length, nameof(fds));
         using var held = new HandleLeases(handles);
         while (true)
         {
