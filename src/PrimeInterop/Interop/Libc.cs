@@ -112,13 +112,27 @@ internal static unsafe partial class Libc
 
     public static int Stat(int fd, out ulong device, out ulong inode, out ulong rdev, out uint mode)
     {
-        stat st;
-        int r = LibC.fstat(fd, &st);
-        int errno = r == -1 ? Marshal.GetLastPInvokeError() : 0;
+        int errno = FStat(fd, out stat st);
         device = st.st_dev;
         inode = st.st_ino;
         rdev = st.st_rdev;
         mode = (uint)st.st_mode;
+        return errno;
+    }
+
+    /// <summary>The size of what <paramref name="fd"/> refers to (fstat's st_size), without moving its file offset as lseek(SEEK_END) would.</summary>
+    public static int FileSize(int fd, out long size)
+    {
+        int errno = FStat(fd, out stat st);
+        size = errno == 0 ? st.st_size : 0;
+        return errno;
+    }
+
+    private static int FStat(int fd, out stat result)
+    {
+        stat st;
+        int errno = LibC.fstat(fd, &st) == -1 ? Marshal.GetLastPInvokeError() : 0;
+        result = st;
         return errno;
     }
 
