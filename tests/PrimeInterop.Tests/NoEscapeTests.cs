@@ -31,8 +31,12 @@ public sealed class NoEscapeTests
             {
                 foreach (bool beside in new[] { false, true })
                 {
-                    DmaBufScopes(dmaBuf, order, beside);
-                    DumbScopes(dumb, order, beside);
+                    var dmaBufMapping = dmaBuf.Map(DmaBufAccess.ReadWrite);
+                    ScopesInOrder("dma-buf", () => dmaBufMapping.BeginAccess(DmaBufAccess.ReadWrite), dmaBufMapping.Dispose,
+                        static (in DmaBufCpuAccess s) => s.Span, static (in DmaBufCpuAccess s) => s.Dispose(), order, beside);
+                    var dumbMapping = dumb.Map();
+                    ScopesInOrder("dumb buffer", dumbMapping.BeginAccess, dumbMapping.Dispose,
+                        static (in DumbBufferCpuAccess s) => s.Span, static (in DumbBufferCpuAccess s) => s.Dispose(), order, beside);
                 }
             }
         }
@@ -40,97 +44,55 @@ public sealed class NoEscapeTests
         oracle.Verify(); // every mapping went, and its hold on the dma-buf with it
     }
 
+    private delegate Span<byte> SpanOf<TScope>(in TScope scope)
+        where TScope : allows ref struct;
+
+    private delegate void DisposeOf<TScope>(in TScope scope)
+        where TScope : allows ref struct;
+
     /// <summary>
     /// Steps 0 and 1 dispose a scope and its copy, step 2 the mapping, in <paramref name="order"/>; a third copy
     /// survives, never disposed by the test, beside a second, independent scope on the same mapping. The copied scope
     /// is the first one open on the mapping, or, <paramref name="beside"/>, one begun while another is open.
     /// </summary>
-    private static void DmaBufScopes(DmaBuf dmaBuf, int[] order, bool beside)
+    private static void ScopesInOrder<TScope>(string kind, Func<TScope> begin, Action disposeMapping, SpanOf<TScope> span, DisposeOf<TScope> dispose, int[] order, bool beside)
+        where TScope : allows ref struct
     {
-        var mapping = dmaBuf.Map(DmaBufAccess.ReadWrite);
-        var first = mapping.BeginAccess(DmaBufAccess.ReadWrite);
-        var second = mapping.BeginAccess(DmaBufAccess.ReadWrite);
-        var scope = beside ? second : first;
-        var other = beside ? first : second;
-        var copy = scope;
-        var survivor = scope;
-        IntPtr address = AddressOf(other.Span);
-        string what = $"dma-buf scope{(beside ? " begun beside another" : "")}, order {string.Join(",", order)}";
+        TScope first = begin(), second = begin();
+        TScope scope = beside ? second : first, other = beside ? first : second;
+        TScope copy = scope, survivor = scope;
+        IntPtr address = AddressOf(span(other));
+        string what = $"{kind} scope{(beside ? " begun beside another" : "")}, order {string.Join(",", order)}";
         bool ended = false;
         foreach (int step in order)
         {
             switch (step)
             {
-                case 0: scope.Dispose(); break;
-                case 1: copy.Dispose(); break;
-                default: mapping.Dispose(); break;
+                case 0: dispose(scope); break;
+                case 1: dispose(copy); break;
+                default: disposeMapping(); break;
             }
 
             ended |= step != 2;
             // The other scope still holds the mapping: before, the second end of one scope released it under it.
             Assert.True(SafetyContractTests.IsMapped(address), $"{what}: unmapped under an open scope after step {step}");
-            Pattern.Fill(other.Span, (uint)step);
-            Assert.Equal(ended, Ended(survivor));
+            Pattern.Fill(span(other), (uint)step);
+            Assert.Equal(ended, Ended(survivor, span));
         }
 
-        other.Dispose();
+        dispose(other);
         Assert.False(SafetyContractTests.IsMapped(address), $"{what}: the last scope's end did not unmap");
-        survivor.Dispose(); // ended already: nothing happens
-        Assert.True(Ended(other));
-    }
-
-    /// <summary>As <see cref="DmaBufScopes"/>, for a dumb buffer's mapping.</summary>
-    private static void DumbScopes(DumbBuffer dumb, int[] order, bool beside)
-    {
-        var mapping = dumb.Map();
-        var first = mapping.BeginAccess();
-        var second = mapping.BeginAccess();
-        var scope = beside ? second : first;
-        var other = beside ? first : second;
-        var copy = scope;
-        var survivor = scope;
-        IntPtr address = AddressOf(other.Span);
-        string what = $"dumb buffer scope{(beside ? " begun beside another" : "")}, order {string.Join(",", order)}";
-        bool ended = false;
-        foreach (int step in order)
-        {
-            switch (step)
-            {
-                case 0: scope.Dispose(); break;
-                case 1: copy.Dispose(); break;
-                default: mapping.Dispose(); break;
-            }
-
-            ended |= step != 2;
-            Assert.True(SafetyContractTests.IsMapped(address), $"{what}: unmapped under an open scope after step {step}");
-            Pattern.Fill(other.Span, (uint)step);
-            Assert.Equal(ended, Ended(survivor));
-        }
-
-        other.Dispose();
-        Assert.False(SafetyContractTests.IsMapped(address), $"{what}: the last scope's end did not unmap");
-        survivor.Dispose();
+        dispose(survivor); // ended already: nothing happens
+        Assert.True(Ended(other, span));
     }
 
     /// <summary>True when reading the scope's span throws ObjectDisposedException (its scope has ended); false when it reads.</summary>
-    private static bool Ended(scoped in DmaBufCpuAccess scope)
+    private static bool Ended<TScope>(in TScope scope, SpanOf<TScope> span)
+        where TScope : allows ref struct
     {
         try
         {
-            return scope.Span[0] < 0; // a read: false, when it does not throw
-        }
-        catch (ObjectDisposedException)
-        {
-            return true;
-        }
-    }
-
-    /// <inheritdoc cref="Ended(in DmaBufCpuAccess)"/>
-    private static bool Ended(scoped in DumbBufferCpuAccess scope)
-    {
-        try
-        {
-            return scope.Span[0] < 0;
+            return span(scope)[0] < 0; // a read: false, when it does not throw
         }
         catch (ObjectDisposedException)
         {
