@@ -109,7 +109,8 @@ internal static class FdHandles
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void ThrowIfNotFd([NotNull] SafeHandle? handle, string paramName, int index = -1)
     {
-        if (handle is not (FileDescriptorHandle or SafeFileHandle or SafeSocketHandle or SafePipeHandle))
+        // DmaBuf first: the per-frame case, and a sealed class, so one compare of its type; the base classes walk.
+        if (handle is not (DmaBuf or FileDescriptorHandle or SafeFileHandle or SafeSocketHandle or SafePipeHandle))
         {
             ThrowNotFd(handle, paramName, index);
         }
