@@ -130,10 +130,10 @@ int main(void)
         printf("cmsg_len %d %zu\n", n, (size_t)CMSG_LEN(n * sizeof(int)));
         printf("cmsg_space %d %zu\n", n, (size_t)CMSG_SPACE(n * sizeof(int)));
     }
-    /* The receive control room: SCM_MAX_FD (include/net/scm.h, not exported) fds, SCM_CREDENTIALS and a 256-byte
-       SCM_SECURITY label, as glibc's macros size them. */
+    /* The receive control room: SCM_MAX_FD (include/net/scm.h, not exported) fds, SCM_CREDENTIALS, SCM_PIDFD (one
+       int; Linux 6.5, not in this glibc's headers) and a 256-byte SCM_SECURITY label, as glibc's macros size them. */
     printf("const MaxReceiveControlLength %zu\n",
-        (size_t)(CMSG_SPACE(253 * sizeof(int)) + CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(256)));
+        (size_t)(CMSG_SPACE(253 * sizeof(int)) + CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int)) + CMSG_SPACE(256)));
     CONST(SOL_SOCKET);
     CONST(SCM_RIGHTS);
     CONST(MSG_CTRUNC);
@@ -146,6 +146,7 @@ int main(void)
     CONST(DMA_BUF_MAGIC);
     CONST(ANON_INODE_FS_MAGIC);
     CONST(O_NOCTTY);
+    CONST(O_PATH);
     CONST(S_IFMT);
     CONST(S_IFCHR);
     CONST(O_NONBLOCK);

@@ -11,7 +11,7 @@ namespace PrimeInterop;
 /// <summary>
 /// Sends and receives fds (dma-bufs, sync_files, any fd) with a payload over an AF_UNIX socket using SCM_RIGHTS,
 /// which .NET does not offer itself. Works on stream and seqpacket sockets, also with SO_PASSCRED set (the
-/// credentials are ignored). The sender keeps its fds; received fds are close-on-exec (<c>MSG_CMSG_CLOEXEC</c>).
+/// credentials are ignored) and SO_PASSPIDFD (the sender's pidfd that comes with each message is closed). The sender keeps its fds; received fds are close-on-exec (<c>MSG_CMSG_CLOEXEC</c>).
 /// At most <see cref="MaxFdsPerMessage"/> fds per message.
 /// </summary>
 /// <remarks>
@@ -60,9 +60,8 @@ public static class UnixFdPassing
     /// </summary>
     public static async ValueTask<int> SendWithFdsAsync(this Socket socket, ReadOnlyMemory<byte> payload, IReadOnlyList<SafeHandle> fds, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(fds);
-        Validate(socket, payload.Length, fds.Count);
-        SafeHandle[] handles = [.. fds];
+        SafeHandle[] handles = ArgumentCopy.AtMost(fds, MaxFdsPerMessage, nameof(fds)); // checked and sent: the copy, not what fds claims
+        Validate(socket, payload.Length, handles.Length, nameof(fds));
         using var held = new HandleLeases(handles);
         while (true)
         {

@@ -89,6 +89,17 @@ prereqs() {
     mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ] || die "the kernel cache $cache is not writable (set RIG_CACHE)"
 }
 
+# build_lock: holds $cache/.build.lock (flock) until the calling subshell exits, so that one kernel A build or kernel
+# B fetch runs at a time per cache, whatever checkout started it: a second `rig.sh kernel a` would otherwise remove
+# the build tree under the first. Separate from RIG_LOCK, which only serializes guests. The caller looks for the
+# cached kernel again once it holds the lock: the build it waited for has usually made it.
+build_lock() {
+    local lock="$cache/.build.lock" fd
+    mkdir -p "$cache"
+    exec {fd}>>"$lock"
+    flock -n "$fd" || { log "waiting for $lock (another kernel build or fetch is running)"; flock "$fd"; }
+}
+
 # pack_cpio DIR: DIR's contents as a newc cpio archive on stdout (the format the kernel unpacks as an initramfs).
 pack_cpio() { (cd "$1" && find . | cpio -o -H newc --quiet); }
 
@@ -100,6 +111,8 @@ kernel_a() {
     hash=$(sha256sum < "$here/kernel-a.config" | cut -c1-12)
     dir="$cache/kernel-a-$srcver-$hash"
     if [ -f "$dir/bzImage" ]; then echo "$dir"; return; fi
+    build_lock
+    if [ -f "$dir/bzImage" ]; then log "kernel A was built meanwhile"; echo "$dir"; return; fi
     log "building kernel A ($srcver, config $hash); this takes about 5 minutes on 2 cores"
     local build="$cache/build-a"
     rm -rf "$build"; mkdir -p "$build"
@@ -145,6 +158,8 @@ kernel_b() {
     fi
     dir="$cache/kernel-b-$pkg"
     if [ -f "$dir/vmlinuz" ] && [ -f "$dir/modules.cpio" ]; then echo "$dir"; return; fi
+    build_lock
+    if [ -f "$dir/vmlinuz" ] && [ -f "$dir/modules.cpio" ]; then log "kernel B was fetched meanwhile"; echo "$dir"; return; fi
     log "fetching kernel B ($pkg)"
     own_temps
     local tmp; maketemp tmp -d; chmod 755 "$tmp" # readable by apt's _apt user
@@ -222,7 +237,7 @@ run() {
         echo "#!/bin/sh"
         echo "export HOME=/root PATH='$PATH' DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1"
         echo "export RIG_OUT=/tmp/rig-out PRIMEINTEROP_RIG=1 PRIMEINTEROP_RIG_KERNEL=$kernel"
-        [ "$kernel" = b ] && echo "export PRIMEINTEROP_RIG_LACKS='vkms udmabuf dma-heap sw_sync fault-injection'"
+        [ "$kernel" = b ] && echo "export PRIMEINTEROP_RIG_LACKS='vkms udmabuf dma-heap sw_sync fault-injection SO_PASSPIDFD'"
         local v; for v in ${RIG_PASS_ENV:-}; do printf 'export %s=%q\n' "$v" "${!v:-}"; done
         printf 'cd %q || exit 125\n' "$PWD"
         printf '%q ' "$@"; echo

@@ -64,7 +64,7 @@ internal static unsafe class Epoll
     public static int PollNow(int fd, short events)
     {
         var p = new pollfd { fd = fd, events = events };
-        int n = LibC.poll(&p, 1, 0);
+        int n = Libc.poll(&p, 1, 0); // not Tmds.LibC's: it has no SetLastError, and its errno would be stale
         return n == -1 ? -Marshal.GetLastPInvokeError() : n == 0 ? 0 : p.revents;
     }
 }
