@@ -1,6 +1,8 @@
 /* Prints every ioctl number, struct size and field offset PrimeInterop uses, compiled against the kernel's
  * uapi headers (libdrm's copies of drm.h/drm_mode.h, linux-libc-dev's dma-buf.h). The layout test compares
- * this output with the managed definitions in src/PrimeInterop/Interop. */
+ * this output with the managed definitions in src/PrimeInterop/Interop. Built for each supported architecture
+ * (`make -C native arm64`: aarch64 with Debian's cross compiler and arm64 headers) and compared there with the
+ * layouts that architecture's runtime gives the same managed types. */
 #define _GNU_SOURCE /* SCM_CREDENTIALS */
 #include <fcntl.h>
 #include <stddef.h>
@@ -115,6 +117,12 @@ int main(void)
     OFF(statfs, f_type); OFF(statfs, f_bsize); OFF(statfs, f_blocks); OFF(statfs, f_bfree); OFF(statfs, f_bavail);
     OFF(statfs, f_files); OFF(statfs, f_ffree); OFF(statfs, f_fsid); OFF(statfs, f_namelen); OFF(statfs, f_frsize);
     OFF(statfs, f_flags); OFF(statfs, f_spare);
+
+    /* Taken from Tmds.LibC: its runtime-specific assembly (runtimes/linux-x64, linux-arm64) has the layout. */
+    SIZE(stat);
+    OFF(stat, st_dev); OFF(stat, st_ino); OFF(stat, st_mode); OFF(stat, st_rdev);
+    SIZE(pollfd);
+    OFF(pollfd, fd); OFF(pollfd, events); OFF(pollfd, revents);
 
     SIZE(cmsghdr);
     OFF(cmsghdr, cmsg_len); OFF(cmsghdr, cmsg_level); OFF(cmsghdr, cmsg_type);

@@ -87,6 +87,7 @@ public sealed partial class DmaBuf : FileDescriptorHandle
     /// <exception cref="ArgumentException">The fd is not a dma-buf.</exception>
     public static DmaBuf FromFileDescriptor(int fd, bool ownsHandle)
     {
+        Abi.ThrowIfUnsupported(ownsHandle ? fd : -1);
         if (!IsDmaBuf(fd))
         {
             string what = Describe(fd);

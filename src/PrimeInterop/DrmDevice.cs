@@ -79,6 +79,7 @@ public sealed partial class DrmDevice : IDisposable
     /// <exception cref="ArgumentException">The path is empty, or names something other than a DRM device node.</exception>
     public static DrmDevice Open(string path)
     {
+        Abi.ThrowIfUnsupported();
         ArgumentException.ThrowIfNullOrEmpty(path);
         int errno = Libc.StatPath(path, out ulong rdev, out uint mode);
         if (errno != 0)

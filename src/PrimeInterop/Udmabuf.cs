@@ -34,6 +34,7 @@ public static class Udmabuf
     /// <param name="name">The memfd's name (shows in /proc/PID/fd as <c>/memfd:NAME</c>).</param>
     public static SafeFileHandle CreateMemfd(long size, string name = "primeinterop-udmabuf")
     {
+        Abi.ThrowIfUnsupported();
         ArgumentNullException.ThrowIfNull(name);
         CheckPageMultiple(size, nameof(size), allowZero: false);
         ThrowHelper.ThrowIfError(Memfd.Create(name, Memfd.MFD_CLOEXEC | Memfd.MFD_ALLOW_SEALING, out int fd), Libc.Operation.MemfdCreate, name);
@@ -80,6 +81,7 @@ public static class Udmabuf
     /// <param name="ranges">1 to 1024 ranges (the kernel's default <c>list_limit</c>), together at most long.MaxValue bytes.</param>
     public static DmaBuf Create(IReadOnlyList<UdmabufRange> ranges)
     {
+        Abi.ThrowIfUnsupported();
         UdmabufRange[] copy = ArgumentCopy.AtMost(ranges, UdmabufUapi.DefaultListLimit, nameof(ranges)); // checked and used: the copy
         if (copy.Length == 0)
         {

@@ -239,10 +239,11 @@ public static class UnixFdPassing
         throw new InvalidDataException($"recvmsg: {problem}; the {count} fd(s) that arrived were closed.");
     }
 
-    /// <summary>The arguments' checks, inlined (a few compares); the throwing, with its messages, is not.</summary>
+    /// <summary>The arguments' checks (and the architecture's), inlined (a few compares); the throwing, with its messages, is not.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Validate(Socket socket, int bytes, int fds, [CallerArgumentExpression(nameof(fds))] string? fdsName = null)
     {
+        Abi.ThrowIfUnsupported();
         if (socket is null || socket.AddressFamily != AddressFamily.Unix || bytes == 0 || (uint)fds > MaxFdsPerMessage)
         {
             ThrowInvalid(socket, bytes, fds, fdsName);
