@@ -12,7 +12,7 @@ public sealed class SampleCliTests
 
     internal static (int Code, string Out, string Err) PrimectlWith(Dictionary<string, string> environment, params string[] args)
     {
-        var result = ChildProcess.Run("dotnet", [Repo.SampleAssembly("primectl"), .. args], environment);
+        var result = ChildProcess.RunDotnet(Repo.SampleAssembly("primectl"), args, environment);
         return (result.ExitCode, result.Out, result.Err);
     }
 
