@@ -191,7 +191,8 @@ public sealed partial class NoEscapeHostTests
     [Fact]
     public Task A_socket_with_SO_PASSPIDFD_and_SO_PASSCRED_leaks_no_pidfd_on_any_receive_path()
     {
-        Assert.SkipUnless(PassesPidFds(), "this kernel has no SO_PASSPIDFD (Linux 6.5)");
+        Assert.SkipUnless(PassesPidFds(), ChildProcess.Emulator is null ? "this kernel has no SO_PASSPIDFD (Linux 6.5)"
+            : $"{ChildProcess.Emulator} has no translation for SO_PASSPIDFD (it answers ENOPROTOOPT without asking the kernel)");
         return EveryReceiveClosesThePidFdOfItsMessage(dmaBuf: null);
     }
 
@@ -437,12 +438,24 @@ public sealed partial class NoEscapeHostTests
             ("hot syscall, GetLastSystemError (recvmsg)", () => ScmRights.Receive(notASocket, new byte[1], 0, 0, out _, out _, out _, out _)),
         };
 
+        var notRun = new List<string>();
         foreach (var (style, errno) in cases)
         {
+            // qemu-user answers ENOSYS to an ioctl it has no translation for (every dma-buf and DRM one) without
+            // asking the kernel: that binding style cannot be seen under emulation.
+            if (ChildProcess.Emulator is not null && style.EndsWith("(ioctl)", StringComparison.Ordinal))
+            {
+                notRun.Add(style);
+                continue;
+            }
+
             Marshal.SetLastPInvokeError(Errno.EPERM);
             Marshal.SetLastSystemError(Errno.EPERM);
             int got = errno();
             Assert.True(got == Errno.EBADF, $"{style}: expected EBADF, got {Errno.Name(got)}");
         }
+
+        Assert.SkipWhen(notRun.Count > 0, $"every other binding style gave EBADF; under {ChildProcess.Emulator}, which answers ENOSYS "
+            + $"to the ioctls it cannot translate without asking the kernel, not checked: {string.Join(", ", notRun)}");
     }
 }
