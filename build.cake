@@ -1,5 +1,6 @@
 // PrimeInterop build. Run with: dotnet tool restore && dotnet cake --target=<Target>
-//   Clean  Build  Test (host tests, then the rig; the README's test command)  Rig (rig only)
+//   Clean  Build  Test (host tests, on x86-64 again as arm64 under qemu-aarch64, then the rig; the README's test command)
+//   Rig (rig only)
 //   Demo (the sample CLI's demo: directly where vgem is loaded, else in the rig; --aot=true: the NativeAOT binary;
 //   --compositor=weston: the Wayland sample samples/wlshow against weston)
 //   Bench  Pack (both .nupkg + .snupkg into artifacts/package)  Consumer (README snippets built against the packages, run)
@@ -31,6 +32,8 @@ var testDll = artifacts.CombineWithFilePath($"bin/PrimeInterop.Tests/{config}/Pr
 // The same tests published ReadyToRun (precompiled: the project sets PublishReadyToRun) for the rig, where every
 // method the JIT compiles costs 10-20x more under QEMU's emulation; the child processes the tests start run from here too.
 var rigTestDll = artifacts.CombineWithFilePath($"publish/PrimeInterop.Tests/{config}/PrimeInterop.Tests.dll");
+// The same tests published self-contained for linux-arm64 (beside the others: the project adds the runtime to the folder's name).
+var arm64TestHost = artifacts.CombineWithFilePath($"publish/PrimeInterop.Tests/{config}_linux-arm64/PrimeInterop.Tests");
 var primectlDll = artifacts.CombineWithFilePath($"bin/primectl/{config}/primectl.dll");
 var soakDll = artifacts.CombineWithFilePath($"bin/PrimeInterop.Soak/{config}/PrimeInterop.Soak.dll");
 // The soak's copy in the rig's ReadyToRun publish (the test project references it for that): RigTests runs this one.
@@ -152,6 +155,71 @@ Task("HostTests").IsDependentOn("Build").Does(() =>
     results.Add(("host", ReadResults(xml, "host")));
 });
 
+// The host tests again on aarch64, under user-mode emulation: qemu-aarch64 runs the self-contained linux-arm64 publish
+// with Debian's multiarch arm64 libraries, so that the layout test compares the aarch64 probe's answers with the layouts
+// the arm64 runtime gives. On x86-64 machines; elsewhere the host tests ran natively on their own architecture.
+// Before the rig (Test) the run goes on beside the consumer's build and the guests, and Test waits for it before the
+// totals: it keeps one core busy, and the two guests leave one idle once the shorter run ends.
+System.Diagnostics.Process arm64Run = null;
+System.Threading.Tasks.Task<string> arm64Output = null;
+var arm64Xml = artifacts.CombineWithFilePath("test-results/host-arm64.xml");
+
+Task("HostArm64Tests").IsDependentOn("Build").Does(() =>
+{
+    if (System.Runtime.InteropServices.RuntimeInformation.OSArchitecture != System.Runtime.InteropServices.Architecture.X64)
+    {
+        Information("host-arm64: only on x86-64 machines (the host tests above ran on this machine's own architecture)");
+        return;
+    }
+    Run("bash", $"\"{rigScript}\" prereqs"); // qemu-user, the arm64 libraries and the cross compiler, named or installed
+    Run("make", "-s -C native arm64");
+    // ReadyToRun, like the rig's publish (every process start under emulation costs); incremental like any build.
+    DotNetPublish(root.CombineWithFilePath("tests/PrimeInterop.Tests/PrimeInterop.Tests.csproj").FullPath,
+        new DotNetPublishSettings { Configuration = configuration, Runtime = "linux-arm64", SelfContained = true });
+    EnsureDirectoryExists(arm64Xml.GetDirectory());
+    if (FileExists(arm64Xml)) DeleteFile(arm64Xml);
+    var start = new System.Diagnostics.ProcessStartInfo("qemu-aarch64-static")
+    {
+        WorkingDirectory = root.FullPath, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true,
+    };
+    foreach (var arg in new[] { arm64TestHost.FullPath, "-noColor", "-trait-", "Category=Kernel", "-result-xml", arm64Xml.FullPath })
+        start.ArgumentList.Add(arg);
+    // The tests start the arm64 programs they run (primectl, the layout probe, themselves) through it: this machine's
+    // kernel cannot (no binfmt_misc registration is assumed).
+    start.Environment["PRIMEINTEROP_TEST_EMULATOR"] = "qemu-aarch64-static";
+    // qemu-user does not see code the runtime writes through W^X's second, writable mapping, and runs stale translations
+    // of it: NullReferenceExceptions in reflection stubs (OptionsFactory, attribute setters), as in dotnet/runtime#94909
+    // and dotnet/sdk#27190. With W^X off it sees every write.
+    start.Environment["DOTNET_EnableWriteXorExecute"] = "0";
+    // qemu-user keeps flags per page of the GC's default 256 GiB reservation; 4 GiB makes every process start under
+    // emulation about 30 % cheaper.
+    start.Environment["DOTNET_GCRegionRange"] = "0x100000000";
+    arm64Run = System.Diagnostics.Process.Start(start);
+    var stderr = arm64Run.StandardError.ReadToEndAsync();
+    arm64Output = arm64Run.StandardOutput.ReadToEndAsync().ContinueWith(o => o.Result + stderr.Result);
+    if (!(target == "Test" && UseRig())) FinishHostArm64Tests();
+});
+
+// Waits for the arm64 run and reads its results (its output: artifacts/test-results/host-arm64.log).
+void FinishHostArm64Tests()
+{
+    if (arm64Run is null) return;
+    arm64Run.WaitForExit();
+    var log = artifacts.CombineWithFilePath("test-results/host-arm64.log");
+    System.IO.File.WriteAllText(log.FullPath, arm64Output.GetAwaiter().GetResult());
+    int code = arm64Run.ExitCode;
+    arm64Run.Dispose();
+    arm64Run = null;
+    if (!FileExists(arm64Xml)) throw new Exception($"the arm64 host tests wrote no results (exit {code}); see {log}");
+    results.Insert(results.FindIndex(r => r.Label == "host") + 1, ("host-arm64", ReadResults(arm64Xml, "host-arm64")));
+}
+
+// A run that fails before Test waits for the arm64 tests leaves nothing running behind it.
+Teardown(context =>
+{
+    if (arm64Run is { HasExited: false }) arm64Run.Kill(entireProcessTree: true);
+});
+
 Task("RigTests").IsDependentOn("Build").Does(() =>
 {
     if (!UseRig())
@@ -260,8 +328,9 @@ void ReadSoak(DirectoryPath outDir)
 }
 
 Task("Rig").IsDependentOn("RigTests").Does(() => Summarize());
-Task("Test").IsDependentOn("HostTests").IsDependentOn("ConsumerBuild").IsDependentOn("RigTests").Does(() =>
+Task("Test").IsDependentOn("HostTests").IsDependentOn("HostArm64Tests").IsDependentOn("ConsumerBuild").IsDependentOn("RigTests").Does(() =>
 {
+    FinishHostArm64Tests();
     if (!UseRig() && consumerBlocks.Count > 0)
     {
         Run("sh", $"\"{consumerRunScript}\""); // the doc blocks, here where vgem is (in the rig they ran in kernel A's guest)

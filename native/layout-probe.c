@@ -1,6 +1,8 @@
 /* Prints every ioctl number, struct size and field offset PrimeInterop uses, compiled against the kernel's
  * uapi headers (libdrm's copies of drm.h/drm_mode.h, linux-libc-dev's dma-buf.h). The layout test compares
- * this output with the managed definitions in src/PrimeInterop/Interop. */
+ * this output with the managed definitions in src/PrimeInterop/Interop. Built for each supported architecture
+ * (`make -C native arm64`: aarch64 with Debian's cross compiler and arm64 headers) and compared there with the
+ * layouts that architecture's runtime gives the same managed types. */
 #define _GNU_SOURCE /* SCM_CREDENTIALS */
 #include <fcntl.h>
 #include <stddef.h>
@@ -116,6 +118,12 @@ int main(void)
     OFF(statfs, f_files); OFF(statfs, f_ffree); OFF(statfs, f_fsid); OFF(statfs, f_namelen); OFF(statfs, f_frsize);
     OFF(statfs, f_flags); OFF(statfs, f_spare);
 
+    /* Taken from Tmds.LibC: its runtime-specific assembly (runtimes/linux-x64, linux-arm64) has the layout. */
+    SIZE(stat);
+    OFF(stat, st_dev); OFF(stat, st_ino); OFF(stat, st_mode); OFF(stat, st_rdev);
+    SIZE(pollfd);
+    OFF(pollfd, fd); OFF(pollfd, events); OFF(pollfd, revents);
+
     SIZE(cmsghdr);
     OFF(cmsghdr, cmsg_len); OFF(cmsghdr, cmsg_level); OFF(cmsghdr, cmsg_type);
     SIZE(msghdr);
@@ -130,10 +138,10 @@ int main(void)
         printf("cmsg_len %d %zu\n", n, (size_t)CMSG_LEN(n * sizeof(int)));
         printf("cmsg_space %d %zu\n", n, (size_t)CMSG_SPACE(n * sizeof(int)));
     }
-    /* The receive control room: SCM_MAX_FD (include/net/scm.h, not exported) fds, SCM_CREDENTIALS and a 256-byte
-       SCM_SECURITY label, as glibc's macros size them. */
+    /* The receive control room: SCM_MAX_FD (include/net/scm.h, not exported) fds, SCM_CREDENTIALS, SCM_PIDFD (one
+       int; Linux 6.5, not in this glibc's headers) and a 256-byte SCM_SECURITY label, as glibc's macros size them. */
     printf("const MaxReceiveControlLength %zu\n",
-        (size_t)(CMSG_SPACE(253 * sizeof(int)) + CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(256)));
+        (size_t)(CMSG_SPACE(253 * sizeof(int)) + CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int)) + CMSG_SPACE(256)));
     CONST(SOL_SOCKET);
     CONST(SCM_RIGHTS);
     CONST(MSG_CTRUNC);
@@ -146,6 +154,7 @@ int main(void)
     CONST(DMA_BUF_MAGIC);
     CONST(ANON_INODE_FS_MAGIC);
     CONST(O_NOCTTY);
+    CONST(O_PATH);
     CONST(S_IFMT);
     CONST(S_IFCHR);
     CONST(O_NONBLOCK);

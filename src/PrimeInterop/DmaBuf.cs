@@ -87,6 +87,7 @@ public sealed partial class DmaBuf : FileDescriptorHandle
     /// <exception cref="ArgumentException">The fd is not a dma-buf.</exception>
     public static DmaBuf FromFileDescriptor(int fd, bool ownsHandle)
     {
+        Abi.ThrowIfUnsupported(ownsHandle ? fd : -1);
         if (!IsDmaBuf(fd))
         {
             string what = Describe(fd);
@@ -192,12 +193,16 @@ public sealed partial class DmaBuf : FileDescriptorHandle
 
     /// <summary>
     /// True when <paramref name="fd"/> is open and refers to a dma-buf, by the kernel's answer: its filesystem is
-    /// the dma-buf pseudo filesystem (<c>fstatfs</c> f_type <c>DMA_BUF_MAGIC</c>). Unlike the /proc link text, a
-    /// peer cannot imitate that with a file of a chosen name. Allocates nothing.
+    /// the dma-buf pseudo filesystem (<c>fstatfs</c> f_type <c>DMA_BUF_MAGIC</c>), and it was not opened O_PATH
+    /// (<c>F_GETFL</c>): fstatfs answers for an O_PATH fd of a dma-buf too (one opened through /proc/PID/fd/N), but
+    /// no ioctl, mmap or import works through it. Unlike the /proc link text, a peer cannot imitate that with a file
+    /// of a chosen name. Allocates nothing.
     /// </summary>
     internal static bool IsDmaBuf(int fd) =>
-        fd >= 0 && Libc.FileSystemType(fd, out long type) == 0 && type == Libc.DMA_BUF_MAGIC;
+        fd >= 0 && Libc.FileSystemType(fd, out long type) == 0 && type == Libc.DMA_BUF_MAGIC
+        && Libc.GetStatusFlags(fd, out int flags) == 0 && (flags & Libc.O_PATH) == 0;
 
     /// <summary>What <paramref name="fd"/> is, for error messages.</summary>
-    internal static string Describe(int fd) => Libc.ReadLink($"/proc/self/fd/{fd}") ?? "not open";
+    internal static string Describe(int fd) => Libc.ReadLink($"/proc/self/fd/{fd}") is not { } target ? "not open"
+        : Libc.IsPathOnly(fd) ? target + " opened O_PATH (no I/O through it)" : target;
 }

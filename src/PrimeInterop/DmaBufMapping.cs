@@ -12,8 +12,7 @@ namespace PrimeInterop;
 /// </summary>
 public sealed class DmaBufMapping : IDisposable
 {
-    private readonly MappingHandle _memory;
-    private HolderCount _holders; // this mapping's own hold and each open access scope's: the memory stays mapped while any is held
+    private readonly MappingHandle _memory; // with the holds of this mapping and of each open access scope
 
     internal DmaBufMapping(DmaBuf buffer, IntPtr address, long length)
     {
@@ -32,22 +31,19 @@ public sealed class DmaBufMapping : IDisposable
     public DmaBufCpuAccess BeginAccess(DmaBufAccess access)
     {
         ValidateAccess(access);
-        if (!_holders.TryHold())
-        {
-            ThrowDisposed();
-        }
+        AccessScope scope = _memory.Begin(nameof(DmaBufMapping));
 
-        // No try/catch here (the JIT does not inline a P/Invoke inside one): nothing between the lease and the
-        // return can throw but the SYNC's own error, which releases the lease before it is thrown.
+        // No try/catch here (the JIT does not inline a P/Invoke inside one): nothing between the hold and the return
+        // can throw but the SYNC's own error, which ends the scope before it is thrown.
         int fd = _memory.DmaBufFd;
         int errno = DmaBufUapi.Sync(fd, DmaBufUapi.DMA_BUF_SYNC_START | (ulong)access);
         if (errno != 0)
         {
-            EndHold();
+            _memory.End(scope);
             ThrowSyncError(errno, "START", fd);
         }
 
-        return new DmaBufCpuAccess(this, fd, access, _memory.Span());
+        return new DmaBufCpuAccess(_memory, fd, access, scope);
     }
 
     [DoesNotReturn]
@@ -55,13 +51,7 @@ public sealed class DmaBufMapping : IDisposable
         ThrowHelper.Throw(errno, $"{nameof(DmaBufUapi.DMA_BUF_IOCTL_SYNC)}({phase})", "dma-buf", fd: fd);
 
     /// <summary>Unmaps the memory now, or, while an access scope is open, when the last one ends.</summary>
-    public void Dispose()
-    {
-        if (_holders.Dispose())
-        {
-            _memory.Dispose(); // no scope holds it: unmap now; otherwise the last scope's end does
-        }
-    }
+    public void Dispose() => _memory.DisposeOwner();
 
     // The per-frame path (BeginAccess and its Dispose) is kept to as few calls as it can be: under the rig's emulator
     // every call and return costs as much as a dozen instructions, so the checks are inlined and their throws are not.
@@ -77,60 +67,56 @@ public sealed class DmaBufMapping : IDisposable
     [DoesNotReturn]
     private static void ThrowBadAccess(DmaBufAccess access) =>
         throw new ArgumentOutOfRangeException(nameof(access), access, "Access must be Read, Write or ReadWrite.");
-
-    /// <summary>
-    /// The mapping's reference for one scope. Disposed mappings are refused by the flag, which Dispose sets before it
-    /// closes the handle; a Dispose racing with this call can still make the AddRef itself throw (also an
-    /// ObjectDisposedException, with SafeHandle's message).
-    /// </summary>
-    /// <summary>Ends an access scope's hold; the last one after Dispose unmaps.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void EndHold()
-    {
-        if (_holders.EndHold())
-        {
-            _memory.Dispose();
-        }
-    }
-
-    [DoesNotReturn]
-    private static void ThrowDisposed() => throw new ObjectDisposedException(nameof(DmaBufMapping), "The dma-buf mapping has been disposed.");
 }
 
 /// <summary>
 /// A CPU access scope on a <see cref="DmaBufMapping"/>: holds the mapping (the span cannot outlive the memory) and
-/// ends the access with <c>DMA_BUF_SYNC_END</c> when disposed. A <c>ref struct</c>, so the span cannot escape it.
+/// ends the access with <c>DMA_BUF_SYNC_END</c> when disposed. A <c>ref struct</c> whose <see cref="Span"/> is tied to
+/// the variable that holds the scope: returning the span out of the method that began the scope does not compile.
+/// Copies of a scope are the same scope: the first Dispose of any copy ends it, once, and every copy's span then throws.
 /// </summary>
 public ref struct DmaBufCpuAccess
 {
-    private readonly DmaBufAccess _access;
+    private readonly MappingHandle? _memory; // null: default, never begun
+    private readonly AccessScope _scope;
     private readonly int _fd;
-    private DmaBufMapping? _mapping; // null once ended
+    private readonly DmaBufAccess _access;
 
-    internal DmaBufCpuAccess(DmaBufMapping mapping, int fd, DmaBufAccess access, Span<byte> span)
+    internal DmaBufCpuAccess(MappingHandle memory, int fd, DmaBufAccess access, AccessScope scope)
     {
-        _mapping = mapping;
+        _memory = memory;
         _fd = fd;
         _access = access;
-        Span = span;
+        _scope = scope;
     }
 
-    /// <summary>The mapped bytes; valid until this scope is disposed.</summary>
-    public Span<byte> Span { get; private set; }
-
-    /// <summary>Ends the access (<c>DMA_BUF_SYNC_END</c>, always sent) and releases the mapping.</summary>
-    /// <exception cref="DrmException">SYNC_END failed; the mapping is released all the same.</exception>
-    public void Dispose()
+    /// <summary>
+    /// The mapped bytes, while the scope is open. It lives no longer than the variable that holds this scope (the
+    /// compiler refuses to return it from the method); after the scope ended, through any copy, reading it throws.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The scope has ended (or this is <c>default</c>).</exception>
+    public readonly Span<byte> Span
     {
-        if (_mapping is not { } mapping)
+        [UnscopedRef]
+        get => _memory is { } memory && memory.IsOpen(_scope) ? memory.Span() : AccessScope.ThrowEnded(nameof(DmaBufCpuAccess));
+    }
+
+    /// <summary>
+    /// Ends the access (<c>DMA_BUF_SYNC_END</c>, always sent) and releases the mapping; once, whichever copy of the
+    /// scope is disposed first (later calls do nothing).
+    /// </summary>
+    /// <exception cref="DrmException">SYNC_END failed; the mapping is released all the same.</exception>
+    public readonly void Dispose()
+    {
+        // Checked, then ended after SYNC_END (which needs the fd the scope holds): no other thread has a copy of a
+        // ref struct, so nothing can end the scope in between.
+        if (_memory is not { } memory || !memory.IsOpen(_scope))
         {
             return;
         }
 
-        _mapping = null;
-        Span = default;
         int errno = DmaBufUapi.Sync(_fd, DmaBufUapi.DMA_BUF_SYNC_END | (ulong)_access); // cannot throw
-        mapping.EndHold(); // released whether or not SYNC_END failed
+        memory.End(_scope); // released whether or not SYNC_END failed
         if (errno != 0)
         {
             DmaBufMapping.ThrowSyncError(errno, "END", _fd);

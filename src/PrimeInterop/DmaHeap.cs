@@ -35,6 +35,7 @@ public sealed class DmaHeap : IDisposable
     /// <exception cref="DrmException">No such heap (ENOENT; the message names the heaps that exist), or no permission.</exception>
     public static DmaHeap Open(string name = "system")
     {
+        Abi.ThrowIfUnsupported();
         ArgumentException.ThrowIfNullOrEmpty(name);
         if (name.Contains('/', StringComparison.Ordinal) || name is "." or "..")
         {

@@ -17,13 +17,14 @@ public sealed partial class DrmDevice
     /// <paramref name="body"/>, then drops the reference; the handle is closed if that was its last one.
     /// The dma-buf is held (not closed by a concurrent Dispose) for the whole scope.
     /// </summary>
-    /// <param name="dmaBuf">A <see cref="DmaBuf"/>, or any SafeHandle over a dma-buf fd.</param>
+    /// <param name="dmaBuf">A <see cref="DmaBuf"/>, or a <c>SafeFileHandle</c> over a dma-buf fd (not a SafeHandle type
+    /// that holds no fd: see <see cref="ImportDmaBuf"/>).</param>
     /// <param name="state">Passed by reference to <paramref name="body"/>: its inputs and results.</param>
     /// <param name="body">Preferably a <c>static</c> lambda: one that captures nothing is allocated once.</param>
     public void ImportScoped<TState>(SafeHandle dmaBuf, ref TState state, BorrowedGemHandleAction<TState> body)
         where TState : allows ref struct
     {
-        ArgumentNullException.ThrowIfNull(dmaBuf);
+        FdHandles.ThrowIfNotFd(dmaBuf, nameof(dmaBuf));
         ArgumentNullException.ThrowIfNull(body);
         using var lease = new HandleLease(dmaBuf);
         ImportScoped(lease.Fd, ref state, body);

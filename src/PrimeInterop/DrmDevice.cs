@@ -1,7 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using Microsoft.Win32.SafeHandles;
 using PrimeInterop.Interop;
 
 namespace PrimeInterop;
@@ -15,13 +14,13 @@ namespace PrimeInterop;
 /// </summary>
 public sealed partial class DrmDevice : IDisposable
 {
-    private readonly SafeFileHandle _file;
+    private readonly DeviceFile _file;
     private readonly int _fd; // valid while this device has a holder
     private readonly GemHandleTable _table = new();
     private DrmVersion? _version;
     private HolderCount _holders; // of the file: this device itself, each call's lease, each live GemHandle
 
-    private DrmDevice(SafeFileHandle file, string path, DrmNodeType nodeType)
+    private DrmDevice(DeviceFile file, string path, DrmNodeType nodeType)
     {
         _file = file;
         _fd = (int)file.DangerousGetHandle();
@@ -35,7 +34,11 @@ public sealed partial class DrmDevice : IDisposable
     /// <summary>Whether this is a primary or a render node.</summary>
     public DrmNodeType NodeType { get; }
 
-    /// <summary>The open file. Exposed for interop with other native code; do not close it yourself.</summary>
+    /// <summary>
+    /// The open file, for interop with other native code (a driver-specific ioctl): pass the handle itself to a
+    /// P/Invoke, which holds it for the call, rather than its number. It stays this device's: disposing or closing it
+    /// does nothing, and the file is closed when the device and every handle that needs the file are disposed.
+    /// </summary>
     public SafeHandle FileHandle => _file;
 
     /// <summary>The driver's name and version (<c>DRM_IOCTL_VERSION</c>), read once.</summary>
@@ -76,6 +79,7 @@ public sealed partial class DrmDevice : IDisposable
     /// <exception cref="ArgumentException">The path is empty, or names something other than a DRM device node.</exception>
     public static DrmDevice Open(string path)
     {
+        Abi.ThrowIfUnsupported();
         ArgumentException.ThrowIfNullOrEmpty(path);
         int errno = Libc.StatPath(path, out ulong rdev, out uint mode);
         if (errno != 0)
@@ -84,13 +88,14 @@ public sealed partial class DrmDevice : IDisposable
         }
 
         DrmNodeType type = NodeTypeOf(path, mode, rdev);
+        var file = new DeviceFile(); // before the open, so that nothing can fail between the kernel making the fd and its owner
         errno = Libc.Open(path, Libc.O_RDWR | Libc.O_CLOEXEC | Libc.O_NONBLOCK | Libc.O_NOCTTY, out int fd);
         if (errno != 0)
         {
             ThrowHelper.Throw(errno, Libc.Operation.Open, path, hint: OpenHint(errno));
         }
 
-        SafeFileHandle file = Libc.OwnFile(fd);
+        file.Own(fd);
         try
         {
             // The path may have been replaced between stat and open: check what was opened, then make it blocking
@@ -102,7 +107,7 @@ public sealed partial class DrmDevice : IDisposable
         }
         catch
         {
-            file.Dispose();
+            file.CloseByOwner();
             throw;
         }
     }
@@ -183,10 +188,12 @@ public sealed partial class DrmDevice : IDisposable
     /// object and its reference count goes up; the handle is closed once, after the last reference is disposed.
     /// The fd is not consumed: the caller still owns and must dispose it.
     /// </summary>
-    /// <param name="dmaBuf">A <see cref="DmaBuf"/>, or any SafeHandle over a dma-buf fd.</param>
+    /// <param name="dmaBuf">A <see cref="DmaBuf"/>, or a <c>SafeFileHandle</c> over a dma-buf fd.</param>
+    /// <exception cref="ArgumentException"><paramref name="dmaBuf"/> is a SafeHandle type that holds no fd (a
+    /// SafeProcessHandle, for example); the message names the type.</exception>
     public GemHandle ImportDmaBuf(SafeHandle dmaBuf)
     {
-        ArgumentNullException.ThrowIfNull(dmaBuf);
+        FdHandles.ThrowIfNotFd(dmaBuf, nameof(dmaBuf));
         TakeHold(); // the call's hold on this file becomes the new handle's
         GemHandleTable.Entry? entry = null;
         try
@@ -314,7 +321,7 @@ public sealed partial class DrmDevice : IDisposable
     {
         if (_holders.Dispose())
         {
-            _file.Dispose(); // no call and no handle holds the file
+            _file.CloseByOwner(); // no call and no handle holds the file
         }
 
         CancelEventWaits();
@@ -355,7 +362,7 @@ public sealed partial class DrmDevice : IDisposable
     {
         if (_holders.EndHold())
         {
-            _file.Dispose();
+            _file.CloseByOwner();
         }
     }
 
@@ -436,6 +443,41 @@ public sealed partial class DrmDevice : IDisposable
         Errno.ENOENT => "no such node; is a DRM driver loaded (sudo modprobe vgem)?",
         _ => null,
     };
+
+    /// <summary>
+    /// The device's file, as <see cref="FileHandle"/> hands it out: only the device closes it. A caller's Dispose or
+    /// Close is ignored, because the device goes on using the fd number (its calls hold the device, not this
+    /// SafeHandle): a file closed under it would let the next open reuse the number, and this device would then import
+    /// into, and close handles of, another device's file. The finalizer closes it as any SafeHandle's does.
+    /// </summary>
+    private sealed class DeviceFile : FileDescriptorHandle
+    {
+        private volatile bool _ownerCloses;
+
+        public DeviceFile()
+            : base(fd: -1, ownsHandle: true)
+        {
+        }
+
+        /// <summary>The device's own close (once a lease on the handle itself ends, as for any SafeHandle).</summary>
+        public void CloseByOwner()
+        {
+            _ownerCloses = true;
+            Dispose();
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing && !_ownerCloses)
+            {
+                return; // someone else's Dispose or Close: the device still uses this fd
+            }
+
+            base.Dispose(disposing);
+        }
+
+        public override string ToString() => IsClosed ? "DRM device file (closed)" : $"DRM device file fd {(int)handle}";
+    }
 
     /// <summary>A lease on a device's file (<see cref="DeviceLease"/>): disposing it ends the hold.</summary>
     internal readonly ref struct Held

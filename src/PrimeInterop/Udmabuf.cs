@@ -34,6 +34,7 @@ public static class Udmabuf
     /// <param name="name">The memfd's name (shows in /proc/PID/fd as <c>/memfd:NAME</c>).</param>
     public static SafeFileHandle CreateMemfd(long size, string name = "primeinterop-udmabuf")
     {
+        Abi.ThrowIfUnsupported();
         ArgumentNullException.ThrowIfNull(name);
         CheckPageMultiple(size, nameof(size), allowZero: false);
         ThrowHelper.ThrowIfError(Memfd.Create(name, Memfd.MFD_CLOEXEC | Memfd.MFD_ALLOW_SEALING, out int fd), Libc.Operation.MemfdCreate, name);
@@ -77,28 +78,39 @@ public static class Udmabuf
     /// Creates one udmabuf from several ranges, of one or several memfds, laid end to end
     /// (<c>UDMABUF_CREATE_LIST</c>). Each range follows the rules of <see cref="Create(SafeHandle, long, long)"/>.
     /// </summary>
-    /// <param name="ranges">1 to 1024 ranges (the kernel's default <c>list_limit</c>).</param>
+    /// <param name="ranges">1 to 1024 ranges (the kernel's default <c>list_limit</c>), together at most long.MaxValue bytes.</param>
     public static DmaBuf Create(IReadOnlyList<UdmabufRange> ranges)
     {
-        ArgumentNullException.ThrowIfNull(ranges);
-        if (ranges.Count is 0 or > UdmabufUapi.DefaultListLimit)
+        Abi.ThrowIfUnsupported();
+        UdmabufRange[] copy = ArgumentCopy.AtMost(ranges, UdmabufUapi.DefaultListLimit, nameof(ranges)); // checked and used: the copy
+        if (copy.Length == 0)
         {
-            throw new ArgumentOutOfRangeException(nameof(ranges), ranges.Count, $"A udmabuf takes 1 to {UdmabufUapi.DefaultListLimit} ranges.");
+            throw new ArgumentOutOfRangeException(nameof(ranges), 0, $"A udmabuf takes 1 to {UdmabufUapi.DefaultListLimit} ranges.");
         }
 
-        var memfds = new SafeHandle[ranges.Count];
-        for (int i = 0; i < ranges.Count; i++)
+        var memfds = new SafeHandle[copy.Length];
+        long total = 0;
+        for (int i = 0; i < copy.Length; i++)
         {
-            memfds[i] = ranges[i].Memfd ?? throw new ArgumentNullException(nameof(ranges), $"{nameof(ranges)}[{i}].{nameof(UdmabufRange.Memfd)} is null.");
+            memfds[i] = copy[i].Memfd;
+            FdHandles.ThrowIfNotFd(memfds[i], nameof(ranges), i);
+            long length = Math.Max(copy[i].Length, 0); // a negative length is CheckRange's to refuse
+            if (length > long.MaxValue - total)
+            {
+                throw new ArgumentOutOfRangeException(nameof(ranges), string.Create(CultureInfo.InvariantCulture,
+                    $"The ranges add up to more than {long.MaxValue} bytes ({nameof(ranges)}[{i}] is {length} bytes after {total})."));
+            }
+
+            total += length;
         }
 
         using var leases = new HandleLeases(memfds); // every memfd stays open (and its number ours) until the ioctl is done
-        var items = new UdmabufUapi.udmabuf_create_item[ranges.Count];
-        for (int i = 0; i < ranges.Count; i++)
+        var items = new UdmabufUapi.udmabuf_create_item[copy.Length];
+        for (int i = 0; i < copy.Length; i++)
         {
-            UdmabufRange r = ranges[i];
+            UdmabufRange r = copy[i];
             int fd = leases.Fds[i];
-            CheckRange(fd, r, ranges.Count == 1 ? "memfd" : $"{nameof(ranges)}[{i}]");
+            CheckRange(fd, r, copy.Length == 1 ? "memfd" : $"{nameof(ranges)}[{i}]");
             items[i] = new UdmabufUapi.udmabuf_create_item { memfd = (uint)fd, offset = (ulong)r.Offset, size = (ulong)r.Length };
         }
 
@@ -108,7 +120,7 @@ public static class Udmabuf
         int created;
         try
         {
-            errno = ranges.Count == 1
+            errno = copy.Length == 1
                 ? UdmabufUapi.Create(device, (int)items[0].memfd, items[0].offset, items[0].size, out created)
                 : UdmabufUapi.CreateList(device, items, out created);
         }
@@ -119,8 +131,7 @@ public static class Udmabuf
 
         if (errno != 0)
         {
-            long total = ranges.Sum(r => r.Length);
-            ThrowHelper.Throw(errno, ranges.Count == 1 ? nameof(UdmabufUapi.UDMABUF_CREATE) : nameof(UdmabufUapi.UDMABUF_CREATE_LIST), DevicePath, hint: errno switch
+            ThrowHelper.Throw(errno, copy.Length == 1 ? nameof(UdmabufUapi.UDMABUF_CREATE) : nameof(UdmabufUapi.UDMABUF_CREATE_LIST), DevicePath, hint: errno switch
             {
                 Errno.EINVAL => string.Create(CultureInfo.InvariantCulture,
                     $"{total} bytes may exceed the kernel's size_limit_mb (/sys/module/udmabuf/parameters/size_limit_mb, 64 MiB by default)"),
@@ -156,7 +167,7 @@ public static class Udmabuf
 
         CheckPageMultiple(r.Offset, $"{what}.Offset", allowZero: true);
         CheckPageMultiple(r.Length, $"{what}.Length", allowZero: false);
-        ThrowHelper.ThrowIfError(Libc.Seek(fd, 0, Libc.SEEK_END, out long fileSize), Libc.Operation.SeekEnd, "memfd", fd: fd);
+        ThrowHelper.ThrowIfError(Libc.FileSize(fd, out long fileSize), Libc.Operation.FStat, "memfd", fd: fd); // not lseek: the caller's file offset stays
         if (r.Offset > fileSize - r.Length)
         {
             throw new ArgumentOutOfRangeException(what, string.Create(CultureInfo.InvariantCulture,

@@ -11,7 +11,7 @@ namespace PrimeInterop;
 /// <summary>
 /// Sends and receives fds (dma-bufs, sync_files, any fd) with a payload over an AF_UNIX socket using SCM_RIGHTS,
 /// which .NET does not offer itself. Works on stream and seqpacket sockets, also with SO_PASSCRED set (the
-/// credentials are ignored). The sender keeps its fds; received fds are close-on-exec (<c>MSG_CMSG_CLOEXEC</c>).
+/// credentials are ignored) and SO_PASSPIDFD (the sender's pidfd that comes with each message is closed). The sender keeps its fds; received fds are close-on-exec (<c>MSG_CMSG_CLOEXEC</c>).
 /// At most <see cref="MaxFdsPerMessage"/> fds per message.
 /// </summary>
 /// <remarks>
@@ -60,9 +60,8 @@ public static class UnixFdPassing
     /// </summary>
     public static async ValueTask<int> SendWithFdsAsync(this Socket socket, ReadOnlyMemory<byte> payload, IReadOnlyList<SafeHandle> fds, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(fds);
-        Validate(socket, payload.Length, fds.Count);
-        SafeHandle[] handles = [.. fds];
+        SafeHandle[] handles = ArgumentCopy.AtMost(fds, MaxFdsPerMessage, nameof(fds)); // checked and sent: the copy, not what fds claims
+        Validate(socket, payload.Length, handles.Length, nameof(fds));
         using var held = new HandleLeases(handles);
         while (true)
         {
@@ -240,10 +239,11 @@ public static class UnixFdPassing
         throw new InvalidDataException($"recvmsg: {problem}; the {count} fd(s) that arrived were closed.");
     }
 
-    /// <summary>The arguments' checks, inlined (a few compares); the throwing, with its messages, is not.</summary>
+    /// <summary>The arguments' checks (and the architecture's), inlined (a few compares); the throwing, with its messages, is not.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Validate(Socket socket, int bytes, int fds, [CallerArgumentExpression(nameof(fds))] string? fdsName = null)
     {
+        Abi.ThrowIfUnsupported();
         if (socket is null || socket.AddressFamily != AddressFamily.Unix || bytes == 0 || (uint)fds > MaxFdsPerMessage)
         {
             ThrowInvalid(socket, bytes, fds, fdsName);

@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+using PrimeInterop.Interop;
 
 namespace PrimeInterop.Soak;
 
@@ -132,6 +135,7 @@ internal sealed class Worker(Devices devices, Socket peer, Random random)
         Duplicate();
         Map();
         Pass();
+        Hostile();
         DisposeAll();
     }
 
@@ -140,7 +144,7 @@ internal sealed class Worker(Devices devices, Socket peer, Random random)
         while (clock.Elapsed < duration)
         {
             int pick = random.Next(100);
-            string name = pick switch { < 14 => "create", < 30 => "export", < 46 => "import", < 58 => "duplicate", < 68 => "map", < 76 => "pass", _ => "dispose" };
+            string name = pick switch { < 14 => "create", < 30 => "export", < 46 => "import", < 58 => "duplicate", < 68 => "map", < 76 => "pass", < 82 => "hostile", _ => "dispose" };
             try
             {
                 switch (name)
@@ -151,6 +155,7 @@ internal sealed class Worker(Devices devices, Socket peer, Random random)
                     case "duplicate": Duplicate(); break;
                     case "map": Map(); break;
                     case "pass": Pass(); break;
+                    case "hostile": Hostile(); break;
                     default: DisposeOne(); break;
                 }
             }
@@ -303,6 +308,102 @@ internal sealed class Worker(Devices devices, Socket peer, Random random)
         AddBuffer(back.Duplicate(), back.Identity);
     }
 
+    /// <summary>
+    /// What a hostile peer sends, on a connection of its own whose receiving end has SO_PASSCRED and SO_PASSPIDFD (so
+    /// that the kernel adds the sender's pidfd to every message): as a plane, an O_PATH fd of one of this worker's
+    /// dma-bufs (fstatfs says dma-buf) or an fd of the wrong kind (a socket), through a random receive path; and a
+    /// process handle whose pid is a dma-buf's fd number, which must not be sent as an fd at all. Each is refused and
+    /// costs its message only: the real dma-buf sent last arrives. The end's fd table shows that every refused fd and
+    /// every pidfd was closed.
+    /// </summary>
+    private void Hostile()
+    {
+        if (_buffers.Count == 0)
+        {
+            Create();
+            return;
+        }
+
+        var (buffer, obj) = _buffers[random.Next(_buffers.Count)];
+        var (sender, receiver) = HostilePeer.Connect();
+        using (sender)
+        using (receiver)
+        {
+            byte[] wire = new byte[DmaBufDescription.WireSize];
+            using (var description = new DmaBufDescription(Soak.Width, Soak.Height, DrmFourcc.Xrgb8888, DmaBufDescription.LinearModifier,
+                       [new DmaBufPlane(buffer.Duplicate(), 0, Soak.Pitch)]))
+            {
+                description.Write(wire);
+            }
+
+            int errno = Libc.Open($"/proc/self/fd/{buffer.FileDescriptor}", Libc.O_PATH | Libc.O_CLOEXEC, out int pathFd);
+            if (errno != 0)
+            {
+                Violations.Report($"hostile: cannot open an O_PATH fd of {obj}: errno {errno}");
+                return;
+            }
+
+            using (var pathOnly = new SafeFileHandle(pathFd, ownsHandle: true))
+            {
+                SafeHandle plane = random.Next(2) == 0 ? pathOnly : sender.SafeHandle;
+                sender.SendWithFds(wire, plane);
+                ExpectRefused(receiver, random.Next(3), plane == pathOnly ? "an O_PATH fd of a dma-buf" : "a socket");
+            }
+
+            using (var process = new SafeProcessHandle(buffer.DangerousGetHandle(), ownsHandle: false))
+            {
+                try
+                {
+                    sender.SendWithFds(wire, process);
+                    Violations.Report("hostile: a SafeProcessHandle was sent as an fd");
+                }
+                catch (ArgumentException)
+                {
+                }
+            }
+
+            sender.SendWithFds(wire, buffer); // the connection still carries the real thing
+            using var good = receiver.ReceiveDmaBufAsync().AsTask().GetAwaiter().GetResult();
+            if (good?.Planes[0].Buffer.Identity != obj)
+            {
+                Violations.Report($"hostile: after the refused messages {obj} arrived as {good?.Planes[0].Buffer.Identity.ToString() ?? "nothing"}");
+            }
+        }
+    }
+
+    /// <summary>Receives one message through path <paramref name="path"/>; its one fd must be refused as not a dma-buf.</summary>
+    private static void ExpectRefused(Socket receiver, int path, string what)
+    {
+        try
+        {
+            switch (path)
+            {
+                case 0:
+                    using (receiver.ReceiveDmaBufAsync().AsTask().GetAwaiter().GetResult())
+                    {
+                    }
+
+                    break;
+                case 1:
+                    using (var fds = receiver.ReceiveWithFds(new byte[DmaBufDescription.WireSize]))
+                    {
+                        fds.TakeDmaBuf(0).Dispose();
+                    }
+
+                    break;
+                default:
+                    int unused = 0;
+                    receiver.ReceiveScoped(new byte[DmaBufDescription.WireSize], 1, ref unused, static (scoped BorrowedReceivedFds fds, ref int _) => fds.BorrowDmaBuf(0));
+                    break;
+            }
+
+            Violations.Report($"hostile: {what} was taken as a dma-buf (receive path {path})");
+        }
+        catch (InvalidDataException)
+        {
+        }
+    }
+
     private void DisposeOne()
     {
         if (_handles.Count > 0 && (random.Next(2) == 0 || _buffers.Count == 0))
@@ -380,5 +481,42 @@ internal sealed class Worker(Devices devices, Socket peer, Random random)
         _buffers.ForEach(b => b.Buffer.Dispose());
         _handles.Clear();
         _buffers.Clear();
+    }
+}
+
+/// <summary>A connected pair on an abstract AF_UNIX address (.NET has no socketpair): what a hostile peer talks on.</summary>
+internal static class HostilePeer
+{
+    private static int _next;
+
+    /// <summary>A connected seqpacket pair; the receiver passes credentials and, where the kernel has it (6.5), pidfds.</summary>
+    public static (Socket Sender, Socket Receiver) Connect()
+    {
+        var address = new UnixDomainSocketEndPoint($"\0primeinterop-soak-{Environment.ProcessId}-{Interlocked.Increment(ref _next)}");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Seqpacket, ProtocolType.Unspecified);
+        listener.Bind(address);
+        listener.Listen(1);
+        var sender = new Socket(AddressFamily.Unix, SocketType.Seqpacket, ProtocolType.Unspecified);
+        try
+        {
+            sender.Connect(address);
+            Socket receiver = listener.Accept();
+            receiver.SetRawSocketOption(ScmRights.SOL_SOCKET, ScmRights.SO_PASSCRED, BitConverter.GetBytes(1));
+            try
+            {
+                receiver.SetRawSocketOption(ScmRights.SOL_SOCKET, ScmRights.SO_PASSPIDFD, BitConverter.GetBytes(1));
+            }
+            catch (SocketException)
+            {
+                // before Linux 6.5: no pidfds to close
+            }
+
+            return (sender, receiver);
+        }
+        catch
+        {
+            sender.Dispose();
+            throw;
+        }
     }
 }

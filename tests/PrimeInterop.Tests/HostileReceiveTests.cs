@@ -231,7 +231,9 @@ public sealed class HostileReceiveTests
         FdKind[] kinds = kernel ? Enum.GetValues<FdKind>() : HostKinds;
         using var source = new FdSource(kernel);
         var outcomes = new Dictionary<string, int>();
-        await Cases(kinds).SampleAsync(async c =>
+        // Under qemu-user (the arm64 run) only cases whose fds fit the receiver's control room: see FitsControlRoom.
+        var cases = ChildProcess.Emulator is null ? Cases(kinds) : Cases(kinds).Where(FitsControlRoom);
+        await cases.SampleAsync(async c =>
         {
             string outcome = await RunCase(source, c);
             lock (outcomes)
@@ -241,6 +243,17 @@ public sealed class HostileReceiveTests
         }, iter: iterations, threads: 1, print: c => c.ToString());
         TestContext.Current.TestOutputHelper?.WriteLine($"{iterations} cases (plus shrinking): {string.Join(", ", outcomes.OrderByDescending(kv => kv.Value).Select(kv => $"{kv.Key} {kv.Value}"))}");
     }
+
+    /// <summary>
+    /// Whether the kernel can hand the receiver every fd of the case (in its control room), so truncates none. Under
+    /// qemu-user the others cannot run: qemu gives the kernel twice the control room the program asked for and, when
+    /// the fds that arrive do not fit the program's, copies those that fit and leaves the rest open in the process
+    /// (qemu linux-user/syscall.c: do_sendrecvmsg_locked, host_to_target_cmsg), a leak no program can see or close. A
+    /// real kernel installs only the fds that fit; the x86-64 run covers those cases with the same code.
+    /// </summary>
+    private static bool FitsControlRoom(HostileMessage c) =>
+        Interop.ScmRights.CmsgLen(c.Fds.Length * sizeof(int))
+        <= Interop.ScmRights.ReceiveControlLength(c.Receiver == Receiver.ReceiveDmaBuf ? 4 : c.MaxFds); // ReceiveDmaBufAsync: room for 4 planes
 
     /// <summary>Sends the case, receives it, checks the invariant; returns what happened, for the statistics.</summary>
     private static async Task<string> RunCase(FdSource source, HostileMessage c)

@@ -20,7 +20,7 @@ public sealed class SafetyContractTests
     private static unsafe IntPtr AddressOf(Span<byte> span) => (IntPtr)Unsafe.AsPointer(ref MemoryMarshal.GetReference(span));
 
     /// <summary>True when a mapping starts at <paramref name="address"/> in /proc/self/maps.</summary>
-    private static bool IsMapped(IntPtr address) =>
+    internal static bool IsMapped(IntPtr address) =>
         File.ReadLines("/proc/self/maps").Any(l => ulong.Parse(l.AsSpan(0, l.IndexOf('-')), NumberStyles.HexNumber, CultureInfo.InvariantCulture) == (ulong)address);
 
     private static void CollectEverything()

@@ -12,7 +12,7 @@ public sealed class SampleCliTests
 
     internal static (int Code, string Out, string Err) PrimectlWith(Dictionary<string, string> environment, params string[] args)
     {
-        var result = ChildProcess.Run("dotnet", [Repo.SampleAssembly("primectl"), .. args], environment);
+        var result = ChildProcess.RunDotnet(Repo.SampleAssembly("primectl"), args, environment);
         return (result.ExitCode, result.Out, result.Err);
     }
 
@@ -249,7 +249,8 @@ public sealed class SampleCliTests
     {
         KernelEnv.RequireCapability("udmabuf");
         string output = Directory.CreateTempSubdirectory("primectl-demo").FullName;
-        var (code, stdout, stderr) = Primectl("demo", "--source", "udmabuf", "--output", output); // its output is in the test's log
+        // A fence of 4 s: the importer must see it still pending, which a 1 s one did not on a loaded emulated host.
+        var (code, stdout, stderr) = Primectl("demo", "--source", "udmabuf", "--fence-ms", "4000", "--output", output); // its output is in the test's log
         Assert.True(code == ExitCodes.Ok, $"demo exited {code}: {stdout}{stderr}");
         Assert.Contains("udmabuf over a sealed memfd", stdout, StringComparison.Ordinal);
         Assert.Contains("drew the test image after sending, under the pending fence", stdout, StringComparison.Ordinal);
@@ -264,7 +265,7 @@ public sealed class SampleCliTests
     {
         KernelEnv.RequireVgem();
         string output = Directory.CreateTempSubdirectory("primectl-demo").FullName;
-        var (code, stdout, stderr) = Primectl("demo", "--output", output); // its output is in the test's log
+        var (code, stdout, stderr) = Primectl("demo", "--fence-ms", "4000", "--output", output); // its output is in the test's log (4 s: see above)
         Assert.True(code == ExitCodes.Ok, $"demo exited {code}: {stdout}{stderr}");
         Assert.Matches(@"exported\s+pid (\d+)", stdout);
         Assert.Matches(@"imported\s+pid (\d+)", stdout);

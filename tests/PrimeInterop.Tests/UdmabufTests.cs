@@ -175,6 +175,62 @@ public sealed class UdmabufTests
         oracle.Verify();
     }
 
+    /// <summary>Runs everywhere: the sum is checked before /dev/udmabuf is opened (on kernel A, see NoEscapeTests).</summary>
+    [Fact]
+    public void Three_ranges_of_2_to_the_62_bytes_are_an_argument_error_not_an_overflow() => RangesAddingUpPastLongMaxValueAreRefused();
+
+    /// <summary>
+    /// Three ranges of a 2^62-byte memfd (sparse: nothing is allocated) add up past long.MaxValue: before, the sum
+    /// overflowed into an OverflowException in the error path, after the kernel refused the size.
+    /// </summary>
+    internal static void RangesAddingUpPastLongMaxValueAreRefused()
+    {
+        using var oracle = new LeakOracle();
+        using (var memfd = Udmabuf.CreateMemfd(1L << 62))
+        {
+            var range = new UdmabufRange(memfd, 0, 1L << 62);
+            var e = Assert.Throws<ArgumentOutOfRangeException>(() => Udmabuf.Create([range, range, range]));
+            Assert.Equal("ranges", e.ParamName);
+            Assert.Contains("add up to more than", e.Message, StringComparison.Ordinal);
+        }
+
+        oracle.Verify();
+    }
+
+    /// <summary>Runs everywhere: where there is no udmabuf the range checks (which read the size) still run before the open fails.</summary>
+    [Fact]
+    public void Udmabuf_Create_leaves_the_callers_memfd_offset_alone_so_the_next_write_works() => CreateLeavesTheMemfdOffsetAlone();
+
+    /// <summary>
+    /// The caller writes 100 bytes (its file offset is then 100), makes a udmabuf of the memfd, and writes on: before,
+    /// the size was read with lseek(SEEK_END), which left the offset at the end, where the sealed memfd cannot grow
+    /// (the next write failed with EPERM).
+    /// </summary>
+    internal static unsafe void CreateLeavesTheMemfdOffsetAlone()
+    {
+        using var oracle = new LeakOracle();
+        using (var memfd = Udmabuf.CreateMemfd(2 * Page))
+        {
+            int fd = (int)memfd.DangerousGetHandle();
+            byte* bytes = stackalloc byte[100];
+            Assert.Equal(100L, Syscall.write(fd, bytes, 100));
+            try
+            {
+                using var buffer = Udmabuf.Create(memfd, 0, 2 * Page);
+                Assert.Equal(2 * Page, buffer.Size);
+            }
+            catch (DrmException e) when (!Udmabuf.IsAvailable && e.IsNotFound)
+            {
+                // no /dev/udmabuf here: the checks ran all the same, before the open
+            }
+
+            Assert.Equal(100L, Syscall.lseek(fd, 0, SeekFlags.SEEK_CUR));
+            Assert.Equal(100L, Syscall.write(fd, bytes, 100)); // before: -1, EPERM (F_SEAL_GROW at the end)
+        }
+
+        oracle.Verify();
+    }
+
     [Fact]
     [Trait(KernelEnv.Category, KernelEnv.Kernel)]
     public void The_kernel_refuses_the_same_memfds_and_ranges_itself()

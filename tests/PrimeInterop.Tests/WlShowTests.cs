@@ -10,7 +10,7 @@ public sealed class WlShowCliTests
 {
     internal static (int Code, string Out, string Err) Wlshow(params string[] args)
     {
-        var result = ChildProcess.Run("dotnet", [Repo.SampleAssembly("wlshow"), .. args], new Dictionary<string, string>());
+        var result = ChildProcess.RunDotnet(Repo.SampleAssembly("wlshow"), args, new Dictionary<string, string>());
         return (result.ExitCode, result.Out, result.Err);
     }
 

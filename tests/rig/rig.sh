@@ -4,7 +4,8 @@
 # directory. Results come back through a writable 9p share.
 #
 #   rig.sh prereqs                 install (as root, with apt) or name everything the build, the tests and the
-#                                  demo need but the .NET SDK: C and NativeAOT toolchains, libdrm, QEMU, weston
+#                                  demo need but the .NET SDK: C and NativeAOT toolchains, libdrm, QEMU, weston,
+#                                  and on x86-64 the arm64 emulation (qemu-user, multiarch arm64 libs, cross gcc)
 #   rig.sh kernel a|b              build or fetch the kernel (cached under ~/.cache/primeinterop); prints its dir
 #   rig.sh run a|b OUTDIR -- CMD…  boot kernel a or b and run CMD inside; OUTDIR receives exit-code, uname,
 #                                  serial.log and whatever CMD writes to $RIG_OUT
@@ -60,17 +61,40 @@ tools=(gcc:gcc cc:gcc make:make pkg-config:pkg-config clang:clang
     qemu-system-x86_64:qemu-system-x86 busybox:busybox-static cpio:cpio depmod:kmod modprobe:kmod
     flex:flex bison:bison bc:bc xz:xz-utils gzip:gzip apt-get:apt dpkg-deb:dpkg weston:weston wayland-info:wayland-utils)
 
+# ---- arm64: the host tests on aarch64 under user-mode emulation (build.cake's host-arm64), on x86-64 machines ----
+# qemu's user-mode emulator, Debian's multiarch arm64 libraries for the self-contained linux-arm64 .NET runtime (libssl
+# and zlib: its crypto and Mono.Posix's helper load them), and the aarch64 cross compiler with arm64 libc and kernel
+# headers for the layout probe (libdrm's headers are the same on every architecture).
+arm64_packages=() arm64_checks=()
+if [ "$(uname -m)" = x86_64 ]; then
+    arm64_packages=(qemu-user-static gcc-aarch64-linux-gnu libc6-dev-arm64-cross linux-libc-dev-arm64-cross
+                    libc6:arm64 libstdc++6:arm64 libgcc-s1:arm64 libssl3:arm64 zlib1g:arm64)
+    # A command or file each of them must leave behind, and the package (a file name never has a colon; a package may).
+    arm64_checks=(qemu-aarch64-static:qemu-user-static aarch64-linux-gnu-gcc:gcc-aarch64-linux-gnu
+        /usr/aarch64-linux-gnu/include/stdio.h:libc6-dev-arm64-cross
+        /usr/aarch64-linux-gnu/include/linux/udmabuf.h:linux-libc-dev-arm64-cross
+        /lib/ld-linux-aarch64.so.1:libc6:arm64 /usr/lib/aarch64-linux-gnu/libstdc++.so.6:libstdc++6:arm64
+        /usr/lib/aarch64-linux-gnu/libgcc_s.so.1:libgcc-s1:arm64 /usr/lib/aarch64-linux-gnu/libssl.so.3:libssl3:arm64
+        /usr/lib/aarch64-linux-gnu/libz.so.1:zlib1g:arm64)
+fi
+# dpkg installs :arm64 packages only once arm64 is one of its architectures.
+arm64_known() { dpkg --print-foreign-architectures 2>/dev/null | grep -qx arm64; }
+
 log() { printf 'rig: %s\n' "$*" >&2; }
 die() { printf 'rig: error: %s\n' "$*" >&2; exit 2; }
 
 prereqs() {
     local missing=() p t
     if command -v dpkg-query >/dev/null; then
-        for p in "${packages[@]}"; do
+        for p in "${packages[@]}" "${arm64_packages[@]}"; do
             dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
         done
     fi
     if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        if printf '%s\n' "${missing[@]}" | grep -q ':arm64$' && ! arm64_known; then
+            log "adding arm64 to dpkg's architectures (multiarch)"
+            dpkg --add-architecture arm64
+        fi
         log "installing ${missing[*]}"
         apt-get update -qq >&2
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
@@ -83,10 +107,29 @@ prereqs() {
     command -v dotnet >/dev/null || log "dotnet not found: install the .NET 10 SDK (https://learn.microsoft.com/dotnet/core/install/linux-debian); it is not a Debian package"
     [ -x /bin/busybox ] || { log "/bin/busybox not found (the guest's shell; package busybox-static)"; missing+=(busybox-static); }
     [ -f /usr/src/linux-source-6.12.tar.xz ] || { log "/usr/src/linux-source-6.12.tar.xz not found (kernel A's source)"; missing+=(linux-source-6.12); }
+    for t in "${arm64_checks[@]}"; do
+        case "${t%%:*}" in
+            /*) [ -e "${t%%:*}" ] || { log "${t%%:*} not found (arm64 host tests; package ${t#*:})"; missing+=("${t#*:}"); } ;;
+            *) command -v "${t%%:*}" >/dev/null || { log "command not found: ${t%%:*} (arm64 host tests; package ${t#*:})"; missing+=("${t#*:}"); } ;;
+        esac
+    done
     if [ ${#missing[@]} -gt 0 ]; then
-        die "missing prerequisites; run: sudo apt-get install $(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')"
+        local multiarch=
+        printf '%s\n' "${missing[@]}" | grep -q ':arm64$' && ! arm64_known && multiarch="sudo dpkg --add-architecture arm64 && sudo apt-get update && "
+        die "missing prerequisites; run: ${multiarch}sudo apt-get install $(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')"
     fi
     mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ] || die "the kernel cache $cache is not writable (set RIG_CACHE)"
+}
+
+# build_lock: holds $cache/.build.lock (flock) until the calling subshell exits, so that one kernel A build or kernel
+# B fetch runs at a time per cache, whatever checkout started it: a second `rig.sh kernel a` would otherwise remove
+# the build tree under the first. Separate from RIG_LOCK, which only serializes guests. The caller looks for the
+# cached kernel again once it holds the lock: the build it waited for has usually made it.
+build_lock() {
+    local lock="$cache/.build.lock" fd
+    mkdir -p "$cache"
+    exec {fd}>>"$lock"
+    flock -n "$fd" || { log "waiting for $lock (another kernel build or fetch is running)"; flock "$fd"; }
 }
 
 # pack_cpio DIR: DIR's contents as a newc cpio archive on stdout (the format the kernel unpacks as an initramfs).
@@ -100,6 +143,8 @@ kernel_a() {
     hash=$(sha256sum < "$here/kernel-a.config" | cut -c1-12)
     dir="$cache/kernel-a-$srcver-$hash"
     if [ -f "$dir/bzImage" ]; then echo "$dir"; return; fi
+    build_lock
+    if [ -f "$dir/bzImage" ]; then log "kernel A was built meanwhile"; echo "$dir"; return; fi
     log "building kernel A ($srcver, config $hash); this takes about 5 minutes on 2 cores"
     local build="$cache/build-a"
     rm -rf "$build"; mkdir -p "$build"
@@ -145,6 +190,8 @@ kernel_b() {
     fi
     dir="$cache/kernel-b-$pkg"
     if [ -f "$dir/vmlinuz" ] && [ -f "$dir/modules.cpio" ]; then echo "$dir"; return; fi
+    build_lock
+    if [ -f "$dir/vmlinuz" ] && [ -f "$dir/modules.cpio" ]; then log "kernel B was fetched meanwhile"; echo "$dir"; return; fi
     log "fetching kernel B ($pkg)"
     own_temps
     local tmp; maketemp tmp -d; chmod 755 "$tmp" # readable by apt's _apt user
@@ -222,7 +269,7 @@ run() {
         echo "#!/bin/sh"
         echo "export HOME=/root PATH='$PATH' DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1"
         echo "export RIG_OUT=/tmp/rig-out PRIMEINTEROP_RIG=1 PRIMEINTEROP_RIG_KERNEL=$kernel"
-        [ "$kernel" = b ] && echo "export PRIMEINTEROP_RIG_LACKS='vkms udmabuf dma-heap sw_sync fault-injection'"
+        [ "$kernel" = b ] && echo "export PRIMEINTEROP_RIG_LACKS='vkms udmabuf dma-heap sw_sync fault-injection SO_PASSPIDFD'"
         local v; for v in ${RIG_PASS_ENV:-}; do printf 'export %s=%q\n' "$v" "${!v:-}"; done
         printf 'cd %q || exit 125\n' "$PWD"
         printf '%q ' "$@"; echo

@@ -11,6 +11,7 @@ namespace PrimeInterop.Interop;
 internal abstract class ChildSafeHandle : SafeHandle
 {
     private readonly SafeHandle? _parent;
+    private readonly int _parentFd; // read once: the parent's value cannot change while it is referenced
 
     /// <summary>Takes the parent reference (ObjectDisposedException if the parent is closed). The derived
     /// constructor calls SetHandle afterwards, so a failure here leaves nothing to release.</summary>
@@ -22,13 +23,14 @@ internal abstract class ChildSafeHandle : SafeHandle
             bool added = false;
             parent.DangerousAddRef(ref added);
             _parent = parent;
+            _parentFd = (int)parent.DangerousGetHandle();
         }
     }
 
     public override bool IsInvalid => handle == IntPtr.Zero;
 
     /// <summary>The parent's raw value (an fd), valid for the child's whole life.</summary>
-    protected int ParentFd => (int)_parent!.DangerousGetHandle();
+    protected int ParentFd => _parentFd;
 
     protected sealed override bool ReleaseHandle()
     {

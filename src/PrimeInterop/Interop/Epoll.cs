@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Tmds.Linux;
 
@@ -12,7 +13,10 @@ internal static unsafe class Epoll
     public const int EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2;
     public const uint EPOLLIN = 0x001, EPOLLOUT = 0x004, EPOLLERR = 0x008, EPOLLHUP = 0x010, EPOLLONESHOT = 1u << 30;
 
-    /// <summary>struct epoll_event is packed on x86-64 (12 bytes): no padding between events and data.</summary>
+    /// <summary>
+    /// struct epoll_event as x86-64 lays it out: packed (12 bytes), no padding between events and data. It is also the
+    /// form <see cref="Wait"/> hands events back in on every architecture.
+    /// </summary>
     [StructLayout(LayoutKind.Sequential, Pack = 4)]
     public struct epoll_event
     {
@@ -20,42 +24,93 @@ internal static unsafe class Epoll
         public ulong data;
     }
 
+    /// <summary>
+    /// struct epoll_event on aarch64 (and every architecture but x86-64): naturally aligned, 16 bytes. An epoll_wait
+    /// into <see cref="epoll_event"/>s there would write past every event but the first.
+    /// </summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct epoll_event_arm64
+    {
+        public uint events;
+        public ulong data;
+    }
+
+    /// <summary>The most events one <see cref="Wait"/> returns where the kernel's layout is not <see cref="epoll_event"/>'s.</summary>
+    private const int MaxUnpackedEvents = 64;
+
     public static int Create(out int fd)
     {
         fd = LibC.epoll_create1(EPOLL_CLOEXEC);
         return fd == -1 ? Marshal.GetLastPInvokeError() : 0;
     }
 
-    public static int Add(int epfd, int fd, uint events, ulong data)
+    public static int Add(int epfd, int fd, uint events, ulong data) => Control(epfd, EPOLL_CTL_ADD, fd, events, data);
+
+    // The event is ignored, but kernels before 2.6.9 wanted a non-null pointer.
+    public static int Delete(int epfd, int fd) => Control(epfd, EPOLL_CTL_DEL, fd, 0, 0);
+
+    private static int Control(int epfd, int op, int fd, uint events, ulong data)
     {
-        var ev = new epoll_event { events = events, data = data };
-        return LibC.epoll_ctl(epfd, EPOLL_CTL_ADD, fd, (Tmds.Linux.epoll_event*)&ev) == -1 ? Marshal.GetLastPInvokeError() : 0;
+        int r;
+        if (Abi.IsX64)
+        {
+            var ev = new epoll_event { events = events, data = data };
+            r = LibC.epoll_ctl(epfd, op, fd, (Tmds.Linux.epoll_event*)&ev);
+        }
+        else
+        {
+            var ev = new epoll_event_arm64 { events = events, data = data };
+            r = LibC.epoll_ctl(epfd, op, fd, (Tmds.Linux.epoll_event*)&ev);
+        }
+
+        return r == -1 ? Marshal.GetLastPInvokeError() : 0;
     }
 
-    public static int Delete(int epfd, int fd)
-    {
-        var ev = default(epoll_event); // ignored, but kernels before 2.6.9 wanted a non-null pointer
-        return LibC.epoll_ctl(epfd, EPOLL_CTL_DEL, fd, (Tmds.Linux.epoll_event*)&ev) == -1 ? Marshal.GetLastPInvokeError() : 0;
-    }
-
-    /// <summary>epoll_wait, retried on EINTR. Returns the number of events, or -errno.</summary>
+    /// <summary>
+    /// epoll_wait, retried on EINTR. Returns the number of events, or -errno. On x86-64 the kernel writes straight into
+    /// <paramref name="events"/>; elsewhere at most <see cref="MaxUnpackedEvents"/> are read into the kernel's layout
+    /// and copied out.
+    /// </summary>
     public static int Wait(int epfd, Span<epoll_event> events, int timeoutMs)
     {
+        if (!Abi.IsX64)
+        {
+            return WaitUnpacked(epfd, events, timeoutMs);
+        }
+
         fixed (epoll_event* p = events)
         {
-            while (true)
-            {
-                int n = LibC.epoll_wait(epfd, (Tmds.Linux.epoll_event*)p, events.Length, timeoutMs);
-                if (n >= 0)
-                {
-                    return n;
-                }
+            return WaitRetried(epfd, p, events.Length, timeoutMs);
+        }
+    }
 
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno != Errno.EINTR)
-                {
-                    return -errno;
-                }
+    [SkipLocalsInit] // the kernel writes every event it reports, and only those are read
+    private static int WaitUnpacked(int epfd, Span<epoll_event> events, int timeoutMs)
+    {
+        epoll_event_arm64* native = stackalloc epoll_event_arm64[MaxUnpackedEvents];
+        int n = WaitRetried(epfd, native, Math.Min(events.Length, MaxUnpackedEvents), timeoutMs);
+        for (int i = 0; i < n; i++)
+        {
+            events[i] = new epoll_event { events = native[i].events, data = native[i].data };
+        }
+
+        return n;
+    }
+
+    private static int WaitRetried(int epfd, void* events, int maxEvents, int timeoutMs)
+    {
+        while (true)
+        {
+            int n = LibC.epoll_wait(epfd, (Tmds.Linux.epoll_event*)events, maxEvents, timeoutMs);
+            if (n >= 0)
+            {
+                return n;
+            }
+
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != Errno.EINTR)
+            {
+                return -errno;
             }
         }
     }
@@ -64,7 +119,7 @@ internal static unsafe class Epoll
     public static int PollNow(int fd, short events)
     {
         var p = new pollfd { fd = fd, events = events };
-        int n = LibC.poll(&p, 1, 0);
+        int n = Libc.poll(&p, 1, 0); // not Tmds.LibC's: it has no SetLastError, and its errno would be stale
         return n == -1 ? -Marshal.GetLastPInvokeError() : n == 0 ? 0 : p.revents;
     }
 }

@@ -64,6 +64,6 @@ internal static unsafe partial class Ioctl
     // loop's time per export). Here nothing is marshalled (blittable ints and a pointer, so the runtime calls libc
     // directly) and errno is read with Marshal.GetLastSystemError only when the call returned -1, which is what the
     // generated SetLastError code does too, one step later. `unsigned long request` is nuint on LP64.
-    [LibraryImport("libc.so.6", EntryPoint = "ioctl")]
+    [LibraryImport(Libraries.Libc, EntryPoint = "ioctl")]
     private static partial int Sys(int fd, nuint request, void* arg);
 }

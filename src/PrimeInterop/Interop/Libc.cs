@@ -9,13 +9,13 @@ using Tmds.Linux;
 namespace PrimeInterop.Interop;
 
 /// <summary>
-/// The plain libc calls the library makes, through Tmds.LibC except close(2) (see <see cref="Close"/>). Each returns
-/// 0 or the errno, read immediately after the failing call; callers turn a non-zero errno into an exception with
-/// <see cref="ThrowHelper"/>.
+/// The plain libc calls the library makes, through Tmds.LibC except close(2) (see <see cref="Close"/>) and those Tmds.LibC
+/// binds without SetLastError. Each returns 0 or the errno, read as <see cref="Libraries"/> says, immediately after the
+/// failing call; callers turn a non-zero errno into an exception with <see cref="ThrowHelper"/>.
 /// </summary>
 internal static unsafe partial class Libc
 {
-    public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_NOCTTY = 0x100, O_CLOEXEC = 0x80000, O_NONBLOCK = 0x800;
+    public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_NOCTTY = 0x100, O_CLOEXEC = 0x80000, O_NONBLOCK = 0x800, O_PATH = 0x200000;
     public const int F_GETFD = 1, F_GETFL = 3, F_SETFL = 4, F_DUPFD_CLOEXEC = 1030, FD_CLOEXEC = 1;
     public const int EFD_CLOEXEC = 0x80000;
     public const short POLLIN = 0x1, POLLOUT = 0x4;
@@ -148,13 +148,27 @@ internal static unsafe partial class Libc
 
     public static int Stat(int fd, out ulong device, out ulong inode, out ulong rdev, out uint mode)
     {
-        stat st;
-        int r = LibC.fstat(fd, &st);
-        int errno = r == -1 ? Marshal.GetLastPInvokeError() : 0;
+        int errno = FStat(fd, out stat st);
         device = st.st_dev;
         inode = st.st_ino;
         rdev = st.st_rdev;
         mode = (uint)st.st_mode;
+        return errno;
+    }
+
+    /// <summary>The size of what <paramref name="fd"/> refers to (fstat's st_size), without moving its file offset as lseek(SEEK_END) would.</summary>
+    public static int FileSize(int fd, out long size)
+    {
+        int errno = FStat(fd, out stat st);
+        size = errno == 0 ? st.st_size : 0;
+        return errno;
+    }
+
+    private static int FStat(int fd, out stat result)
+    {
+        stat st;
+        int errno = LibC.fstat(fd, &st) == -1 ? Marshal.GetLastPInvokeError() : 0;
+        result = st;
         return errno;
     }
 
@@ -194,7 +208,7 @@ internal static unsafe partial class Libc
         return errno;
     }
 
-    [LibraryImport("libc", SetLastError = true)]
+    [LibraryImport(Libraries.Libc, SetLastError = true)]
     private static partial int fstatfs(int fd, statfs* buf);
 
     /// <summary>realpath(3): the canonical path, every symlink resolved; null when it does not resolve.</summary>
@@ -208,15 +222,25 @@ internal static unsafe partial class Libc
         }
     }
 
-    [LibraryImport("libc", SetLastError = true)]
+    [LibraryImport(Libraries.Libc, SetLastError = true)]
     private static partial byte* realpath(byte* path, byte* resolved);
+
+    /// <summary>fcntl(F_GETFL): the open file's status flags and access mode (O_PATH shows here).</summary>
+    public static int GetStatusFlags(int fd, out int flags)
+    {
+        flags = LibC.fcntl(fd, F_GETFL);
+        return flags == -1 ? Marshal.GetLastPInvokeError() : 0;
+    }
+
+    /// <summary>True when <paramref name="fd"/> was opened O_PATH: it names a file but allows no I/O, ioctl or mmap on it.</summary>
+    public static bool IsPathOnly(int fd) => GetStatusFlags(fd, out int flags) == 0 && (flags & O_PATH) != 0;
 
     public static int SetNonBlocking(int fd, bool nonBlocking)
     {
-        int flags = LibC.fcntl(fd, F_GETFL);
-        if (flags == -1)
+        int errno = GetStatusFlags(fd, out int flags);
+        if (errno != 0)
         {
-            return Marshal.GetLastPInvokeError();
+            return errno;
         }
 
         flags = nonBlocking ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
@@ -244,9 +268,9 @@ internal static unsafe partial class Libc
     }
 
     // Tmds.LibC declares poll without SetLastError, so errno read after it was stale (a signal storm made a
-    // blocked receive fail with the previous call's EAGAIN instead of retrying its EINTR).
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int poll(pollfd* fds, nuint nfds, int timeout);
+    // blocked receive fail with the previous call's EAGAIN instead of retrying its EINTR): every poll goes through this one.
+    [LibraryImport(Libraries.Libc, SetLastError = true)]
+    internal static partial int poll(pollfd* fds, nuint nfds, int timeout);
 
     public static int EventFd(out int fd)
     {
@@ -278,6 +302,6 @@ internal static unsafe partial class Libc
 
     // close(2) is on every export's and import's path, so like ioctl (Ioctl.Sys) it is bound directly, with no
     // SetLastError stub; errno is read only when it returns -1.
-    [LibraryImport("libc.so.6", EntryPoint = "close")]
+    [LibraryImport(Libraries.Libc, EntryPoint = "close")]
     private static partial int SysClose(int fd);
 }

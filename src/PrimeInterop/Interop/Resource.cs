@@ -21,6 +21,6 @@ internal static partial class Resource
     public static (ulong Soft, ulong Hard)? OpenFileLimit() =>
         GetRlimit(RLIMIT_NOFILE, out rlimit limit) == 0 ? (limit.rlim_cur, limit.rlim_max) : null;
 
-    [LibraryImport("libc", EntryPoint = "getrlimit", SetLastError = true)]
+    [LibraryImport(Libraries.Libc, EntryPoint = "getrlimit", SetLastError = true)]
     private static partial int GetRlimit(int resource, out rlimit limit);
 }

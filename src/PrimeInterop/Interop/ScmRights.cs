@@ -12,7 +12,7 @@ namespace PrimeInterop.Interop;
 /// </summary>
 internal static unsafe partial class ScmRights
 {
-    public const int SOL_SOCKET = 1, SCM_RIGHTS = 1, SCM_CREDENTIALS = 2, SO_PASSCRED = 16;
+    public const int SOL_SOCKET = 1, SCM_RIGHTS = 1, SCM_CREDENTIALS = 2, SCM_PIDFD = 4, SO_PASSCRED = 16, SO_PASSPIDFD = 76;
     public const int MSG_CTRUNC = 0x8, MSG_TRUNC = 0x20, MSG_DONTWAIT = 0x40, MSG_NOSIGNAL = 0x4000, MSG_CMSG_CLOEXEC = 0x40000000;
 
     /// <summary>The kernel's limit of fds in one SCM_RIGHTS message (include/net/scm.h).</summary>
@@ -23,13 +23,14 @@ internal static unsafe partial class ScmRights
 
     /// <summary>
     /// Control room beyond the fds: SCM_CREDENTIALS (struct ucred, 12 bytes), which the kernel adds to every message
-    /// on a socket with SO_PASSCRED, before the fds, and room for an SCM_SECURITY label (SO_PASSSEC). Without it
-    /// such a socket would truncate the fds of every message and look like a hostile peer.
+    /// on a socket with SO_PASSCRED, before the fds, SCM_PIDFD (one fd, after them) on a socket with SO_PASSPIDFD
+    /// (Linux 6.5), and room for an SCM_SECURITY label (SO_PASSSEC). Without it such a socket would truncate the fds of
+    /// every message and look like a hostile peer.
     /// </summary>
     public static int ExtraControlSpace
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => CmsgSpace(12) + CmsgSpace(256);
+        get => CmsgSpace(12) + CmsgSpace(sizeof(int)) + CmsgSpace(256);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -201,8 +202,8 @@ internal static unsafe partial class ScmRights
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int ReceiveControlLength(int maxFds) => CmsgSpace(maxFds * sizeof(int)) + ExtraControlSpace;
 
-    /// <summary><see cref="ReceiveControlLength"/> of SCM_MAX_FD: 1,032 bytes of fds and headers, 304 of the rest.</summary>
-    public const int MaxReceiveControlLength = 1336;
+    /// <summary><see cref="ReceiveControlLength"/> of SCM_MAX_FD: 1,032 bytes of fds and headers, 328 of the rest.</summary>
+    public const int MaxReceiveControlLength = 1360;
 
     /// <summary>
     /// A message's control room, on the receiver's stack: a local of the method that uses the fds, which
@@ -270,8 +271,10 @@ internal static unsafe partial class ScmRights
 
     /// <summary>
     /// Moves the fds of every SCM_RIGHTS entry in <paramref name="control"/>[..<paramref name="controlReceived"/>] to
-    /// the start of <paramref name="control"/>, in order, and returns how many there are. Each entry's header is read
-    /// before any fd is written over it, and no fd moves up, so the move is in place.
+    /// the start of <paramref name="control"/>, in order, and returns how many there are; closes the fd of an
+    /// SCM_PIDFD entry (the sender's pidfd, on a socket with SO_PASSPIDFD), the one other control message that carries
+    /// an fd (SCM_CREDENTIALS and SCM_SECURITY carry none). Each entry's header is read before any fd is written over
+    /// it, and no fd moves up, so the move is in place.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int TakeRights(byte* control, int controlReceived)
@@ -297,6 +300,10 @@ internal static unsafe partial class ScmRights
                     fds[count++] = from[i];
                 }
             }
+            else if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_PIDFD)
+            {
+                ClosePidFds((int*)(control + offset + headerSize), (length - headerSize) / sizeof(int));
+            }
 
             offset += CmsgAlign(length);
         }
@@ -304,11 +311,21 @@ internal static unsafe partial class ScmRights
         return count;
     }
 
+    /// <summary>Out of line: only sockets with SO_PASSPIDFD get here, and a P/Invoke inlined into the receive would cost every message.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ClosePidFds(int* fds, int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            _ = Libc.Close(fds[i]);
+        }
+    }
+
     // The per-message syscalls of fd passing, bound like ioctl and close (Ioctl.cs): no SetLastError stub, errno read
     // with Marshal.GetLastSystemError only when the call returned -1.
-    [LibraryImport("libc.so.6", EntryPoint = "sendmsg")]
+    [LibraryImport(Libraries.Libc, EntryPoint = "sendmsg")]
     private static partial nint SysSendMsg(int socket, msghdr* msg, int flags);
 
-    [LibraryImport("libc.so.6", EntryPoint = "recvmsg")]
+    [LibraryImport(Libraries.Libc, EntryPoint = "recvmsg")]
     private static partial nint SysRecvMsg(int socket, msghdr* msg, int flags);
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.InteropServices;
 
 namespace PrimeInterop.Interop;
 
@@ -17,4 +18,11 @@ internal static class ThrowHelper
             Throw(errno, operation, target, gemHandle, fd, hint);
         }
     }
+
+    [DoesNotReturn]
+    public static void ThrowUnsupportedArchitecture(Architecture architecture) => throw UnsupportedArchitecture(architecture);
+
+    public static PlatformNotSupportedException UnsupportedArchitecture(Architecture architecture) =>
+        new($"PrimeInterop supports Linux on {Abi.SupportedArchitectures} only; this process is {architecture.ToString().ToLowerInvariant()}, "
+            + "whose kernel and libc layouts it was never checked against.");
 }

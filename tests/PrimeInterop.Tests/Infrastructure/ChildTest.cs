@@ -66,13 +66,13 @@ public static class ChildTest
         string xml = Path.Combine(Path.GetTempPath(), $"primeinterop-child-{Environment.ProcessId}.xml");
         try
         {
-            List<string> args = [typeof(ChildTest).Assembly.Location, "-noColor", "-showLiveOutput", "-parallelMode", "none", "-result-xml", xml];
+            List<string> args = ["-noColor", "-showLiveOutput", "-parallelMode", "none", "-result-xml", xml];
             foreach (var t in tests)
             {
                 args.AddRange(["-method", $"{t.Type.FullName}.{t.Method.Name}"]);
             }
 
-            var child = ChildProcess.Run("dotnet", args, environment, TimeSpan.FromMinutes(10));
+            var child = ChildProcess.RunDotnet(typeof(ChildTest).Assembly.Location, args, environment, TimeSpan.FromMinutes(10));
             return new SharedRun(child, File.Exists(xml) ? XDocument.Load(xml) : null);
         }
         finally

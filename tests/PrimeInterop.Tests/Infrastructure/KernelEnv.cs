@@ -10,6 +10,9 @@ public static class KernelEnv
     public const string Category = "Category";
     public const string Kernel = "Kernel";
 
+    /// <summary>The capability of a socket option, not a device: SO_PASSPIDFD (Linux 6.5), which kernel B lacks.</summary>
+    public const string PassPidFd = "SO_PASSPIDFD";
+
     private static readonly Lazy<IReadOnlyList<DrmNode>> Nodes = new(() => DrmNode.Enumerate());
 
     public static bool InRig => Environment.GetEnvironmentVariable("PRIMEINTEROP_RIG") == "1";
@@ -55,6 +58,7 @@ public static class KernelEnv
         "dma-heap" => File.Exists("/dev/dma_heap/system"),
         "sw_sync" => File.Exists("/sys/kernel/debug/sync/sw_sync"),
         "fault-injection" => Directory.Exists("/sys/kernel/debug/failslab") && Directory.Exists("/sys/kernel/debug/fail_page_alloc"),
+        PassPidFd => NoEscapeHostTests.PassesPidFds(),
         _ => throw new ArgumentOutOfRangeException(nameof(capability), capability, "unknown capability"),
     };
 

@@ -19,14 +19,19 @@ public static class Repo
         throw new InvalidOperationException("cannot find the repository root (PrimeInterop.sln) above " + AppContext.BaseDirectory);
     }
 
-    /// <summary>The path of a native helper, built with make when it is missing (it is, on a plain `dotnet test`).</summary>
+    /// <summary>
+    /// The path of a native helper, built with make when it is missing (it is, on a plain `dotnet test`). Under
+    /// emulation (<see cref="ChildProcess.Emulator"/>: the arm64 run on an x86-64 machine) the cross-built ones,
+    /// artifacts/native-arm64 (`make -C native arm64`: the layout probe only).
+    /// </summary>
     public static string NativeProgram(string name)
     {
         string root = Root();
-        string path = Path.Combine(root, "artifacts", "native", name);
+        bool emulated = ChildProcess.Emulator is not null;
+        string path = Path.Combine(root, "artifacts", emulated ? "native-arm64" : "native", name);
         if (!File.Exists(path))
         {
-            ChildProcess.Run("make", ["-s", "-C", Path.Combine(root, "native")]).AssertExitCode();
+            ChildProcess.Run("make", ["-s", "-C", Path.Combine(root, "native"), .. emulated ? ["arm64"] : Array.Empty<string>()]).AssertExitCode();
         }
 
         return path;
