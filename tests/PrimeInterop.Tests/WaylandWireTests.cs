@@ -170,6 +170,90 @@ public sealed class WaylandWireTests
     }
 
     [Fact]
+    public void A_client_that_does_not_read_does_not_stall_the_server_and_is_cut_off_once_a_mebibyte_waits_for_it()
+    {
+        using var oracle = new LeakOracle();
+        using (var deaf = new SocketPair())
+        using (var good = new SocketPair())
+        using (var server = new WaylandServer())
+        {
+            WaylandServerClient victim = server.AddClient(deaf.B);
+            server.AddClient(good.B);
+            // 12-byte events the deaf client never reads: its socket buffer fills, then the server keeps the rest, up to
+            // WireConnection.MaxPendingOutput, without waiting; a flush after that cuts the client off.
+            int sent = 0;
+            while (!victim.IsClosed && sent < 200_000)
+            {
+                WlDisplay.SendDeleteId(victim.Display, 3);
+                if (++sent % 1000 == 0)
+                {
+                    server.FlushClients();
+                }
+            }
+
+            Assert.True(victim.IsClosed, $"{sent} events queued and the client is still served");
+            Assert.Contains("the peer does not read", victim.CloseReason, StringComparison.Ordinal);
+            Assert.InRange(sent, WireConnection.MaxPendingOutput / 12, 2 * WireConnection.MaxPendingOutput / 12);
+
+            using var other = WaylandClient.FromSocket(good.A);
+            Exception? failed = null;
+            var roundtrip = new Thread(() =>
+            {
+                try
+                {
+                    other.Roundtrip();
+                }
+                catch (Exception e) when (e is IOException or TimeoutException)
+                {
+                    failed = e;
+                }
+            });
+            roundtrip.Start();
+            while (roundtrip.IsAlive)
+            {
+                server.Dispatch(TimeSpan.FromMilliseconds(20));
+            }
+
+            Assert.Null(failed);
+            Assert.Single(server.Clients);
+        }
+
+        oracle.Verify();
+    }
+
+    [Fact]
+    public void Receiving_and_dispatching_requests_without_fds_allocates_nothing()
+    {
+        using var pair = new SocketPair();
+        using var server = new WaylandServer();
+        var surfaces = new DamageCounter();
+        server.AddGlobal(WlCompositor.Interface, 1, r => WlCompositor.Implement(r, surfaces));
+        WaylandServerClient client = server.AddClient(pair.B);
+        // get_registry (2), bind wl_compositor (3), create_surface (4); then batches of wl_surface.damage.
+        pair.A.Send([.. Message(1, 1, Word(2)), .. Message(2, 0, [.. Word(1), .. String("wl_compositor"), .. Word(1), .. Word(3)]), .. Message(3, 0, Word(4))]);
+        client.ReceiveAndDispatch();
+        byte[] damages = [.. Enumerable.Range(0, 100).SelectMany(_ => Message(4, WlSurface.Requests.Damage, [.. Word(0), .. Word(0), .. Word(64), .. Word(64)]))];
+        long allocated = 0;
+        for (int round = 0; round < 5; round++)
+        {
+            pair.A.Send(damages);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            client.ReceiveAndDispatch();
+            allocated = GC.GetAllocatedBytesForCurrentThread() - before; // the last round's: the first ones warm up
+            server.FlushClients();
+            byte[] events = new byte[4096];
+            while (pair.A.Available > 0)
+            {
+                pair.A.Receive(events);
+            }
+        }
+
+        Assert.False(client.IsClosed, client.CloseReason);
+        Assert.Equal(500, surfaces.Damages);
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
     public void An_event_with_an_fd_for_an_object_the_client_destroyed_is_dropped_and_its_fd_closed()
     {
         using var oracle = new LeakOracle();
@@ -476,6 +560,15 @@ public sealed class WaylandWireTests
     private sealed class NothingPool : WlShmPool.IRequests;
 
     private sealed class NothingXdg : XdgWmBase.IRequests;
+
+    private sealed class DamageCounter : WlCompositor.IRequests, WlSurface.IRequests
+    {
+        public int Damages { get; private set; }
+
+        void WlCompositor.IRequests.CreateSurface(WaylandResource self, WaylandResource id) => WlSurface.Implement(id, this);
+
+        void WlSurface.IRequests.Damage(WaylandResource self, int x, int y, int width, int height) => Damages++;
+    }
 
     private sealed class DmaBufServer(SafeFileHandle table, uint size) : ZwpLinuxDmabufV1.IRequests, ZwpLinuxBufferParamsV1.IRequests, ZwpLinuxDmabufFeedbackV1.IRequests
     {
