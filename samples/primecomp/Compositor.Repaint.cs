@@ -102,7 +102,7 @@ public sealed partial class Compositor
             s.DueCallbacks.Clear();
         }
 
-        // The surfaces with a buffer, oldest first, one per plane.
+        // The mapped surfaces (an xdg toplevel whose configure was acked, with a buffer), oldest first, one per plane.
         foreach (Surface s in _surfaces)
         {
             s.Placement = (-1, 0, 0);
@@ -112,7 +112,7 @@ public sealed partial class Compositor
         _latched.Clear();
         foreach (Surface s in _surfaces)
         {
-            if (!s.IsDestroyed && s.Committed is not null && _shown.Count < Output.Planes.Count)
+            if (!s.IsDestroyed && s.Committed is not null && s.Xdg is { Acked: true } && _shown.Count < Output.Planes.Count)
             {
                 _shown.Add(s);
             }

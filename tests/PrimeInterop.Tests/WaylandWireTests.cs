@@ -195,27 +195,7 @@ public sealed class WaylandWireTests
             Assert.Contains("the peer does not read", victim.CloseReason, StringComparison.Ordinal);
             Assert.InRange(sent, WireConnection.MaxPendingOutput / 12, 2 * WireConnection.MaxPendingOutput / 12);
 
-            using var other = WaylandClient.FromSocket(good.A);
-            Exception? failed = null;
-            var roundtrip = new Thread(() =>
-            {
-                try
-                {
-                    other.Roundtrip();
-                }
-                catch (Exception e) when (e is IOException or TimeoutException)
-                {
-                    failed = e;
-                }
-            });
-            roundtrip.Start();
-            while (roundtrip.IsAlive)
-            {
-                server.Dispatch(TimeSpan.FromMilliseconds(20));
-            }
-
-            Assert.Null(failed);
-            Assert.Single(server.Clients);
+            AssertStillServed(server, good.A);
         }
 
         oracle.Verify();
@@ -453,30 +433,36 @@ public sealed class WaylandWireTests
             Assert.Equal(code, BinaryPrimitives.ReadUInt32LittleEndian(reply.AsSpan(error + 12)));
             Assert.Equal(0, bad.A.Receive(reply)); // then the connection was closed
 
-            using var other = WaylandClient.FromSocket(good.A);
-            Exception? failed = null;
-            var roundtrip = new Thread(() =>
-            {
-                try
-                {
-                    other.Roundtrip();
-                }
-                catch (Exception e) when (e is IOException or TimeoutException)
-                {
-                    failed = e;
-                }
-            });
-            roundtrip.Start();
-            while (roundtrip.IsAlive)
-            {
-                server.Dispatch(TimeSpan.FromMilliseconds(20));
-            }
-
-            Assert.Null(failed);
-            Assert.Single(server.Clients);
+            AssertStillServed(server, good.A);
         }
 
         oracle.Verify();
+    }
+
+    /// <summary>The client on <paramref name="socket"/> gets a round trip answered (the server dispatched here meanwhile), and it is the only one left.</summary>
+    private static void AssertStillServed(WaylandServer server, Socket socket)
+    {
+        using var other = WaylandClient.FromSocket(socket);
+        Exception? failed = null;
+        var roundtrip = new Thread(() =>
+        {
+            try
+            {
+                other.Roundtrip();
+            }
+            catch (Exception e) when (e is IOException or TimeoutException)
+            {
+                failed = e;
+            }
+        });
+        roundtrip.Start();
+        while (roundtrip.IsAlive)
+        {
+            server.Dispatch(TimeSpan.FromMilliseconds(20));
+        }
+
+        Assert.Null(failed);
+        Assert.Single(server.Clients);
     }
 
     private static void Pump(WaylandServer server)
