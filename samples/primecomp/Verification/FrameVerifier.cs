@@ -20,26 +20,16 @@ internal sealed class FrameVerifier : IFrameObserver, IDisposable
     private readonly Dictionary<string, DrmCrc> _references = []; // plane state and pictures -> the CRC of their copies
     private readonly DrmAtomicRequest _request = new();
     private DrmCrcCapture? _capture;
-    private bool _enabled = true;
     private ulong _referenceTag = 1UL << 62; // user data of the reference commits, apart from the frames'
     private (Func<bool> Condition, TaskCompletionSource Done)? _condition;
 
     public FrameVerifier(Compositor compositor) => _compositor = compositor;
 
-    /// <summary>False: frames go by unchecked (the allocation measurement's frames), and the CRC capture is closed (its queue would overflow).</summary>
-    public bool Enabled
-    {
-        get => _enabled;
-        set
-        {
-            _enabled = value;
-            if (!value)
-            {
-                _capture?.Dispose();
-                _capture = null;
-            }
-        }
-    }
+    /// <summary>
+    /// False: frames go by unchecked (the allocation measurement's frames). The CRC capture is then closed at the next
+    /// flip, between reads (vkms's CRC queue would overflow unread).
+    /// </summary>
+    public bool Enabled { get; set; } = true;
 
     /// <summary>Frames checked per surface (a new buffer on the screen whose picture and CRC matched).</summary>
     public Dictionary<Surface, int> Verified { get; } = [];
@@ -74,6 +64,11 @@ internal sealed class FrameVerifier : IFrameObserver, IDisposable
         if (Enabled)
         {
             await VerifyAsync(flip, shown, fresh);
+        }
+        else
+        {
+            _capture?.Dispose();
+            _capture = null;
         }
 
         if (_condition is var (condition, done))
