@@ -20,8 +20,8 @@ public sealed class WestonClientsRunFixture
             RunReport report = ClientsRun.RunAsync(new RunOptions
             {
                 VerifiedFrames = 60,
-                MeasuredFrames = 30,
-                LibraryFlips = 10,
+                MeasuredFrames = 10, // the measurements are the Compositor target's; here they only must not fail
+                LibraryFlips = 5,
                 ClockShim = Repo.NativeProgram("libclock-freeze.so"),
                 Log = line => TestContext.Current.TestOutputHelper?.WriteLine(line),
             }).GetAwaiter().GetResult();
