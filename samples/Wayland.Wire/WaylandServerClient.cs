@@ -101,9 +101,9 @@ public sealed class WaylandServerClient : IDisposable
         {
             Wire.Flush();
         }
-        catch (Exception e) when (e is IOException or SocketException)
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
         {
-            Close($"sending failed: {e.Message}");
+            Close($"sending failed: {e.Message}"); // disposed: its socket was closed under it
         }
     }
 

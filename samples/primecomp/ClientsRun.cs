@@ -196,6 +196,11 @@ public static class ClientsRun
             });
             problems.AddRange(verifier.Problems);
             compositor.Dispose(); // disconnects the clients
+            if (compositor.LoopFailure is { } bug)
+            {
+                problems.Add($"the compositor's thread caught {bug}");
+            }
+
             (int fbs, int handles) = compositor.LeftOver ?? (-1, -1);
             compositor = null;
             foreach (SimpleDmabufEglClient c in clients)

@@ -103,6 +103,9 @@ public sealed partial class Compositor : IDisposable
     /// </summary>
     public (int Framebuffers, int Handles)? LeftOver { get; private set; }
 
+    /// <summary>The first exception the compositor's thread caught outside the repaint loop (a bug, not a client's); null if none.</summary>
+    public Exception? LoopFailure => _loop.Failure;
+
     /// <summary>Why clients were disconnected (protocol errors), in order.</summary>
     public IReadOnlyList<string> Disconnects => _disconnects;
 
@@ -237,6 +240,7 @@ public sealed partial class Compositor : IDisposable
                 Log($"{c}: {reason}");
             }
         };
+        _readers.RemoveAll(t => t.IsCompleted); // of clients gone
         _readers.Add(ReadLoopAsync(client));
     }
 

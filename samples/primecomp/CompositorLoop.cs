@@ -27,7 +27,7 @@ internal sealed class CompositorLoop : SynchronizationContext, IDisposable
 
     public TimeSpan Tick { get; }
 
-    /// <summary>The exception that stopped the loop: a continuation that threw (a bug of the compositor, not a client's).</summary>
+    /// <summary>The first exception a queued callback let out (a bug of the compositor, not a client's); the loop goes on.</summary>
     public Exception? Failure { get; private set; }
 
     public bool IsLoopThread => Thread.CurrentThread == _thread;
@@ -99,17 +99,12 @@ internal sealed class CompositorLoop : SynchronizationContext, IDisposable
     private void Run()
     {
         SetSynchronizationContext(this);
-        try
+        while (true)
         {
-            while (true)
+            (SendOrPostCallback Callback, object? State) item = default;
+            bool got = _work.Wait(Tick);
+            if (got)
             {
-                if (!_work.Wait(Tick))
-                {
-                    _afterBatch();
-                    continue;
-                }
-
-                (SendOrPostCallback Callback, object? State) item;
                 lock (_gate)
                 {
                     if (!_queue.TryDequeue(out item))
@@ -122,19 +117,26 @@ internal sealed class CompositorLoop : SynchronizationContext, IDisposable
                         continue; // the release of Dispose
                     }
                 }
+            }
 
-                item.Callback(item.State);
-                if (_work.CurrentCount == 0)
+            try
+            {
+                if (got)
+                {
+                    item.Callback!(item.State);
+                }
+
+                if (!got || _work.CurrentCount == 0)
                 {
                     _afterBatch();
                 }
             }
-        }
-#pragma warning disable CA1031 // recorded: the compositor's owner sees it (Failure) and stops
-        catch (Exception e)
+#pragma warning disable CA1031 // a bug of the compositor, not a client's: kept for its owner (Failure), and the loop goes on
+            catch (Exception e)
 #pragma warning restore CA1031
-        {
-            Failure = e;
+            {
+                Failure ??= e;
+            }
         }
     }
 }
