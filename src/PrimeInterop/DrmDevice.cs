@@ -324,7 +324,7 @@ public sealed partial class DrmDevice : IDisposable
             _file.CloseByOwner(); // no call and no handle holds the file
         }
 
-        CancelEventWaits();
+        _file.EndWaits(); // a pending event wait ends now, not when the last handle lets the file go
     }
 
     /// <inheritdoc/>
@@ -465,6 +465,9 @@ public sealed partial class DrmDevice : IDisposable
             _ownerCloses = true;
             Dispose();
         }
+
+        /// <summary>Ends the pending waits for this file's events (ObjectDisposedException) and its registrations.</summary>
+        public void EndWaits() => CloseWaiters();
 
         protected override void Dispose(bool disposing)
         {

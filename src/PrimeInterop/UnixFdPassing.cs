@@ -84,9 +84,10 @@ public static class UnixFdPassing
             }
 
             // The process's one readiness thread waits for room; an error or hang-up ends the wait and the next
-            // sendmsg reports it with its real errno.
-            await FdPoller.Instance.WaitAsync(socket.SafeHandle, Epoll.EPOLLOUT, Timeout.InfiniteTimeSpan, "socket", CancellationToken.None,
-                cancellationToken, errorIsReady: true).ConfigureAwait(false);
+            // sendmsg reports it with its real errno. The wait holds the socket, so the socket's Dispose shuts it down
+            // (as it does under any call in progress): that ends the wait, and the next lease throws
+            // ObjectDisposedException, releasing the fds.
+            await FdPoller.Instance.WaitOnceAsync(socket.SafeHandle, Epoll.EPOLLOUT, "socket", errorIsReady: true, cancellationToken).ConfigureAwait(false);
         }
     }
 
