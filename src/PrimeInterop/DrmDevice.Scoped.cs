@@ -35,7 +35,7 @@ public sealed partial class DrmDevice
         where TState : allows ref struct
     {
         ArgumentNullException.ThrowIfNull(body);
-        ImportScoped(dmaBuf.FileDescriptor, ref state, body);
+        ImportScoped(dmaBuf.DangerousGetFileDescriptor(), ref state, body);
     }
 
     /// <summary>
