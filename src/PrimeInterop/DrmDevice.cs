@@ -206,7 +206,7 @@ public sealed partial class DrmDevice : IDisposable
         GemHandleTable.Entry? entry = null;
         try
         {
-            entry = dmaBuf is DmaBuf { CanRemember: true } owned ? ImportRemembered(owned) : ImportEntry(dmaBuf);
+            entry = ImportEntry(dmaBuf);
             return new GemHandle(this, entry);
         }
         catch
@@ -223,18 +223,17 @@ public sealed partial class DrmDevice : IDisposable
     }
 
     /// <summary>
-    /// One counted reference on the handle of <paramref name="dmaBuf"/>'s object in this file, from the kernel
-    /// (<see cref="ImportFd"/>); the caller holds the file.
+    /// One counted reference on the handle of <paramref name="dmaBuf"/>'s object in this file, for ImportDmaBuf; the
+    /// caller holds the file. A <see cref="DmaBuf"/> that owns its fd goes through <see cref="ImportRemembered"/>; any
+    /// other handle is asked of the kernel (<see cref="ImportFd"/>).
     /// </summary>
-    /// <remarks>A handle closed already is found so after the call, as one closed during it: its fd may name any file
-    /// by then, or none, and whatever the call did is undone.</remarks>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] // the per-frame duplicate imports (the lane's, the SafeHandle API's)
-    private GemHandleTable.Entry ImportEntry(SafeHandle dmaBuf) => ImportFd(dmaBuf);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private GemHandleTable.Entry ImportEntry(SafeHandle dmaBuf) =>
+        dmaBuf is DmaBuf { CanRemember: true } owned ? ImportRemembered(owned) : ImportFd(dmaBuf);
 
     /// <summary>
-    /// <see cref="ImportEntry"/> of a DmaBuf that owns its fd: the entry it remembers, when that is still its object's,
-    /// with no kernel call (<see cref="DmaBuf.ImportedEntry"/>); else from the kernel, and remembered when it was a
-    /// duplicate import.
+    /// The import of a DmaBuf that owns its fd: the entry it remembers, when that is still its object's, with no kernel
+    /// call (<see cref="DmaBuf.ImportedEntry"/>); else from the kernel, and remembered when it was a duplicate import.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private GemHandleTable.Entry ImportRemembered(DmaBuf dmaBuf)
@@ -264,9 +263,10 @@ public sealed partial class DrmDevice : IDisposable
     /// <summary>
     /// PRIME_FD_TO_HANDLE of <paramref name="dmaBuf"/>'s fd with no lease on it, which costs two calls with their own
     /// loops: a SafeHandle marks itself closed before it closes its fd, so a handle found open after the call was
-    /// open, and its fd the same file, all through it. One found closed after it gives back what the call counted (its
-    /// fd may have named another file by then) and throws ObjectDisposedException. Once the kernel has given the
-    /// handle, the dma-buf's fd is not needed: the handle keeps the object.
+    /// open, and its fd the same file, all through it. One found closed after it (closed before the call, or during
+    /// it) gives back what the call counted (its fd may have named another file by then) and throws
+    /// ObjectDisposedException. Once the kernel has given the handle, the dma-buf's fd is not needed: the handle keeps
+    /// the object.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private GemHandleTable.Entry ImportFd(SafeHandle dmaBuf)

@@ -31,7 +31,15 @@ public sealed class ReimportTests
                 Assert.True(third.RefersToSameObject(held));
             }
 
-            // From now on the DmaBuf answers: the entry it remembers, counted once more per import.
+            // From now on the DmaBuf answers: the entry it remembers, counted once more per import; the lane asks the
+            // kernel, which answers with the same handle.
+            var seen = (Render: render, Handle: 0u, References: 0);
+            render.ImportScoped(buffer, ref seen, static (scoped BorrowedGemHandle h, ref (DrmDevice Render, uint Handle, int References) s) =>
+            {
+                s.Handle = h.Value;
+                s.References = s.Render.ReferenceCountOf(h.Value);
+            });
+            Assert.Equal((held.Value, 2), (seen.Handle, seen.References));
             var handles = Enumerable.Range(0, 5).Select(_ => render.ImportDmaBuf(buffer)).ToList();
             Assert.All(handles, h => Assert.True(h.RefersToSameObject(held)));
             Assert.Equal(6, held.ReferenceCount);
