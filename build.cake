@@ -458,46 +458,77 @@ Task("Compositor").IsDependentOn("Build").Does(() =>
 Task("Bench").IsDependentOn("Build").Does(() =>
 {
     // Every path of the library against native/prime-bench's loops (libdrm, in-process, timed just before and after
-    // the C# loops of each path); each kernel's run ends with a "bench <uname -r>: ..." line, repeated here at the
-    // end, one per kernel.
+    // the C# loops of each path). Each kernel's run begins with a "bench-env: ..." line and ends with a
+    // "bench <uname -r>: ..." line, repeated here at the end; its figures go to artifacts/bench/<kernel>.json, and
+    // docs/benchmarks.md is written from them (tests/PrimeInterop.Bench/benchmarks.template.md).
     var bench = artifacts.CombineWithFilePath($"bin/PrimeInterop.Bench/{config}/PrimeInterop.Bench.dll");
-    var args = $"\"{bench}\" {Argument("iterations", "5000")} {Argument("rounds", "15")}";
     // --clock=icount (the default in the rig): the guest's clock counts instructions (rig.sh RIG_ICOUNT), so a run
     // measures work done and gives the same ratios however loaded this machine is; --clock=host: QEMU's usual clock,
     // wall time, which moves with the host's load.
     var clock = Argument("clock", "icount");
     if (clock != "icount" && clock != "host") throw new Exception($"--clock must be icount or host, not {clock}");
+    if (!UseRig()) clock = "host (no rig)";
+    var args = $"\"{bench}\" {Argument("iterations", "5000")} {Argument("rounds", "15")} {BenchEnvironment(clock)}";
     if (UseRig()) Information($"bench: guest clock {(clock == "icount" ? "icount (instructions, deterministic)" : "host (wall time)")}");
+    var results = artifacts.Combine("bench");
+    EnsureDirectoryExists(results);
     var lines = new List<string>();
     if (!UseRig())
     {
-        var outDir = artifacts.Combine("bench");
+        var outDir = artifacts.Combine("bench-host");
         EnsureDirectoryExists(outDir);
         var code = StartProcess("dotnet", new ProcessSettings
         {
-            Arguments = args,
+            Arguments = $"{args} --label host",
             WorkingDirectory = root,
             EnvironmentVariables = new Dictionary<string, string> { ["RIG_OUT"] = outDir.FullPath },
         });
         if (code != 0) throw new Exception($"the benchmark failed (exit {code})");
-        lines.Add(System.IO.File.ReadAllText(outDir.CombineWithFilePath("bench-line").FullPath).Trim());
+        lines.AddRange(System.IO.File.ReadAllLines(outDir.CombineWithFilePath("bench-line").FullPath));
+        CopyFile(outDir.CombineWithFilePath("bench.json"), results.CombineWithFilePath("host.json"));
     }
     else
     {
         Run("bash", $"\"{rigScript}\" prereqs");
         foreach (var kernel in kernels)
         {
-            var (outDir, code) = RunInRig(kernel, $"bench-{kernel}", $"dotnet {args}",
+            var (outDir, code) = RunInRig(kernel, $"bench-{kernel}", $"dotnet {args} --label {kernel}",
                 environment: clock == "icount" ? new Dictionary<string, string> { ["RIG_ICOUNT"] = "0" } : null);
             var line = outDir.CombineWithFilePath("bench-line");
             if (code != 0 || !FileExists(line)) throw new Exception($"the benchmark failed in the rig on kernel {kernel} (exit {code}); see {outDir}/serial.log");
-            lines.Add(System.IO.File.ReadAllText(line.FullPath).Trim());
+            lines.AddRange(System.IO.File.ReadAllLines(line.FullPath).Where(l => !lines.Contains(l))); // one bench-env line for the run
+            CopyFile(outDir.CombineWithFilePath("bench.json"), results.CombineWithFilePath($"{kernel}.json"));
         }
     }
 
+    // The page is made from every kernel's latest results, so a run of one kernel keeps the other's last figures.
+    var json = System.IO.Directory.GetFiles(results.FullPath, "*.json").OrderBy(f => f).Select(f => $"\"{f}\"");
+    Run("dotnet", $"\"{bench}\" docs tests/PrimeInterop.Bench/benchmarks.template.md docs/benchmarks.md {string.Join(" ", json)}");
     System.IO.File.WriteAllText(artifacts.CombineWithFilePath("bench-summary.txt").FullPath, string.Join("\n", lines) + "\n");
     foreach (var line in lines) Console.WriteLine(line); // plain lines, last in the output: scripts read them
 });
+
+// Where a benchmark ran, for its bench-env line: the commit (-dirty when tracked files differ from it), QEMU, gcc and
+// libdrm on this machine; the bench adds .NET (the runtime it ran on), the clock and its iterations x rounds.
+string BenchEnvironment(string clock)
+{
+    string Capture(string file, string arguments)
+    {
+        try
+        {
+            StartProcess(file, new ProcessSettings { Arguments = arguments, WorkingDirectory = root, RedirectStandardOutput = true, RedirectStandardError = true }, out var output);
+            return output.FirstOrDefault()?.Trim() ?? "unknown";
+        }
+        catch (Exception)
+        {
+            return "unknown";
+        }
+    }
+
+    string commit = Capture("git", "rev-parse --short HEAD") + (Capture("git", "status --porcelain --untracked-files=no") is "unknown" or "" ? "" : "-dirty");
+    string qemu = Capture("qemu-system-x86_64", "--version").Split(' ').SkipWhile(w => w != "version").Skip(1).FirstOrDefault() ?? "unknown";
+    return $"--commit {commit} --qemu {qemu} --gcc {Capture("gcc", "-dumpfullversion")} --libdrm {Capture("pkg-config", "--modversion libdrm")} --clock \"{clock}\"";
+}
 
 Task("Soak").IsDependentOn("Build").Does(() =>
 {

@@ -7,6 +7,14 @@
  *   access:     DMA_BUF_IOCTL_SYNC START|RW then END|RW on a dma-buf mapped read/write
  *   fdpass-N:   one message (8 bytes + N dma-buf fds in SCM_RIGHTS) to an echo peer over a UNIX stream socket and
  *               its echo back (received MSG_CMSG_CLOEXEC, the N received fds closed); N = 1 and 4
+ *   wait-1:     a vgem write fence attached to a buffer, the buffer's dma-buf re-armed in one epoll set
+ *               (EPOLLIN|EPOLLONESHOT, EPOLL_CTL_MOD; added once), the fence handed to the signalling peer thread
+ *               (a pipe), epoll_wait until the buffer polls readable
+ *   wait-1k:    the same for 1,000 buffers at once, the peer signalling their fences in a random order; per wait, and
+ *               the time from handing the fences over to the last buffer's event
+ *   *-locked:   the imports through a handle table as libdrm_amdgpu keeps one (amdgpu_bo_import/amdgpu_bo_free): a
+ *               mutex held across FD_TO_HANDLE and the lookup and count, and across the last release's GEM_CLOSE;
+ *               what a C user of a real driver library pays, beside the bare ioctl
  *
  * Usage: prime-bench ITERATIONS        prints "<scenario> <ns per op>" per scenario
  *        prime-bench echo SOCKET-PATH  the echo peer: connects, and sends every message back with its fds until EOF
@@ -20,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -176,6 +186,195 @@ PB_API double pb_fdpass(int sock, const int *fds, int count, long n)
     return (now_ns() - t0) / n;
 }
 
+/* ---- The handle table of libdrm_amdgpu (amdgpu_bo.c), reduced to what an import and a release do with it: a
+ * mutex held across FD_TO_HANDLE, the lookup of the handle and its count (so that a concurrent last release cannot
+ * close the handle the kernel has just returned), and across the last release's GEM_CLOSE; other releases are an
+ * atomic decrement. amdgpu finds a handle in a hash table; an array indexed by the handle number is cheaper still. */
+#define TABLE_SLOTS 65536
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static int table_refs[TABLE_SLOTS];
+
+static uint32_t locked_import(int fd, int dmabuf)
+{
+    uint32_t handle;
+    pthread_mutex_lock(&table_lock);
+    check(drmPrimeFDToHandle(fd, dmabuf, &handle), "drmPrimeFDToHandle");
+    check(handle >= TABLE_SLOTS, "handle beyond the table");
+    __atomic_add_fetch(&table_refs[handle], 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&table_lock);
+    return handle;
+}
+
+static void locked_release(int fd, uint32_t handle)
+{
+    if (__atomic_sub_fetch(&table_refs[handle], 1, __ATOMIC_SEQ_CST) > 0) /* amdgpu_bo_free: not the last reference */
+        return;
+    pthread_mutex_lock(&table_lock);
+    if (__atomic_load_n(&table_refs[handle], __ATOMIC_SEQ_CST) == 0) /* no import counted it again meanwhile */
+        check(drmCloseBufferHandle(fd, handle), "drmCloseBufferHandle");
+    pthread_mutex_unlock(&table_lock);
+}
+
+/* pb_roundtrip with the import and its release through the table. */
+PB_API double pb_roundtrip_locked(int card, int render, uint32_t handle, long n)
+{
+    int fd;
+    double t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+        check(drmPrimeHandleToFD(card, handle, DRM_CLOEXEC, &fd), "drmPrimeHandleToFD");
+        locked_release(render, locked_import(render, fd));
+        close(fd);
+    }
+    return (now_ns() - t0) / n;
+}
+
+/* pb_dup_import through the table: `held` is counted there once (the first import), so no release is the last. */
+PB_API double pb_dup_import_locked(int render, int dmabuf, uint32_t held, long n)
+{
+    __atomic_add_fetch(&table_refs[held], 1, __ATOMIC_SEQ_CST);
+    double t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+        uint32_t handle = locked_import(render, dmabuf);
+        check(handle != held, "dup-import returned another handle");
+        locked_release(render, handle);
+    }
+    double t = (now_ns() - t0) / n;
+    __atomic_sub_fetch(&table_refs[held], 1, __ATOMIC_SEQ_CST);
+    return t;
+}
+
+/* ---- Fence waits. The signalling peer is a thread of this library, shared by the C and the C# loops: it reads fence
+ * ids from a pipe and signals each (VGEM_FENCE_SIGNAL), as a GPU finishing jobs would. Both sides hand their fences
+ * over with pb_peer_signal, so the hand-over costs them the same. */
+static int peer_card = -1, peer_pipe[2] = { -1, -1 };
+
+static void *peer_main(void *arg)
+{
+    (void)arg;
+    uint32_t fences[1024];
+    for (;;) {
+        ssize_t r = read(peer_pipe[0], fences, sizeof fences);
+        if (r < 0 && errno == EINTR)
+            continue;
+        check(r <= 0 || r % sizeof fences[0], "peer read");
+        for (size_t i = 0; i < r / sizeof fences[0]; i++) {
+            struct drm_vgem_fence_signal signal = { .fence = fences[i] };
+            check(drmIoctl(peer_card, DRM_IOCTL_VGEM_FENCE_SIGNAL, &signal), "VGEM_FENCE_SIGNAL");
+        }
+    }
+    return NULL;
+}
+
+/* Starts the peer (once per process) for fences of vgem file `card`. */
+PB_API void pb_peer_start(int card)
+{
+    if (peer_card >= 0)
+        return;
+    peer_card = card;
+    check(pipe2(peer_pipe, O_CLOEXEC), "pipe2");
+    pthread_t t;
+    check(pthread_create(&t, NULL, peer_main, NULL), "pthread_create");
+    pthread_detach(t);
+}
+
+/* Hands `count` fences to the peer, which signals them in this order. */
+PB_API void pb_peer_signal(const uint32_t *fences, int count)
+{
+    size_t size = count * sizeof fences[0];
+    check(write(peer_pipe[1], fences, size) != (ssize_t)size, "peer write");
+}
+
+/* A pending write fence on the object behind `handle` (a vgem file's handle); returns its id. */
+PB_API uint32_t pb_fence_attach(int card, uint32_t handle)
+{
+    struct drm_vgem_fence_attach attach = { .handle = handle, .flags = VGEM_FENCE_WRITE };
+    check(drmIoctl(card, DRM_IOCTL_VGEM_FENCE_ATTACH, &attach), "VGEM_FENCE_ATTACH");
+    return attach.out_fence;
+}
+
+/* One epoll set, each dma-buf added once (EPOLLONESHOT, disarmed), its data the buffer's index. */
+static int wait_set(const int *dmabufs, int count)
+{
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    check(ep < 0, "epoll_create1");
+    for (int i = 0; i < count; i++) {
+        struct epoll_event ev = { .events = 0, .data.u64 = i };
+        check(epoll_ctl(ep, EPOLL_CTL_ADD, dmabufs[i], &ev), "EPOLL_CTL_ADD");
+    }
+    return ep;
+}
+
+static void rearm(int ep, int dmabuf, int index)
+{
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT, .data.u64 = index };
+    check(epoll_ctl(ep, EPOLL_CTL_MOD, dmabuf, &ev), "EPOLL_CTL_MOD");
+}
+
+/* wait-1: per op, a fence attached, the buffer re-armed, the fence handed to the peer, epoll_wait for the buffer. */
+PB_API double pb_wait_1(int card, uint32_t handle, int dmabuf, long n)
+{
+    int ep = wait_set(&dmabuf, 1);
+    struct epoll_event ev;
+    double t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+        uint32_t fence = pb_fence_attach(card, handle);
+        rearm(ep, dmabuf, 0);
+        pb_peer_signal(&fence, 1);
+        int r;
+        while ((r = epoll_wait(ep, &ev, 1, -1)) < 0 && errno == EINTR)
+            ;
+        check(r != 1 || !(ev.events & EPOLLIN), "epoll_wait");
+    }
+    double t = (now_ns() - t0) / n;
+    close(ep);
+    return t;
+}
+
+/* wait-1k: `rounds` times, a fence on each of `count` buffers, all re-armed, the fences handed to the peer in the order
+ * of `order` (a permutation of 0..count-1), epoll_wait until every buffer reported. Returns ns per wait; *last gets
+ * the mean time from the hand-over to the last buffer's event. */
+PB_API double pb_wait_1k(int card, const uint32_t *handles, const int *dmabufs, const int *order, int count, long rounds, double *last)
+{
+    check(count <= 0, "wait-1k count");
+    int ep = wait_set(dmabufs, count);
+    uint32_t *fences = calloc(count, sizeof *fences), *shuffled = calloc(count, sizeof *shuffled);
+    char *seen = calloc(count, 1);
+    struct epoll_event events[64];
+    double to_last = 0;
+    double t0 = now_ns();
+    for (long round = 0; round < rounds; round++) {
+        for (int i = 0; i < count; i++) {
+            fences[i] = pb_fence_attach(card, handles[i]);
+            rearm(ep, dmabufs[i], i);
+        }
+        for (int i = 0; i < count; i++)
+            shuffled[i] = fences[order[i]];
+        memset(seen, 0, (size_t)count);
+        double handed = now_ns();
+        pb_peer_signal(shuffled, count);
+        for (int done = 0; done < count;) {
+            int r = epoll_wait(ep, events, 64, -1);
+            if (r < 0 && errno == EINTR)
+                continue;
+            check(r <= 0, "epoll_wait");
+            for (int k = 0; k < r; k++) {
+                int i = (int)events[k].data.u64;
+                check(seen[i] || !(events[k].events & EPOLLIN), "wait-1k event");
+                seen[i] = 1;
+                done++;
+            }
+        }
+        to_last += now_ns() - handed;
+    }
+    double t = (now_ns() - t0) / ((double)rounds * count);
+    *last = to_last / rounds;
+    free(fences);
+    free(shuffled);
+    free(seen);
+    close(ep);
+    return t;
+}
+
 #ifndef PRIME_BENCH_LIBRARY
 /* pb_fdpass through a forked echo peer. */
 static double fdpass(long n, const int *fds, int count)
@@ -217,6 +416,10 @@ int main(int argc, char **argv)
     uint32_t held;
     check(drmPrimeFDToHandle(render, held_fd, &held), "drmPrimeFDToHandle");
     double dup_import = pb_dup_import(render, held_fd, held, n);
+    double dup_import_locked = pb_dup_import_locked(render, held_fd, held, n);
+    double roundtrip_locked = pb_roundtrip_locked(card, render, create.handle, n);
+    pb_peer_start(card);
+    double wait_1 = pb_wait_1(card, create.handle, held_fd, n / 4 > 0 ? n / 4 : 1);
 
     void *map = mmap(NULL, create.size, PROT_READ | PROT_WRITE, MAP_SHARED, held_fd, 0);
     check(map == MAP_FAILED, "mmap dma-buf");
@@ -249,8 +452,9 @@ int main(int argc, char **argv)
     double scale_10k = pb_roundtrip(card, scale, create.handle, n);
     close(scale);
 
-    printf("export %.0f\nroundtrip %.0f\ndup-import %.0f\naccess %.0f\nfdpass-1 %.0f\nfdpass-4 %.0f\nscale-10k %.0f\n",
-           export, roundtrip, dup_import, access, fd1, fd4, scale_10k);
+    printf("export %.0f\nroundtrip %.0f\ndup-import %.0f\naccess %.0f\nfdpass-1 %.0f\nfdpass-4 %.0f\nscale-10k %.0f\n"
+           "dup-import-locked %.0f\nroundtrip-locked %.0f\nwait-1 %.0f\n",
+           export, roundtrip, dup_import, access, fd1, fd4, scale_10k, dup_import_locked, roundtrip_locked, wait_1);
     drmCloseBufferHandle(card, create.handle);
     close(held_fd);
     close(render);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using PrimeInterop.Interop;
 
@@ -176,6 +177,35 @@ public sealed partial class DmaBuf : FileDescriptorHandle
         using var sync = new HandleLease(syncFile);
         using var lease = new HandleLease(this);
         ThrowHelper.ThrowIfError(DmaBufUapi.ImportSyncFile(lease.Fd, (uint)access, sync.Fd), nameof(DmaBufUapi.DMA_BUF_IOCTL_IMPORT_SYNC_FILE), "dma-buf", fd: lease.Fd);
+    }
+
+    /// <summary>
+    /// One more reference on the entry of <paramref name="table"/> that this dma-buf was last imported as, if it is
+    /// still alive and still this dma-buf's object's: a duplicate import that needs no kernel call. An owned fd names
+    /// one dma-buf for as long as this object is open (its number may be reused only after it is closed), so the
+    /// entry hangs off this object, never off the fd number; a borrowed fd (ownsHandle false) has none.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // every import of a DmaBuf through the SafeHandle API looks
+    internal GemHandleTable.Entry? ImportedEntry(GemHandleTable table, int deviceFd) =>
+        LazyFactsMade is { Imported: { } entry } lazies && table.TryReuse(deviceFd, entry, Volatile.Read(ref lazies.ImportedGeneration)) ? entry : null;
+
+    /// <summary>True when this object owns its fd, so that <see cref="ImportedEntry"/> may serve its imports.</summary>
+    internal bool CanRemember => LazyFactsMade is not { Borrowed: true };
+
+    /// <summary>
+    /// Remembers <paramref name="entry"/> (counted, so alive) as this dma-buf's import, for <see cref="ImportedEntry"/>;
+    /// only when <see cref="CanRemember"/>, and for a duplicate import only. The first time, a DmaBuf that has made no
+    /// lazy facts is only marked: a buffer received and imported once per frame allocates nothing for a memory it
+    /// will not use; one imported again (a pool's) remembers from its second duplicate import on.
+    /// </summary>
+    internal void RememberImport(GemHandleTable.Entry entry)
+    {
+        if (!MarkOnce())
+        {
+            Lazies lazies = LazyFacts;
+            Volatile.Write(ref lazies.ImportedGeneration, Volatile.Read(ref entry.Generation));
+            Volatile.Write(ref lazies.Imported, entry);
+        }
     }
 
     /// <summary>A second, independently owned, close-on-exec fd for the same dma-buf.</summary>

@@ -14,7 +14,6 @@ public sealed partial class DrmDevice
     private readonly Lock _eventGate = new();
     private Queue<DrmEvent>? _events;
     private byte[]? _eventBuffer; // libdrm's drmHandleEvent reads 1024 bytes at a time; an event is 32
-    private CancellationTokenSource? _disposal;
     private string? _eventsWhat; // how a wait is named (the poller's, a timeout's), made once rather than per frame
 
     /// <summary>
@@ -90,28 +89,8 @@ public sealed partial class DrmDevice
 
             // Readable means an event is queued; another reader may take it first, so the loop looks again.
             TimeSpan left = Deadline.Left(timeout, start, _eventsWhat ??= $"{Path} (DRM events)");
-            await FdPoller.Instance.WaitAsync(_file, Epoll.EPOLLIN, left, _eventsWhat, DisposalToken, cancellationToken).ConfigureAwait(false);
+            // The file's registration with the poller, re-armed for each wait (Dispose ends a pending one).
+            await _file.WaitForAsync(Epoll.EPOLLIN, left, _eventsWhat, cancellationToken).ConfigureAwait(false);
         }
     }
-
-    /// <summary>Fires when the device is disposed, so that pending event waits end.</summary>
-    private CancellationToken DisposalToken
-    {
-        get
-        {
-            if (Volatile.Read(ref _disposal) is null)
-            {
-                Interlocked.CompareExchange(ref _disposal, new CancellationTokenSource(), null);
-                if (_holders.IsDisposed)
-                {
-                    _disposal.Cancel(); // disposed while the token was being made
-                }
-            }
-
-            return _disposal!.Token;
-        }
-    }
-
-    /// <summary>Ends the event waits pending on this device (with ObjectDisposedException).</summary>
-    private void CancelEventWaits() => Volatile.Read(ref _disposal)?.Cancel();
 }

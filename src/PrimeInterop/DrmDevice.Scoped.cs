@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using PrimeInterop.Interop;
 
@@ -14,8 +15,11 @@ public sealed partial class DrmDevice
 {
     /// <summary>
     /// Imports a dma-buf (<c>PRIME_FD_TO_HANDLE</c>, through the handle table) for the duration of
-    /// <paramref name="body"/>, then drops the reference; the handle is closed if that was its last one.
-    /// The dma-buf is held (not closed by a concurrent Dispose) for the whole scope.
+    /// <paramref name="body"/>, then drops the reference; the handle is closed if that was its last one. The handle
+    /// keeps the buffer object alive for the scope, so the dma-buf may be disposed meanwhile; one disposed during the
+    /// import itself is ObjectDisposedException. Every import here asks the kernel: the remembered imports of
+    /// <see cref="ImportDmaBuf"/> are not looked for, since the look, and the remembering, cost every other import
+    /// here 12-30 instructions of the ~100 the lane adds to the call.
     /// </summary>
     /// <param name="dmaBuf">A <see cref="DmaBuf"/>, or a <c>SafeFileHandle</c> over a dma-buf fd (not a SafeHandle type
     /// that holds no fd: see <see cref="ImportDmaBuf"/>).</param>
@@ -26,8 +30,20 @@ public sealed partial class DrmDevice
     {
         FdHandles.ThrowIfNotFd(dmaBuf, nameof(dmaBuf));
         ArgumentNullException.ThrowIfNull(body);
-        using var lease = new HandleLease(dmaBuf);
-        ImportScoped(lease.Fd, ref state, body);
+        TakeHold(); // this file stays open (and its handle namespace alive) for the whole scope
+
+        // One protected region for the hold and the reference (two cost the per-frame import ~25 instructions);
+        // the import's own failures leave the entry null.
+        GemHandleTable.Entry? entry = null;
+        try
+        {
+            entry = ImportFd(dmaBuf);
+            body(new BorrowedGemHandle(this, entry.Handle), ref state);
+        }
+        finally
+        {
+            EndScope(entry);
+        }
     }
 
     /// <summary>Imports a dma-buf lent by <see cref="ExportScoped{TState}(GemHandle, ref TState, BorrowedDmaBufAction{TState})"/> (of this or another device) for the duration of <paramref name="body"/>.</summary>
@@ -35,7 +51,7 @@ public sealed partial class DrmDevice
         where TState : allows ref struct
     {
         ArgumentNullException.ThrowIfNull(body);
-        ImportScoped(dmaBuf.FileDescriptor, ref state, body);
+        ImportScoped(dmaBuf.DangerousGetFileDescriptor(), ref state, body);
     }
 
     /// <summary>
@@ -111,20 +127,34 @@ public sealed partial class DrmDevice
     private void ImportScoped<TState>(int dmaBufFd, ref TState state, BorrowedGemHandleAction<TState> body)
         where TState : allows ref struct
     {
-        using var device = DeviceLease(); // this file stays open (and its handle namespace alive) for the whole scope
-        int errno = _table.ImportEntry(_fd, dmaBufFd, out GemHandleTable.Entry? entry);
-        if (errno != 0)
-        {
-            ThrowImportError(errno, dmaBufFd);
-        }
-
+        TakeHold(); // as in ImportScoped(SafeHandle, …): one protected region
+        GemHandleTable.Entry? entry = null;
         try
         {
-            body(new BorrowedGemHandle(this, entry!.Handle), ref state);
+            GemHandleTable.Imported imported = _table.Import(_fd, dmaBufFd);
+            entry = imported.Entry;
+            if (entry is null)
+            {
+                ThrowImportError(imported.Errno, dmaBufFd);
+            }
+
+            body(new BorrowedGemHandle(this, entry.Handle), ref state);
         }
         finally
         {
-            _table.Release(_fd, entry!);
+            EndScope(entry);
         }
+    }
+
+    /// <summary>The end of an import scope: its reference dropped (if the import counted one), then its hold on the file.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void EndScope(GemHandleTable.Entry? entry)
+    {
+        if (entry is not null)
+        {
+            _table.Release(_fd, entry);
+        }
+
+        EndHold();
     }
 }

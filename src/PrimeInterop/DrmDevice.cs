@@ -20,6 +20,9 @@ public sealed partial class DrmDevice : IDisposable
     private DrmVersion? _version;
     private HolderCount _holders; // of the file: this device itself, each call's lease, each live GemHandle
 
+    /// <summary>An empty release guard of this device's GemHandles, kept for the next one (see GemHandle's Guard).</summary>
+    internal ReleaseGuard? SpareGuard;
+
     private DrmDevice(DeviceFile file, string path, DrmNodeType nodeType)
     {
         _file = file;
@@ -191,6 +194,11 @@ public sealed partial class DrmDevice : IDisposable
     /// <param name="dmaBuf">A <see cref="DmaBuf"/>, or a <c>SafeFileHandle</c> over a dma-buf fd.</param>
     /// <exception cref="ArgumentException"><paramref name="dmaBuf"/> is a SafeHandle type that holds no fd (a
     /// SafeProcessHandle, for example); the message names the type.</exception>
+    /// <remarks>
+    /// A <see cref="DmaBuf"/> imported again while this file still holds its object (a buffer pool's buffers, imported
+    /// each frame) is counted once more without a kernel call: the DmaBuf remembers the table entry its last
+    /// duplicate import gave, and the entry is reused only while it is provably that object's.
+    /// </remarks>
     public GemHandle ImportDmaBuf(SafeHandle dmaBuf)
     {
         FdHandles.ThrowIfNotFd(dmaBuf, nameof(dmaBuf));
@@ -198,14 +206,8 @@ public sealed partial class DrmDevice : IDisposable
         GemHandleTable.Entry? entry = null;
         try
         {
-            using var lease = new HandleLease(dmaBuf);
-            int errno = _table.ImportEntry(_fd, lease.Fd, out entry);
-            if (errno != 0)
-            {
-                ThrowImportError(errno, lease.Fd);
-            }
-
-            return new GemHandle(this, entry!);
+            entry = ImportEntry(dmaBuf);
+            return new GemHandle(this, entry);
         }
         catch
         {
@@ -218,6 +220,85 @@ public sealed partial class DrmDevice : IDisposable
             EndHold();
             throw;
         }
+    }
+
+    /// <summary>
+    /// One counted reference on the handle of <paramref name="dmaBuf"/>'s object in this file, for ImportDmaBuf; the
+    /// caller holds the file. A <see cref="DmaBuf"/> that owns its fd goes through <see cref="ImportRemembered"/>; any
+    /// other handle is asked of the kernel (<see cref="ImportFd"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private GemHandleTable.Entry ImportEntry(SafeHandle dmaBuf) =>
+        dmaBuf is DmaBuf { CanRemember: true } owned ? ImportRemembered(owned) : ImportFd(dmaBuf);
+
+    /// <summary>
+    /// The import of a DmaBuf that owns its fd: the entry it remembers, when that is still its object's, with no kernel
+    /// call (<see cref="DmaBuf.ImportedEntry"/>); else from the kernel, and remembered when it was a duplicate import.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private GemHandleTable.Entry ImportRemembered(DmaBuf dmaBuf)
+    {
+        if (dmaBuf.IsClosed)
+        {
+            ThrowClosed(dmaBuf);
+        }
+
+        return dmaBuf.ImportedEntry(_table, _fd) ?? ImportRemembering(dmaBuf);
+    }
+
+    /// <summary>The kernel's part of <see cref="ImportRemembered"/>: a method of its own, since a P/Invoke's frame is set up
+    /// by the method that makes it, on every call.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private GemHandleTable.Entry ImportRemembering(DmaBuf dmaBuf)
+    {
+        GemHandleTable.Entry entry = ImportFd(dmaBuf);
+        if (Volatile.Read(ref entry.References) > 1)
+        {
+            dmaBuf.RememberImport(entry);
+        }
+
+        return entry;
+    }
+
+    /// <summary>
+    /// PRIME_FD_TO_HANDLE of <paramref name="dmaBuf"/>'s fd with no lease on it, which costs two calls with their own
+    /// loops: a SafeHandle marks itself closed before it closes its fd, so a handle found open after the call was
+    /// open, and its fd the same file, all through it. One found closed after it (closed before the call, or during
+    /// it) gives back what the call counted (its fd may have named another file by then) and throws
+    /// ObjectDisposedException. Once the kernel has given the handle, the dma-buf's fd is not needed: the handle keeps
+    /// the object.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private GemHandleTable.Entry ImportFd(SafeHandle dmaBuf)
+    {
+        int fd = (int)dmaBuf.DangerousGetHandle();
+        GemHandleTable.Imported imported = _table.Import(_fd, fd);
+        if (dmaBuf.IsClosed)
+        {
+            ReleaseAndThrowClosed(dmaBuf, imported.Entry);
+        }
+
+        if (imported.Entry is not { } entry)
+        {
+            ThrowImportError(imported.Errno, fd);
+            return null!;
+        }
+
+        return entry;
+    }
+
+    [DoesNotReturn]
+    private static void ThrowClosed(SafeHandle dmaBuf) => throw new ObjectDisposedException(dmaBuf.GetType().Name, $"The {dmaBuf} was disposed; it cannot be imported.");
+
+    [DoesNotReturn]
+    private void ReleaseAndThrowClosed(SafeHandle dmaBuf, GemHandleTable.Entry? entry)
+    {
+        if (entry is not null)
+        {
+            _table.Release(_fd, entry);
+        }
+
+        ThrowClosed(dmaBuf);
     }
 
     /// <summary>
@@ -324,7 +405,7 @@ public sealed partial class DrmDevice : IDisposable
             _file.CloseByOwner(); // no call and no handle holds the file
         }
 
-        CancelEventWaits();
+        _file.EndWaits(); // a pending event wait ends now, not when the last handle lets the file go
     }
 
     /// <inheritdoc/>
@@ -407,7 +488,20 @@ public sealed partial class DrmDevice : IDisposable
     /// file. A failing GEM_CLOSE has no one to report to (Dispose, or the finalizer): the kernel has closed the
     /// handle or never had it, and the table forgets it either way.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // every per-frame Dispose: one compare-exchange and one add, no call
     internal void ReleaseHandle(GemHandleTable.Entry entry)
+    {
+        if (!GemHandleTable.TryReleaseShared(entry))
+        {
+            ReleaseLastHandle(entry);
+            return;
+        }
+
+        EndHold();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReleaseLastHandle(GemHandleTable.Entry entry)
     {
         try
         {
@@ -419,6 +513,7 @@ public sealed partial class DrmDevice : IDisposable
         }
     }
 
+    [DoesNotReturn]
     private void ThrowImportError(int errno, int fd) =>
         ThrowHelper.Throw(errno, nameof(DrmPrime.DRM_IOCTL_PRIME_FD_TO_HANDLE), Path, fd: fd, hint:
             errno == Errno.EINVAL && !DmaBuf.IsDmaBuf(fd) ? $"fd {fd} is not a dma-buf" : null);
@@ -465,6 +560,9 @@ public sealed partial class DrmDevice : IDisposable
             _ownerCloses = true;
             Dispose();
         }
+
+        /// <summary>Ends the pending waits for this file's events (ObjectDisposedException) and its registrations.</summary>
+        public void EndWaits() => CloseWaiters();
 
         protected override void Dispose(bool disposing)
         {

@@ -23,18 +23,31 @@ namespace PrimeInterop;
 /// </list>
 /// <para>
 /// A release that is not the last takes no lock: every reference holds its <see cref="Entry"/>, and the count goes
-/// down with a compare-exchange while it is above 1; only the locked path takes it from 1 to 0 (and imports raise it
-/// only under the lock), so the rules above still hold. A duplicate import thus takes the lock once, for the kernel
-/// call, and finds its entry once. Entries of closed handles are reused, so importing, counting and releasing
-/// allocate nothing once the table has held as many objects at a time as it does now.
-/// The kernel calls are made inline, with no delegate. Callers hold a reference on the device's fd for every counted
-/// reference and for the span of each call.
+/// down with a compare-exchange while it is above 1; only the locked path takes it from 1 to 0, so no release but the
+/// last can close a handle. Entries of closed handles are reused, so importing, counting and releasing allocate
+/// nothing once the table has held as many objects at a time as it does now. The kernel calls are made inline, with
+/// no delegate. Callers hold a reference on the device's fd for every counted reference and for the span of each call.
+/// </para>
+/// <para>
+/// An import of an object the table holds already (a duplicate import) takes no lock either. It reads
+/// <see cref="_closes"/>, the count of handles the table has closed, calls <c>PRIME_FD_TO_HANDLE</c>, finds the
+/// entry of the number the kernel gave and raises its count with a compare-exchange while it is above 0, and then
+/// reads <see cref="_closes"/> again. Unchanged, no handle was closed between the kernel's answer and the count, so the
+/// number still names the object the kernel meant (every close is counted under the lock after <c>GEM_CLOSE</c>
+/// returns and before any import can give the number out again, which needs the lock). Changed, the count is given
+/// back and the import is done again under the lock. Counting the close before <c>GEM_CLOSE</c> instead would not do:
+/// an import could read the count between the two, get the old number from the kernel before the close, and find it
+/// counted again for a new object after it, with nothing changed in between. An object new to the table goes on under
+/// the lock with the number already in hand when no handle was closed since the call, so a first import still makes
+/// one kernel call.
 /// </para>
 /// </summary>
 internal sealed class GemHandleTable
 {
     /// <summary>Handles below this number are found by index; a file with more handles at once than this is rare.</summary>
     internal const int DefaultMaxSlots = 1 << 16;
+
+    private static long s_generation; // the last Entry.Generation given out, by any table: one number names one entry's one object
 
     private readonly Lock _lock = new();
     private readonly Stack<Entry> _free = new(); // entries of closed handles, for reuse
@@ -50,6 +63,7 @@ internal sealed class GemHandleTable
     private int _count;
     private Entry? _spare; // taken before a kernel call (see Reserve)
     private int _freeCapacity; // room known to be in _free: growing it is one comparison until full
+    private long _closes; // handles this table has closed; raised under the lock after each close (see the summary)
 
     public GemHandleTable()
         : this(DefaultMaxSlots)
@@ -86,15 +100,128 @@ internal sealed class GemHandleTable
     }
 
     /// <summary><c>PRIME_FD_TO_HANDLE</c> and one more reference on the handle it yields. Returns 0 or the errno.</summary>
+    /// <remarks>The caller holds the dma-buf's fd open for the call, or checks that it was not closed since (see
+    /// <see cref="DrmDevice"/>'s imports): a number closed and reused under the call may import another buffer.</remarks>
     public int ImportEntry(int deviceFd, int dmaBufFd, out Entry? entry)
+    {
+        Imported imported = Import(deviceFd, dmaBufFd);
+        entry = imported.Entry;
+        return imported.Errno;
+    }
+
+    /// <summary><see cref="ImportEntry"/> with its results returned in registers, not through memory (the per-frame imports).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Imported Import(int deviceFd, int dmaBufFd)
+    {
+        long closes = Volatile.Read(ref _closes);
+        int errno = DrmPrime.FdToHandle(deviceFd, dmaBufFd, out uint handle);
+        if (errno != 0)
+        {
+            return new Imported(null, errno); // a failed call makes no handle
+        }
+
+        return TryShare(deviceFd, handle, closes) is { } shared ? new Imported(shared, 0) : ImportLocked(deviceFd, dmaBufFd, handle, closes);
+    }
+
+    /// <summary>
+    /// One more reference on <paramref name="entry"/>, an entry this table gave out with <paramref name="generation"/>,
+    /// if it is still that entry and alive: no kernel call (a <see cref="DmaBuf"/> imported again on the device that
+    /// holds it). False when it is not (another table's, released, or serving another object since).
+    /// </summary>
+    public bool TryReuse(int deviceFd, Entry entry, long generation)
+    {
+        if (!ReferenceEquals(entry.Table, this) || Volatile.Read(ref entry.Generation) != generation || !TryAddReference(entry))
+        {
+            return false;
+        }
+
+        if (Volatile.Read(ref entry.Generation) == generation)
+        {
+            return true; // counted while it was that object's: it cannot be closed or reused until released
+        }
+
+        Release(deviceFd, entry); // the entry serves another object now: the count just taken is given back
+        return false;
+    }
+
+    /// <summary>The lock-free duplicate import (see the summary): the entry counted once more, or null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Entry? TryShare(int deviceFd, uint handle, long closes)
+    {
+        Entry?[] slots = Volatile.Read(ref _slots);
+        if (handle >= (uint)slots.Length || Volatile.Read(ref slots[handle]) is not Entry e || !TryAddReference(e))
+        {
+            return null;
+        }
+
+        if (Volatile.Read(ref _closes) == closes)
+        {
+            return e; // its number: an entry serves another number only after a close (see the summary)
+        }
+
+        _ = Release(deviceFd, e); // a handle was closed meanwhile: maybe this number's, and the entry another object's now
+        return null;
+    }
+
+    /// <summary>The count of <paramref name="e"/> raised while it is above 0 (the entry is alive).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryAddReference(Entry e)
+    {
+        for (int n = Volatile.Read(ref e.References); n > 0;)
+        {
+            int seen = Interlocked.CompareExchange(ref e.References, n + 1, n);
+            if (seen == n)
+            {
+                return true;
+            }
+
+            n = seen;
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// The import of <paramref name="handle"/> under the lock: counted as it is when no handle was closed since the
+    /// kernel gave it, else asked of the kernel again.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Imported ImportLocked(int deviceFd, int dmaBufFd, uint handle, long closes)
     {
         lock (_lock)
         {
-            Reserve();
-            int errno = DrmPrime.FdToHandle(deviceFd, dmaBufFd, out uint handle);
-            entry = errno == 0 ? AddReference(deviceFd, handle, isDumb: false) : null;
-            return errno;
+            if (_closes != closes)
+            {
+                return ImportAgainLocked(deviceFd, dmaBufFd);
+            }
+
+            try
+            {
+                Reserve();
+            }
+            catch (OutOfMemoryException) when (Find(handle) is null)
+            {
+                // A number new to the table: no reference of anyone's is closed (an import that got it too, unlocked,
+                // sees the close and asks again).
+                CloseCounted(deviceFd, handle, isDumb: false);
+                throw;
+            }
+
+            return new Imported(AddReference(deviceFd, handle, isDumb: false), 0);
         }
+    }
+
+    /// <summary>
+    /// <see cref="ImportLocked"/> when a handle was closed since the first call: the kernel is asked again, under the
+    /// lock. A method of its own so that the first import of an object, which needs no call here, does not set up the
+    /// P/Invoke's frame.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Imported ImportAgainLocked(int deviceFd, int dmaBufFd)
+    {
+        Reserve();
+        int errno = DrmPrime.FdToHandle(deviceFd, dmaBufFd, out uint handle);
+        return new Imported(errno == 0 ? AddReference(deviceFd, handle, isDumb: false) : null, errno);
     }
 
     /// <summary><see cref="ImportEntry"/> by handle number (the tests' view).</summary>
@@ -133,21 +260,34 @@ internal sealed class GemHandleTable
     /// released exactly once (a GemHandle's by its SafeHandle, a scope's in its finally): after the last release its
     /// entry may serve another object.
     /// </summary>
-    public int Release(int deviceFd, Entry entry)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // every per-frame release: one compare-exchange, no call
+    public int Release(int deviceFd, Entry entry) => TryReleaseShared(entry) ? 0 : ReleaseLast(deviceFd, entry);
+
+    /// <summary>
+    /// Drops one reference if it is not the last, with no lock: above 1 the count cannot reach 0 here, and only the
+    /// locked path takes it from 1 to 0, so no import can find the handle closing. False: it may be the last; the
+    /// caller releases it with <see cref="Release(int, Entry)"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TryReleaseShared(Entry entry)
     {
-        // Not the last reference: no lock. Above 1 the count cannot reach 0 here, and only the locked path below
-        // takes it from 1 to 0, so no import can find the handle closing.
         for (int n = Volatile.Read(ref entry.References); n > 1;)
         {
             int seen = Interlocked.CompareExchange(ref entry.References, n - 1, n);
             if (seen == n)
             {
-                return 0;
+                return true;
             }
 
             n = seen;
         }
 
+        return false;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int ReleaseLast(int deviceFd, Entry entry)
+    {
         lock (_lock)
         {
             return ReleaseLocked(deviceFd, entry);
@@ -189,8 +329,16 @@ internal sealed class GemHandleTable
         }
 
         Remove(e.Handle);
-        int errno = e.IsDumb ? DrmModeDumb.Destroy(deviceFd, e.Handle) : Drm.GemClose(deviceFd, e.Handle);
+        int errno = CloseCounted(deviceFd, e.Handle, e.IsDumb);
         _free.Push(e);
+        return errno;
+    }
+
+    /// <summary>GEM_CLOSE (or MODE_DESTROY_DUMB) under the lock, then the count of closes (see the summary).</summary>
+    private int CloseCounted(int deviceFd, uint handle, bool isDumb)
+    {
+        int errno = isDumb ? DrmModeDumb.Destroy(deviceFd, handle) : Drm.GemClose(deviceFd, handle);
+        Volatile.Write(ref _closes, _closes + 1); // after the close: an import that read the count before it sees it change
         return errno;
     }
 
@@ -226,7 +374,7 @@ internal sealed class GemHandleTable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Reserve()
     {
-        _spare ??= _free.TryPop(out Entry? free) ? free : new Entry();
+        _spare ??= _free.TryPop(out Entry? free) ? free : new Entry(this);
         if (_count + 2 > _slots.Length)
         {
             ReserveNumber();
@@ -254,7 +402,7 @@ internal sealed class GemHandleTable
         int grown = (int)Math.Min((uint)_maxSlots, Math.Max(BitOperations.RoundUpToPowerOf2((uint)length), (uint)_slots.Length * 2));
         Entry?[] slots = new Entry?[grown];
         _slots.CopyTo(slots, 0);
-        _slots = slots;
+        Volatile.Write(ref _slots, slots); // read without the lock by duplicate imports
     }
 
     /// <summary>One more reference on <paramref name="handle"/>, which the kernel has just given (or a caller adopts).</summary>
@@ -297,7 +445,7 @@ internal sealed class GemHandleTable
         {
             // Only a number new to the table gets here (one beyond the array is in no entry; one in the dictionary
             // needs no room), so no reference of anyone else's is closed.
-            _ = isDumb ? DrmModeDumb.Destroy(deviceFd, handle) : Drm.GemClose(deviceFd, handle);
+            _ = CloseCounted(deviceFd, handle, isDumb);
             throw;
         }
 
@@ -315,15 +463,30 @@ internal sealed class GemHandleTable
         _spare = null;
         e.Handle = handle;
         e.IsDumb = isDumb;
+        Volatile.Write(ref e.Generation, Interlocked.Increment(ref s_generation)); // before the count makes it alive (TryReuse reads it after)
         _count++;
         return e;
     }
 
+    /// <summary>What an import gave: a counted entry, or null and the errno of the kernel call.</summary>
+    internal readonly struct Imported(Entry? entry, int errno)
+    {
+        public Entry? Entry { get; } = entry;
+
+        public int Errno { get; } = errno;
+    }
+
     /// <summary>One object this file holds a handle for: its number and its count of live references.</summary>
-    internal sealed class Entry
+    internal sealed class Entry(GemHandleTable table)
     {
         public int References; // changed only with Interlocked; from 1 to 0 only under the table's lock
         public uint Handle;
         public bool IsDumb;
+
+        /// <summary>Which of the objects this entry has served it serves now: unique in the process, set when it starts to.</summary>
+        public long Generation;
+
+        /// <summary>The table this entry belongs to.</summary>
+        public GemHandleTable Table { get; } = table;
     }
 }

@@ -8,25 +8,26 @@ public sealed partial class SyncFile
 {
     /// <summary>
     /// Completes when the sync_file has signalled (it polls readable). One internal poller thread serves every
-    /// pending wait in the process; the wait holds its own dup of the fd until it ends.
+    /// pending wait in the process; the fd is registered there on the first wait and re-armed for each one after,
+    /// until this object is disposed or finalized, which ends a pending wait (see <see cref="DmaBuf.WaitReadyAsync(DmaBufAccess, CancellationToken)"/>).
     /// </summary>
     /// <param name="cancellationToken">Cancels the wait; it then throws <see cref="OperationCanceledException"/>.</param>
     /// <exception cref="ObjectDisposedException">This sync_file was disposed, before or during the wait.</exception>
-    public Task WaitAsync(CancellationToken cancellationToken) => WaitAsync(Timeout.InfiniteTimeSpan, cancellationToken);
+    public ValueTask WaitAsync(CancellationToken cancellationToken) => WaitAsync(Timeout.InfiniteTimeSpan, cancellationToken);
 
     /// <summary>As <see cref="WaitAsync(CancellationToken)"/>, not cancellable.</summary>
-    public Task WaitAsync() => WaitAsync(Timeout.InfiniteTimeSpan, CancellationToken.None);
+    public ValueTask WaitAsync() => WaitAsync(Timeout.InfiniteTimeSpan, CancellationToken.None);
 
     /// <summary>As <see cref="WaitAsync(TimeSpan, CancellationToken)"/>, not cancellable.</summary>
     /// <param name="timeout">How long to wait; <see cref="Timeout.InfiniteTimeSpan"/> for ever, zero to only look.</param>
-    public Task WaitAsync(TimeSpan timeout) => WaitAsync(timeout, CancellationToken.None);
+    public ValueTask WaitAsync(TimeSpan timeout) => WaitAsync(timeout, CancellationToken.None);
 
     /// <summary>As <see cref="WaitAsync(CancellationToken)"/>, giving up after <paramref name="timeout"/>.</summary>
     /// <param name="timeout">How long to wait; <see cref="Timeout.InfiniteTimeSpan"/> for ever, zero to only look.</param>
     /// <param name="cancellationToken">Cancels the wait; it then throws <see cref="OperationCanceledException"/>.</param>
     /// <exception cref="TimeoutException">The sync_file did not signal in time.</exception>
-    public Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
-        FdPoller.Instance.WaitAsync(this, Epoll.EPOLLIN, timeout, ToString(), DisposalToken, cancellationToken);
+    public ValueTask WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+        WaitForAsync(Epoll.EPOLLIN, timeout, "sync_file", cancellationToken);
 
     /// <summary>True when every fence in the sync_file has signalled (a poll with zero timeout).</summary>
     public bool IsSignaled

@@ -63,6 +63,7 @@ public static class UnixFdPassing
         SafeHandle[] handles = ArgumentCopy.AtMost(fds, MaxFdsPerMessage, nameof(fds)); // checked and sent: the copy, not what fds claims
         Validate(socket, payload.Length, handles.Length, nameof(fds));
         using var held = new HandleLeases(handles);
+        bool connected = socket.Connected;
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -80,13 +81,18 @@ public static class UnixFdPassing
 
             if (errno != Errno.EAGAIN)
             {
+                // A Socket's Dispose marks it disconnected first and shuts it down before its handle refuses new
+                // calls: a send that got in between fails with EPIPE, which is the disposal's (as .NET's own sends
+                // report their errors after a Dispose).
+                ObjectDisposedException.ThrowIf(socket.SafeHandle.IsClosed || (connected && !socket.Connected), socket);
                 ThrowHelper.Throw(errno, ScmRights.SendOperation, "socket", hint: FdHint(errno));
             }
 
             // The process's one readiness thread waits for room; an error or hang-up ends the wait and the next
-            // sendmsg reports it with its real errno.
-            await FdPoller.Instance.WaitAsync(socket.SafeHandle, Epoll.EPOLLOUT, Timeout.InfiniteTimeSpan, "socket", CancellationToken.None,
-                cancellationToken, errorIsReady: true).ConfigureAwait(false);
+            // sendmsg reports it with its real errno. The wait holds the socket, so the socket's Dispose shuts it down
+            // (as it does under any call in progress): that ends the wait, and the next lease throws
+            // ObjectDisposedException, releasing the fds.
+            await FdPoller.Instance.WaitOnceAsync(socket.SafeHandle, Epoll.EPOLLOUT, "socket", errorIsReady: true, cancellationToken).ConfigureAwait(false);
         }
     }
 

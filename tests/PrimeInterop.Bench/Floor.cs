@@ -169,45 +169,6 @@ internal static unsafe partial class Floor
         }
     }
 
-    // part-*: rules-lane-dup-import taken apart, to show which of its parts alone already passes a target.
-
-    /// <summary>part-holds-dup-import: the lane's duplicate import with its holds (the dma-buf's lease, the device's
-    /// hold) and its release on every path, but no handle table and no lock.</summary>
-    public static void PartHoldsDupImport(Holder device, int deviceFd, SafeHandle dmaBuf, int n)
-    {
-        for (int i = 0; i < n; i++)
-        {
-            HoldsImportOnce(device, deviceFd, dmaBuf);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void HoldsImportOnce(Holder device, int deviceFd, SafeHandle dmaBuf)
-    {
-        bool a = false;
-        dmaBuf.DangerousAddRef(ref a);
-        device.Hold();
-        uint h = Import(deviceFd, (int)dmaBuf.DangerousGetHandle());
-        try
-        {
-            Lent((int)h);
-        }
-        finally
-        {
-            device.End();
-            dmaBuf.DangerousRelease();
-        }
-    }
-
-    /// <summary>part-lock-dup-import: FD_TO_HANDLE inside the table's lock, and nothing else (no hold, count or scope).</summary>
-    public static void PartLockDupImport(Table table, int deviceFd, int dmaBuf, int n)
-    {
-        for (int i = 0; i < n; i++)
-        {
-            table.ImportLockOnly(deviceFd, dmaBuf);
-        }
-    }
-
     /// <summary>The lane's round trip: <see cref="RulesLaneExport"/> with an import through the table inside (a
     /// call of its own, as <see cref="RulesLaneDupImport"/>), whose release is the last one (GEM_CLOSE under the lock).</summary>
     public static void RulesLaneRoundTrip(Table table, Holder gemHandle, int card, Holder render, int renderFd, uint handle, int n)
@@ -551,15 +512,6 @@ internal static unsafe partial class Floor
 
                 Interlocked.Increment(ref e.References);
                 return e;
-            }
-        }
-
-        /// <summary>FD_TO_HANDLE under the lock, with no bookkeeping: what the lock alone costs (part-lock-dup-import).</summary>
-        public uint ImportLockOnly(int device, int dmaBuf)
-        {
-            lock (_lock)
-            {
-                return Floor.Import(device, dmaBuf);
             }
         }
 

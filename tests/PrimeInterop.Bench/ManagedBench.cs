@@ -15,7 +15,10 @@ internal sealed class ManagedBench : IDisposable
     /// the dynamic PGO profile of whatever ran before: in one process for all, a change to one group's floor code
     /// moved another group's ratio by 0.02.
     /// </summary>
-    public static readonly string[] Processes = ["export", "roundtrip", "access", "fdpass", "dup-import"];
+    public static readonly string[] Processes = ["export", "roundtrip", "access", "fdpass", "dup-import", "wait"];
+
+    /// <summary>The buffers of wait-1k, awaited at once.</summary>
+    private const int WaitBuffers = 1000;
 
     private readonly DrmDevice _card = DrmDevice.OpenByDriver("vgem", DrmNodeType.Primary);
     private readonly DrmDevice _render = DrmDevice.OpenByDriver("vgem", DrmNodeType.Render);
@@ -30,6 +33,7 @@ internal sealed class ManagedBench : IDisposable
     private readonly Process _echo;
     private readonly NativeLoops _native;
     private readonly byte[] _payload = new byte[8];
+    private Waits? _waits; // the wait group's buffers, made on its first run
 
     public ManagedBench(string native, NativeLoops loops)
     {
@@ -119,6 +123,7 @@ internal sealed class ManagedBench : IDisposable
                 (Paths.RulesLaneCallbackRoundTrip, n, k => Floor.RulesLaneCallbackRoundTrip(table, gem, card, renderHold, render, handle, k)));
 
             Group(Paths.Scale, () => _native.RoundTrip(card, scale, handle, n), (Paths.Scale, n, Scale));
+            c[Paths.RoundTrip + Paths.Locked] = _native.RoundTripLocked(card, render, handle, n);
         }
 
         if (On("access"))
@@ -154,16 +159,44 @@ internal sealed class ManagedBench : IDisposable
             // The held import is in the library's table, not this one: count it here too, so no release is the last.
             uint heldHandle = heldImport.Value;
             table.Import(render, held);
+            // dup-import asks the kernel every time: through a DmaBuf that does not own its fd (a borrowed number may
+            // name another buffer at any time, so it remembers no import). reimport is the DmaBuf that owns it,
+            // imported again while render holds its object: no syscall.
+            using DmaBuf borrowed = DmaBuf.FromFileDescriptor(held, ownsHandle: false);
+            double locked = _native.DupImportLocked(render, held, heldHandle, n);
             Group(Paths.DupImport, () => _native.DupImport(render, held, heldHandle, n),
-                (Paths.DupImport, n, DupImport),
-                (Paths.LaneDupImport, n, LaneDupImport),
+                (Paths.DupImport, n, k => DupImport(borrowed, k)),
+                (Paths.LaneDupImport, n, k => LaneDupImport(borrowed, k)),
+                (Paths.Reimport, n, k => DupImport(_held, k)),
+                (Paths.LaneReimport, n, k => LaneDupImport(_held, k)),
                 (Paths.RawDupImport, n, k => Floor.RawDupImport(render, held, k)),
                 (Paths.FloorDupImport, n, k => Floor.DupImport(render, held, k)),
                 (Paths.RulesDupImport, n, k => Floor.RulesDupImport(table, renderHold, render, _held, k)),
-                (Paths.RulesLaneDupImport, n, k => Floor.RulesLaneDupImport(table, renderHold, render, _held, k)),
-                (Paths.PartHoldsDupImport, n, k => Floor.PartHoldsDupImport(renderHold, render, _held, k)),
-                (Paths.PartLockDupImport, n, k => Floor.PartLockDupImport(table, render, held, k)));
+                (Paths.RulesLaneDupImport, n, k => Floor.RulesLaneDupImport(table, renderHold, render, _held, k)));
             table.Forget(heldHandle); // no GEM_CLOSE: the library's heldImport still holds the handle
+            c[Paths.DupImport + Paths.Locked] = (locked + _native.DupImportLocked(render, held, heldHandle, n)) / 2;
+        }
+
+        // Fence waits: the same peer thread (native) signals the fences of both sides; C re-arms its own epoll set, C#
+        // awaits WaitReadyAsync (the poller's thread, then a thread-pool continuation).
+        if (On("wait"))
+        {
+            Waits w = _waits ??= new Waits(_card, WaitBuffers);
+            _native.PeerStart(card);
+            int rounds1k = Math.Max(1, n / WaitBuffers);
+            Group(Paths.Wait1, () => _native.Wait1(card, w.Handles[0], w.Fds[0], n), (Paths.Wait1, n, k => Wait1Async(w, card, k).GetAwaiter().GetResult()));
+            double cLast = 0, managedLast = 0;
+            Group(Paths.Wait1k, () =>
+                {
+                    double t = _native.Wait1k(card, w.Handles, w.Fds, w.Order, rounds1k, out double last);
+                    cLast += last / 2;
+                    return t;
+                },
+                (Paths.Wait1k, rounds1k * WaitBuffers, k => managedLast = Wait1kAsync(w, card, rounds1k).GetAwaiter().GetResult()));
+            ns[Paths.Wait1kLast] = managedLast;
+            c[Paths.Wait1kLast] = cLast;
+            alloc[Paths.Wait1kLast] = alloc[Paths.Wait1k];
+            faults[Paths.Wait1kLast] = faults[Paths.Wait1k];
         }
 
         if (_render.OpenObjectCount != 0)
@@ -186,13 +219,13 @@ internal sealed class ManagedBench : IDisposable
                 // The page faults are counted too: whether the collection hands a loop GC heap pages the kernel must
                 // map again is up to the GC, not the loop, and each one costs as much as dozens of operations.
                 GC.Collect(0);
-                long a0 = GC.GetAllocatedBytesForCurrentThread();
+                long a0 = GC.GetTotalAllocatedBytes(precise: true); // every thread's: a wait's continuation runs on the pool
                 long f0 = Floor.MinorFaults();
                 long t0 = Stopwatch.GetTimestamp();
                 body(count);
                 double elapsed = Stopwatch.GetElapsedTime(t0).TotalNanoseconds;
                 long f1 = Floor.MinorFaults();
-                long a1 = GC.GetAllocatedBytesForCurrentThread();
+                long a1 = GC.GetTotalAllocatedBytes(precise: true);
                 ns[path] = elapsed / count;
                 alloc[path] = (a1 - a0) / (double)count;
                 faults[path] = (f1 - f0) * 1000.0 / count;
@@ -204,6 +237,7 @@ internal sealed class ManagedBench : IDisposable
 
     public void Dispose()
     {
+        _waits?.Dispose();
         _peer.Dispose(); // EOF: the echo peer exits
         _echo.WaitForExit();
         _echo.Dispose();
@@ -238,11 +272,11 @@ internal sealed class ManagedBench : IDisposable
         }
     }
 
-    private void DupImport(int n)
+    private void DupImport(DmaBuf buffer, int n)
     {
         for (int i = 0; i < n; i++)
         {
-            using GemHandle again = _render.ImportDmaBuf(_held);
+            using GemHandle again = _render.ImportDmaBuf(buffer);
         }
     }
 
@@ -286,12 +320,12 @@ internal sealed class ManagedBench : IDisposable
         Check(state.Count, n);
     }
 
-    private void LaneDupImport(int n)
+    private void LaneDupImport(DmaBuf buffer, int n)
     {
         var state = new LaneState { Render = _render };
         for (int i = 0; i < n; i++)
         {
-            _render.ImportScoped(_held, ref state, static (scoped BorrowedGemHandle h, ref LaneState s) => s.Count++);
+            _render.ImportScoped(buffer, ref state, static (scoped BorrowedGemHandle h, ref LaneState s) => s.Count++);
         }
 
         Check(state.Count, n);
@@ -347,6 +381,56 @@ internal sealed class ManagedBench : IDisposable
         return total / (double)n;
     }
 
+    /// <summary>wait-1: a fence, the wait (re-armed), the fence to the peer, the await; as C's loop, with the library.</summary>
+    private async Task Wait1Async(Waits w, int card, int n)
+    {
+        DmaBuf buffer = w.Buffers[0];
+        uint handle = w.Handles[0];
+        for (int i = 0; i < n; i++)
+        {
+            uint fence = _native.FenceAttach(card, handle);
+#pragma warning disable CA2012 // awaited once, below: armed before the fence goes to the peer, as C arms before it hands over
+            ValueTask ready = buffer.WaitReadyAsync(DmaBufAccess.Read);
+#pragma warning restore CA2012
+            _native.PeerSignal(new ReadOnlySpan<uint>(in fence));
+            await ready.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>wait-1k: every buffer fenced and awaited at once, the peer signalling in a random order; returns the mean
+    /// time from the hand-over to the last completion.</summary>
+    private async Task<double> Wait1kAsync(Waits w, int card, int rounds)
+    {
+        double last = 0;
+        for (int r = 0; r < rounds; r++)
+        {
+            for (int i = 0; i < w.Buffers.Length; i++)
+            {
+                w.Fences[i] = _native.FenceAttach(card, w.Handles[i]);
+#pragma warning disable CA2012 // each awaited once, below
+                w.Pending[i] = w.Buffers[i].WaitReadyAsync(DmaBufAccess.Read);
+#pragma warning restore CA2012
+            }
+
+            for (int i = 0; i < w.Buffers.Length; i++)
+            {
+                w.Shuffled[i] = w.Fences[w.Order[i]];
+            }
+
+            long handed = Stopwatch.GetTimestamp();
+            _native.PeerSignal(w.Shuffled);
+            for (int i = 0; i < w.Pending.Length; i++)
+            {
+                await w.Pending[i].ConfigureAwait(false);
+                w.Pending[i] = default;
+            }
+
+            last += Stopwatch.GetElapsedTime(handed).TotalNanoseconds;
+        }
+
+        return last / rounds;
+    }
+
     private static int Fd(SafeHandle h) => (int)h.DangerousGetHandle();
 
     private static void Check(int actual, int expected)
@@ -354,6 +438,61 @@ internal sealed class ManagedBench : IDisposable
         if (actual != expected)
         {
             throw new InvalidOperationException($"bench: expected {expected}, got {actual}");
+        }
+    }
+
+    /// <summary>The wait group's buffers: vgem dumb buffers on card, each exported once, and a fixed random order.</summary>
+    private sealed class Waits : IDisposable
+    {
+        private readonly DumbBuffer[] _dumbs;
+
+        public Waits(DrmDevice card, int count)
+        {
+            _dumbs = new DumbBuffer[count];
+            Buffers = new DmaBuf[count];
+            Handles = new uint[count];
+            Fds = new int[count];
+            for (int i = 0; i < count; i++)
+            {
+                _dumbs[i] = card.CreateDumbBuffer(16, 16, 32);
+                Buffers[i] = card.ExportDmaBuf(_dumbs[i].Handle);
+                Handles[i] = _dumbs[i].Handle.Value;
+                Fds[i] = Fd(Buffers[i]);
+            }
+
+            Order = [.. Enumerable.Range(0, count)];
+            new Random(20261207).Shuffle(Order);
+            Fences = new uint[count];
+            Shuffled = new uint[count];
+            Pending = new ValueTask[count];
+        }
+
+        public DmaBuf[] Buffers { get; }
+
+        public uint[] Handles { get; }
+
+        public int[] Fds { get; }
+
+        /// <summary>The order the peer signals the buffers' fences in (a permutation).</summary>
+        public int[] Order { get; }
+
+        public uint[] Fences { get; }
+
+        public uint[] Shuffled { get; }
+
+        public ValueTask[] Pending { get; }
+
+        public void Dispose()
+        {
+            foreach (DmaBuf b in Buffers)
+            {
+                b.Dispose();
+            }
+
+            foreach (DumbBuffer d in _dumbs)
+            {
+                d.Dispose();
+            }
         }
     }
 

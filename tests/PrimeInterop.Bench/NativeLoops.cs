@@ -13,6 +13,13 @@ internal sealed unsafe class NativeLoops
     private readonly delegate* unmanaged<int, int, uint, long, double> _dupImport;
     private readonly delegate* unmanaged<int, long, double> _access;
     private readonly delegate* unmanaged<int, int*, int, long, double> _fdPass;
+    private readonly delegate* unmanaged<int, int, uint, long, double> _roundTripLocked;
+    private readonly delegate* unmanaged<int, int, uint, long, double> _dupImportLocked;
+    private readonly delegate* unmanaged<int, void> _peerStart;
+    private readonly delegate* unmanaged<uint*, int, void> _peerSignal;
+    private readonly delegate* unmanaged<int, uint, uint> _fenceAttach;
+    private readonly delegate* unmanaged<int, uint, int, long, double> _wait1;
+    private readonly delegate* unmanaged<int, uint*, int*, int*, int, long, double*, double> _wait1k;
 
     public NativeLoops(string library)
     {
@@ -22,6 +29,13 @@ internal sealed unsafe class NativeLoops
         _dupImport = (delegate* unmanaged<int, int, uint, long, double>)NativeLibrary.GetExport(lib, "pb_dup_import");
         _access = (delegate* unmanaged<int, long, double>)NativeLibrary.GetExport(lib, "pb_access");
         _fdPass = (delegate* unmanaged<int, int*, int, long, double>)NativeLibrary.GetExport(lib, "pb_fdpass");
+        _roundTripLocked = (delegate* unmanaged<int, int, uint, long, double>)NativeLibrary.GetExport(lib, "pb_roundtrip_locked");
+        _dupImportLocked = (delegate* unmanaged<int, int, uint, long, double>)NativeLibrary.GetExport(lib, "pb_dup_import_locked");
+        _peerStart = (delegate* unmanaged<int, void>)NativeLibrary.GetExport(lib, "pb_peer_start");
+        _peerSignal = (delegate* unmanaged<uint*, int, void>)NativeLibrary.GetExport(lib, "pb_peer_signal");
+        _fenceAttach = (delegate* unmanaged<int, uint, uint>)NativeLibrary.GetExport(lib, "pb_fence_attach");
+        _wait1 = (delegate* unmanaged<int, uint, int, long, double>)NativeLibrary.GetExport(lib, "pb_wait_1");
+        _wait1k = (delegate* unmanaged<int, uint*, int*, int*, int, long, double*, double>)NativeLibrary.GetExport(lib, "pb_wait_1k");
     }
 
     public double Export(int card, uint handle, int n) => _export(card, handle, n);
@@ -33,6 +47,43 @@ internal sealed unsafe class NativeLoops
     public double DupImport(int render, int dmaBuf, uint held, int n) => _dupImport(render, dmaBuf, held, n);
 
     public double Access(int dmaBuf, int n) => _access(dmaBuf, n);
+
+    /// <summary><see cref="RoundTrip"/> with the import and its release through a libdrm_amdgpu-style handle table (a mutex across FD_TO_HANDLE and the last GEM_CLOSE).</summary>
+    public double RoundTripLocked(int card, int render, uint handle, int n) => _roundTripLocked(card, render, handle, n);
+
+    /// <summary><see cref="DupImport"/> through that table.</summary>
+    public double DupImportLocked(int render, int dmaBuf, uint held, int n) => _dupImportLocked(render, dmaBuf, held, n);
+
+    /// <summary>Starts the signalling peer thread (once per process) for fences of vgem file <paramref name="card"/>.</summary>
+    public void PeerStart(int card) => _peerStart(card);
+
+    /// <summary>Hands fences to the peer, which signals them in this order (C and C# hand them over alike).</summary>
+    public void PeerSignal(ReadOnlySpan<uint> fences)
+    {
+        fixed (uint* p = fences)
+        {
+            _peerSignal(p, fences.Length);
+        }
+    }
+
+    /// <summary>A pending vgem write fence on <paramref name="handle"/>'s object; its id.</summary>
+    public uint FenceAttach(int card, uint handle) => _fenceAttach(card, handle);
+
+    /// <summary>wait-1 in C: fence, re-arm (EPOLL_CTL_MOD), hand-over, epoll_wait.</summary>
+    public double Wait1(int card, uint handle, int dmaBuf, int n) => _wait1(card, handle, dmaBuf, n);
+
+    /// <summary>wait-1k in C: ns per wait; <paramref name="last"/> the mean time from the hand-over to the last event.</summary>
+    public double Wait1k(int card, ReadOnlySpan<uint> handles, ReadOnlySpan<int> dmaBufs, ReadOnlySpan<int> order, int rounds, out double last)
+    {
+        double l;
+        fixed (uint* h = handles)
+        fixed (int* d = dmaBufs, o = order)
+        {
+            double t = _wait1k(card, h, d, o, handles.Length, rounds, &l);
+            last = l;
+            return t;
+        }
+    }
 
     /// <summary>To the echo peer at the other end of <paramref name="socket"/> and back.</summary>
     public double FdPass(int socket, ReadOnlySpan<int> fds, int n)

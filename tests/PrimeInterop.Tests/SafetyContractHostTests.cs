@@ -396,7 +396,7 @@ public sealed class SafetyContractHostTests
             int threadsWaiting = ProcessThreads.CountOutsideRuntimePools();
             Assert.All(sends, t => Assert.False(t.IsCompleted));
             Assert.True(threadsWaiting - threadsBefore <= 1, $"{Stalled} pending sends added threads: {threadsBefore} -> {threadsWaiting}");
-            Assert.Equal(Stalled, Interop.FdPoller.Instance.RegisteredCount);
+            Assert.Equal(Stalled, Interop.FdPoller.Instance.PendingCount);
 
             pairs.ForEach(p => p.B.Dispose()); // the peers go away without reading
             foreach (var send in sends)
@@ -406,7 +406,7 @@ public sealed class SafetyContractHostTests
                 Assert.True(e.Errno is Interop.Errno.EPIPE or Interop.Errno.ECONNRESET, e.Message);
             }
 
-            Assert.Equal(0, Interop.FdPoller.Instance.RegisteredCount);
+            Assert.Equal(0, Interop.FdPoller.Instance.PendingCount);
             Assert.False(r.IsClosed);
         }
         finally

@@ -58,10 +58,10 @@ public sealed class ScopedLaneTests
             var seen = new Seen { Device = card, Identity = reference.Identity };
             card.ExportScoped(dumb.Handle, ref seen, static (scoped BorrowedDmaBuf fd, ref Seen s) =>
             {
-                s.Fd = fd.FileDescriptor;
-                Assert.Equal(0, Libc.IsCloseOnExec(fd.FileDescriptor, out bool cloexec));
+                s.Fd = fd.DangerousGetFileDescriptor();
+                Assert.Equal(0, Libc.IsCloseOnExec(fd.DangerousGetFileDescriptor(), out bool cloexec));
                 Assert.True(cloexec);
-                Assert.Equal(0, Libc.Stat(fd.FileDescriptor, out ulong dev, out ulong ino, out _, out _));
+                Assert.Equal(0, Libc.Stat(fd.DangerousGetFileDescriptor(), out ulong dev, out ulong ino, out _, out _));
                 Assert.Equal(s.Identity, new DmaBufIdentity(dev, ino));
                 s.Calls++;
             });
@@ -89,7 +89,7 @@ public sealed class ScopedLaneTests
             var caught = Assert.Throws<InvalidOperationException>(() =>
                 card.ExportScoped(dumb.Handle, ref seen, static (scoped BorrowedDmaBuf fd, ref Seen s) =>
                 {
-                    s.Fd = fd.FileDescriptor;
+                    s.Fd = fd.DangerousGetFileDescriptor();
                     s.Device!.ImportScoped(fd, ref s, static (scoped BorrowedGemHandle h, ref Seen s) =>
                     {
                         s.Handle = h.Value;
@@ -244,7 +244,7 @@ public sealed class ScopedLaneTests
                 s.OpenInside = !s.Device.FileHandle.IsClosed && LeakOracle.HandleIsOpen(s.Device.FileHandle, h.Value);
                 s.Device.ExportScoped(h, ref s, static (scoped BorrowedDmaBuf d, ref Seen s) =>
                 {
-                    Assert.Equal(0, Libc.Stat(d.FileDescriptor, out ulong dev, out ulong ino, out _, out _));
+                    Assert.Equal(0, Libc.Stat(d.DangerousGetFileDescriptor(), out ulong dev, out ulong ino, out _, out _));
                     s.Identity = new DmaBufIdentity(dev, ino);
                 });
             });
@@ -293,6 +293,32 @@ public sealed class ScopedLaneTests
     {
         Assert.Equal(0, Libc.Open("/dev/null", Libc.O_RDWR | Libc.O_CLOEXEC, out int fd));
         return fd;
+    }
+
+    // A lent fd is the scope's to close: what must outlive the scope is a duplicate with an owner of its own, not the
+    // lent number wrapped in an owning handle (which the scope's end would then close under it).
+    [Fact]
+    public void A_lent_dmabuf_kept_past_its_scope_is_a_duplicate_that_owns_its_own_fd()
+    {
+        using var oracle = new LeakOracle();
+        using (var card = KernelEnv.OpenVgemCard())
+        {
+            using var dumb = card.CreateDumbBuffer(16, 16, 32);
+            using var reference = card.ExportDmaBuf(dumb.Handle);
+            DmaBuf? kept = null;
+            card.ExportScoped(dumb.Handle, ref kept, static (scoped BorrowedDmaBuf fd, ref DmaBuf? k) => k = fd.Duplicate());
+            using (kept)
+            {
+                Assert.NotNull(kept);
+                Assert.Equal(reference.Identity, kept.Identity); // open after the scope closed the lent fd
+                Assert.Equal(0, Libc.IsCloseOnExec(kept.FileDescriptor, out bool cloexec));
+                Assert.True(cloexec);
+            }
+
+            Assert.Throws<InvalidOperationException>(() => default(BorrowedDmaBuf).Duplicate());
+        }
+
+        oracle.Verify();
     }
 
     private struct Seen

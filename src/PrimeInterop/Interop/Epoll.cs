@@ -7,10 +7,10 @@ using Tmds.Linux;
 namespace PrimeInterop.Interop;
 
 /// <summary>epoll(7), and poll(2) with a zero timeout: what the readiness poller's one thread waits with.</summary>
-internal static unsafe class Epoll
+internal static unsafe partial class Epoll
 {
     public const int EPOLL_CLOEXEC = 0x80000;
-    public const int EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2;
+    public const int EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLL_CTL_MOD = 3;
     public const uint EPOLLIN = 0x001, EPOLLOUT = 0x004, EPOLLERR = 0x008, EPOLLHUP = 0x010, EPOLLONESHOT = 1u << 30;
 
     /// <summary>
@@ -49,21 +49,22 @@ internal static unsafe class Epoll
     // The event is ignored, but kernels before 2.6.9 wanted a non-null pointer.
     public static int Delete(int epfd, int fd) => Control(epfd, EPOLL_CTL_DEL, fd, 0, 0);
 
-    private static int Control(int epfd, int op, int fd, uint events, ulong data)
+    /// <summary>EPOLL_CTL_ADD, _MOD (a wait re-armed: one per wait) or _DEL. Returns 0 or the errno.</summary>
+    public static int Control(int epfd, int op, int fd, uint events, ulong data)
     {
         int r;
         if (Abi.IsX64)
         {
             var ev = new epoll_event { events = events, data = data };
-            r = LibC.epoll_ctl(epfd, op, fd, (Tmds.Linux.epoll_event*)&ev);
+            r = SysControl(epfd, op, fd, &ev);
         }
         else
         {
             var ev = new epoll_event_arm64 { events = events, data = data };
-            r = LibC.epoll_ctl(epfd, op, fd, (Tmds.Linux.epoll_event*)&ev);
+            r = SysControl(epfd, op, fd, &ev);
         }
 
-        return r == -1 ? Marshal.GetLastPInvokeError() : 0;
+        return r == -1 ? Marshal.GetLastSystemError() : 0;
     }
 
     /// <summary>
@@ -101,13 +102,13 @@ internal static unsafe class Epoll
     {
         while (true)
         {
-            int n = LibC.epoll_wait(epfd, (Tmds.Linux.epoll_event*)events, maxEvents, timeoutMs);
+            int n = SysWait(epfd, events, maxEvents, timeoutMs);
             if (n >= 0)
             {
                 return n;
             }
 
-            int errno = Marshal.GetLastPInvokeError();
+            int errno = Marshal.GetLastSystemError();
             if (errno != Errno.EINTR)
             {
                 return -errno;
@@ -122,4 +123,13 @@ internal static unsafe class Epoll
         int n = Libc.poll(&p, 1, 0); // not Tmds.LibC's: it has no SetLastError, and its errno would be stale
         return n == -1 ? -Marshal.GetLastPInvokeError() : n == 0 ? 0 : p.revents;
     }
+
+    // On every wait (the re-arm, and the poller's wake-up), so bound as the other hot syscalls are (Libraries): no
+    // SetLastError stub, errno read with GetLastSystemError as the first thing after a -1. The event's layout is the
+    // architecture's (the callers above pass the right one).
+    [LibraryImport(Libraries.Libc, EntryPoint = "epoll_ctl")]
+    private static partial int SysControl(int epfd, int op, int fd, void* ev);
+
+    [LibraryImport(Libraries.Libc, EntryPoint = "epoll_wait")]
+    private static partial int SysWait(int epfd, void* events, int maxEvents, int timeoutMs);
 }

@@ -3,20 +3,32 @@ using System.Runtime.InteropServices;
 namespace PrimeInterop.Interop;
 
 /// <summary>
-/// The one thread that waits for fd readiness on behalf of every pending wait (dma-buf fences, sync_files):
-/// one epoll instance, one registration per wait. Each wait registers its own close-on-exec dup of the caller's
-/// fd, so waits on the same buffer never collide in epoll and the caller may close its fd meanwhile. Whoever
-/// finishes a wait first (readiness, cancellation, timeout, disposal of the waited-on object) removes it from
-/// epoll and closes the dup, under one lock, exactly once.
+/// The one thread that waits for fd readiness on behalf of every pending wait in the process (dma-buf fences,
+/// sync_files, full sockets, and any fd a <see cref="PollWaiter"/> is made for): one epoll instance, one registration
+/// per <see cref="PollWaiter"/>, re-armed for each wait. A registration's epoll data is its slot here (high 32 bits)
+/// and the armed wait's sequence number (low 32), so an event is matched to the wait it was armed for and a late
+/// event of an earlier wait, or of a closed waiter whose slot was reused, completes nothing.
+/// <para>
+/// Two ways in. <see cref="FileDescriptorHandle.WaitForAsync"/> for an fd the library owns (a dma-buf, a sync_file, a
+/// DRM device's file for its events, a CRC file): the handle keeps its <see cref="PollWaiter"/>s, re-armed for each
+/// wait and closed before the fd is. And <see cref="WaitOnceAsync"/> for an fd the library does not own (a caller's
+/// socket): one wait, with a reference on the caller's handle and a dup of its own, both given back the moment the
+/// wait completes.
+/// </para>
 /// </summary>
 internal sealed class FdPoller
 {
+    private const int MaxEvents = 64;
+
     private static readonly Lazy<FdPoller> Shared = new(() => new FdPoller(), LazyThreadSafetyMode.ExecutionAndPublication);
 
     private readonly int _epoll; // open for the life of the process, like the runtime's own socket engine
-    private readonly Lock _gate = new();
-    private readonly Dictionary<ulong, PendingWait> _waits = [];
-    private ulong _nextId;
+    private readonly Lock _gate = new(); // the slot table
+    private readonly Stack<int> _freeSlots = new();
+    private PollWaiter?[] _slots = new PollWaiter?[64]; // read without the lock by the poller's thread
+    private int _usedSlots; // slots handed out so far (below it: in use or in _freeSlots)
+    private int _registered;
+    private uint _sequence;
 
     private FdPoller()
     {
@@ -31,165 +43,147 @@ internal sealed class FdPoller
     /// <summary>The poller's thread.</summary>
     public Thread Thread { get; }
 
-    /// <summary>How many waits are registered in epoll right now.</summary>
-    public int RegisteredCount
+    /// <summary>How many registrations are in the epoll set right now (waiters that have armed once and are not closed).</summary>
+    public int RegisteredCount => Volatile.Read(ref _registered);
+
+    /// <summary>How many waits are armed right now (the tests' view: it walks every slot).</summary>
+    public int PendingCount
     {
         get
         {
             lock (_gate)
             {
-                return _waits.Count;
+                return _slots.Count(w => w is { IsArmed: true });
             }
         }
     }
 
     /// <summary>
-    /// Completes when <paramref name="handle"/>'s fd reports one of <paramref name="events"/>; throws
-    /// <see cref="TimeoutException"/>, <see cref="OperationCanceledException"/>, or <see cref="ObjectDisposedException"/>
-    /// when <paramref name="disposal"/> fires (the waited-on object was disposed). An fd that reports only an error or
-    /// hang-up is an <see cref="Errno.EIO"/> error, unless <paramref name="errorIsReady"/>: then the caller's next
-    /// call on the fd reports the real error (a socket's send gives EPIPE, say).
+    /// Completes when <paramref name="handle"/>'s fd reports one of <paramref name="events"/>, for an fd the library
+    /// does not own. The wait holds a reference on <paramref name="handle"/> (DangerousAddRef), so its fd cannot be
+    /// closed and its number reused while the wait is registered, and registers a close-on-exec dup of its own (so
+    /// that waits on one fd never collide in epoll). Both are given back the moment the wait completes, before its
+    /// continuation runs. A caller's Dispose of the handle takes effect then; a <see cref="System.Net.Sockets.Socket"/>'s
+    /// Dispose shuts the socket down (it does that to any call still holding it), which ends the wait at once.
     /// </summary>
-    public async Task WaitAsync(SafeHandle handle, uint events, TimeSpan timeout, string what, CancellationToken disposal,
-        CancellationToken cancellationToken, bool errorIsReady = false)
+    /// <param name="handle">The caller's handle of the fd.</param>
+    /// <param name="events">EPOLLIN, EPOLLOUT.</param>
+    /// <param name="kind">What the fd is, for messages ("socket").</param>
+    /// <param name="errorIsReady">An error or hang-up alone completes the wait: the caller's next call on the fd
+    /// reports the real error (a socket's send gives EPIPE).</param>
+    /// <param name="cancellationToken">Ends the wait with OperationCanceledException.</param>
+    public ValueTask WaitOnceAsync(SafeHandle handle, uint events, string kind, bool errorIsReady, CancellationToken cancellationToken)
     {
-        long ms = (long)timeout.TotalMilliseconds;
-        if (timeout != Timeout.InfiniteTimeSpan && (ms < 0 || ms > int.MaxValue))
+        if (cancellationToken.IsCancellationRequested)
         {
-            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The timeout must be Timeout.InfiniteTimeSpan or between 0 and int.MaxValue milliseconds.");
+            return ValueTask.FromCanceled(cancellationToken);
         }
 
-        cancellationToken.ThrowIfCancellationRequested();
-        int dup;
-        using (var lease = new HandleLease(handle))
+        var waiter = new PollWaiter(this, kind, shownFd: -1, once: true);
+        bool added = false;
+        try
         {
-            ThrowHelper.ThrowIfError(Libc.DupCloseOnExec(lease.Fd, out dup), Libc.Operation.DupCloseOnExec, what, fd: lease.Fd);
+            handle.DangerousAddRef(ref added);
+            int fd = (int)handle.DangerousGetHandle();
+            ThrowHelper.ThrowIfError(Libc.DupCloseOnExec(fd, out int dup), Libc.Operation.DupCloseOnExec, kind, fd: fd);
+            waiter.SetFd(dup, owns: true, leased: handle); // the waiter closes the dup and releases the handle
+            added = false;
+            waiter.TryAcquire();
+            return waiter.Arm(events, Timeout.InfiniteTimeSpan, errorIsReady, cancellationToken);
         }
-
-        int ready = Epoll.PollNow(dup, (short)events);
-        if (ready != 0 || timeout == TimeSpan.Zero)
+        catch (Exception e)
         {
-            Libc.Close(dup);
-            ThrowHelper.ThrowIfError(ready < 0 ? -ready : 0, Libc.Operation.Poll, what);
-            if (ready == 0)
+            waiter.Close();
+            if (added)
             {
-                throw new TimeoutException($"{what} was not ready (timeout 0).");
+                handle.DangerousRelease();
             }
 
-            if (!errorIsReady)
-            {
-                ThrowIfOnlyError(ready, events, what);
-            }
-
-            return;
-        }
-
-        var wait = new PendingWait(this, dup);
-        Register(wait, events, what);
-        using var timer = timeout == Timeout.InfiniteTimeSpan ? null : new CancellationTokenSource(timeout);
-        using var byCaller = cancellationToken.UnsafeRegister(static w => ((PendingWait)w!).Finish(WaitOutcome.Canceled, 0), wait);
-        using var byDisposal = disposal.UnsafeRegister(static w => ((PendingWait)w!).Finish(WaitOutcome.Disposed, 0), wait);
-        using var byTimer = timer is null ? default : timer.Token.UnsafeRegister(static w => ((PendingWait)w!).Finish(WaitOutcome.TimedOut, 0), wait);
-        (WaitOutcome outcome, uint revents) = await wait.Task.ConfigureAwait(false);
-        switch (outcome)
-        {
-            case WaitOutcome.Canceled:
-                throw new OperationCanceledException($"The wait for {what} was canceled.", cancellationToken);
-            case WaitOutcome.TimedOut:
-                throw new TimeoutException($"{what} was not ready within {timeout.TotalMilliseconds} ms.");
-            case WaitOutcome.Disposed:
-                throw new ObjectDisposedException(what, $"{what} was disposed while a wait on it was pending.");
-            default:
-                if (!errorIsReady)
-                {
-                    ThrowIfOnlyError((int)revents, events, what);
-                }
-
-                break;
+            return ValueTask.FromException(e);
         }
     }
 
-    private static void ThrowIfOnlyError(int revents, uint wanted, string what)
+    /// <summary>A sequence number for a wait about to be armed: never 0, unique across waiters until it wraps.</summary>
+    public uint NextSequence()
     {
-        if ((revents & wanted) == 0)
+        uint seq;
+        do
         {
-            ThrowHelper.Throw(Errno.EIO, Libc.Operation.Poll, what, hint: $"the fd reported events 0x{revents:x} (error or hang-up) instead of readiness");
+            seq = Interlocked.Increment(ref _sequence);
         }
+        while (seq == 0);
+        return seq;
     }
 
-    private void Register(PendingWait wait, uint events, string what)
+    /// <summary>
+    /// Arms <paramref name="waiter"/>'s one-shot registration for wait <paramref name="seq"/>: the first time an
+    /// EPOLL_CTL_ADD (which gives the waiter a slot), then EPOLL_CTL_MOD. Returns 0 or the errno. An fd that is ready
+    /// already reports the event at once.
+    /// </summary>
+    public int Arm(PollWaiter waiter, uint events, uint seq, bool registered)
     {
-        int errno;
+        if (registered)
+        {
+            return Epoll.Control(_epoll, Epoll.EPOLL_CTL_MOD, waiter.Fd, events | Epoll.EPOLLONESHOT, Data(waiter.Slot, seq));
+        }
+
         lock (_gate)
         {
-            wait.Id = ++_nextId;
-            _waits.Add(wait.Id, wait);
-            errno = Epoll.Add(_epoll, wait.Fd, events | Epoll.EPOLLONESHOT, wait.Id);
+            int slot = _freeSlots.TryPop(out int free) ? free : _usedSlots;
+            if (slot == _slots.Length)
+            {
+                var grown = new PollWaiter?[_slots.Length * 2];
+                _slots.CopyTo(grown, 0);
+                Volatile.Write(ref _slots, grown); // the poller's thread may still read the old one: it holds the same waiters
+            }
+
+            _slots[slot] = waiter; // before the registration: its first event may come at once
+            waiter.Slot = slot;
+            int errno = Epoll.Control(_epoll, Epoll.EPOLL_CTL_ADD, waiter.Fd, events | Epoll.EPOLLONESHOT, Data(slot, seq));
             if (errno != 0)
             {
-                _waits.Remove(wait.Id);
-                Libc.Close(wait.Fd);
+                _slots[slot] = null;
+                waiter.Slot = -1;
+                _freeSlots.Push(slot);
+                return errno;
             }
-        }
 
-        ThrowHelper.ThrowIfError(errno, Libc.Operation.EpollAdd, what, hint: errno == Errno.EPERM ? "this fd does not support poll" : null);
+            _usedSlots = Math.Max(_usedSlots, slot + 1);
+            _registered++;
+            return 0;
+        }
     }
 
-    /// <summary>Unregisters and closes the wait's fd if it is still registered; true for the one caller that did.</summary>
-    private bool Remove(PendingWait wait)
+    /// <summary>Removes <paramref name="waiter"/>'s registration (its fd still open) and frees its slot.</summary>
+    public void Unregister(PollWaiter waiter)
     {
+        _ = Epoll.Delete(_epoll, waiter.Fd); // fails only for an fd closed behind its owner's back, which epoll forgot already
         lock (_gate)
         {
-            if (!_waits.Remove(wait.Id))
-            {
-                return false;
-            }
-
-            Epoll.Delete(_epoll, wait.Fd);
-            Libc.Close(wait.Fd);
-            return true;
+            _slots[waiter.Slot] = null;
+            _freeSlots.Push(waiter.Slot);
+            waiter.Slot = -1;
+            _registered--;
         }
     }
+
+    private static ulong Data(int slot, uint seq) => ((ulong)(uint)slot << 32) | seq;
 
     private void Run()
     {
-        var events = new Epoll.epoll_event[64];
+        var events = new Epoll.epoll_event[MaxEvents];
         while (true)
         {
             int n = Epoll.Wait(_epoll, events, -1);
+            PollWaiter?[] slots = Volatile.Read(ref _slots);
             for (int i = 0; i < n; i++)
             {
-                PendingWait? wait;
-                lock (_gate)
+                ulong data = events[i].data;
+                uint slot = (uint)(data >> 32);
+                if (slot < (uint)slots.Length)
                 {
-                    _waits.TryGetValue(events[i].data, out wait);
+                    slots[slot]?.OnReady((uint)data, events[i].events);
                 }
-
-                wait?.Finish(WaitOutcome.Ready, events[i].events);
-            }
-        }
-    }
-
-    private enum WaitOutcome
-    {
-        Ready,
-        Canceled,
-        TimedOut,
-        Disposed,
-    }
-
-    private sealed class PendingWait(FdPoller poller, int fd)
-        : TaskCompletionSource<(WaitOutcome, uint)>(TaskCreationOptions.RunContinuationsAsynchronously)
-    {
-        public ulong Id { get; set; }
-
-        public int Fd { get; } = fd;
-
-        public void Finish(WaitOutcome outcome, uint revents)
-        {
-            if (poller.Remove(this))
-            {
-                TrySetResult((outcome, revents));
             }
         }
     }

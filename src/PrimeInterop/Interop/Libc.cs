@@ -54,7 +54,7 @@ internal static unsafe partial class Libc
             PollIn = "poll(POLLIN)", PollOut = "poll(POLLOUT)", SeekEnd = "lseek(SEEK_END)",
             SetFlags = "fcntl(F_SETFL)", DupCloseOnExec = "fcntl(F_DUPFD_CLOEXEC)", Poll = "poll",
             MemfdCreate = "memfd_create", Truncate = "ftruncate", AddSeals = "fcntl(F_ADD_SEALS)", GetSeals = "fcntl(F_GET_SEALS)",
-            EpollCreate = "epoll_create1", EpollAdd = "epoll_ctl(EPOLL_CTL_ADD)", Read = "read", Write = "write";
+            EpollCreate = "epoll_create1", EpollAdd = "epoll_ctl(EPOLL_CTL_ADD)", EpollMod = "epoll_ctl(EPOLL_CTL_MOD)", Read = "read", Write = "write";
     }
 
     public static int Open(string path, int flags, out int fd)

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using Microsoft.Win32.SafeHandles;
 using PrimeInterop.Interop;
 
 namespace PrimeInterop;
@@ -16,12 +15,11 @@ public sealed class DrmCrcCapture : IDisposable
 {
     private const string DebugFsDri = "/sys/kernel/debug/dri";
 
-    private readonly SafeFileHandle _data;
-    private readonly CancellationTokenSource _disposal = new();
+    private readonly OwnedFile _data; // its Dispose ends a pending read's wait
     private readonly byte[] _line = new byte[128]; // a line is 10 + 11 * values + 2 bytes, and at most 10 values
     private readonly Lock _readGate = new();
 
-    private DrmCrcCapture(SafeFileHandle data, string path, DrmCrtc crtc)
+    private DrmCrcCapture(OwnedFile data, string path, DrmCrtc crtc)
     {
         _data = data;
         Path = path;
@@ -70,7 +68,7 @@ public sealed class DrmCrcCapture : IDisposable
             });
         }
 
-        SafeFileHandle file = Libc.OwnFile(fd);
+        OwnedFile file = OwnedFile.Wrap(fd);
         try
         {
             return new DrmCrcCapture(file, data, crtc);
@@ -97,7 +95,7 @@ public sealed class DrmCrcCapture : IDisposable
             }
 
             TimeSpan left = Deadline.Left(timeout, start, Path);
-            await FdPoller.Instance.WaitAsync(_data, Epoll.EPOLLIN, left, Path, _disposal.Token, cancellationToken).ConfigureAwait(false);
+            await _data.WaitForAsync(Epoll.EPOLLIN, left, Path, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -123,7 +121,6 @@ public sealed class DrmCrcCapture : IDisposable
     public void Dispose()
     {
         _data.Dispose();
-        _disposal.Cancel();
     }
 
     /// <summary>debugfs's directory of <paramref name="device"/>: <c>dri/&lt;minor&gt;</c>, checked by its <c>name</c> file.</summary>

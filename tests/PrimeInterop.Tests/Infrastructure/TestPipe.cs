@@ -21,4 +21,11 @@ public static class TestPipe
         byte one = 1;
         Assert.Equal(1L, Syscall.write((int)write.DangerousGetHandle(), &one, 1));
     }
+
+    /// <summary>Takes one byte back, so that the read end is not readable (again).</summary>
+    public static unsafe void ReadByte(System.Runtime.InteropServices.SafeHandle read)
+    {
+        byte b;
+        Assert.Equal(1L, Syscall.read((int)read.DangerousGetHandle(), &b, 1));
+    }
 }
