@@ -17,9 +17,9 @@ public sealed class GemHandleTableTests
             using var dumb = card.CreateDumbBuffer(32, 32, 32);
             using var fdA = card.ExportDmaBuf(dumb.Handle);
             using var fdB = card.ExportDmaBuf(dumb.Handle);
-            using var file = new HandleLease(render.FileHandle);
-            using var a = new HandleLease(fdA);
-            using var b = new HandleLease(fdB);
+            using var file = new Lease(render.FileHandle);
+            using var a = new Lease(fdA);
+            using var b = new Lease(fdB);
             var table = new GemHandleTable();
 
             Assert.Equal(0, table.Import(file.Fd, a.Fd, out uint first));
@@ -62,9 +62,9 @@ public sealed class GemHandleTableTests
             using var other = card.CreateDumbBuffer(16, 16, 32);
             using var fd = card.ExportDmaBuf(dumb.Handle);
             using var otherFd = card.ExportDmaBuf(other.Handle);
-            using var file = new HandleLease(render.FileHandle);
-            using var a = new HandleLease(fd);
-            using var b = new HandleLease(otherFd);
+            using var file = new Lease(render.FileHandle);
+            using var a = new Lease(fd);
+            using var b = new Lease(otherFd);
             var table = new GemHandleTable();
             int deviceFd = file.Fd;
 
@@ -134,13 +134,13 @@ public sealed class GemHandleTableTests
                     fds.Add(card.ExportDmaBuf(dumbs[i].Handle));
                 }
 
-                using var file = new HandleLease(render.FileHandle);
+                using var file = new Lease(render.FileHandle);
                 int deviceFd = file.Fd;
                 var table = new GemHandleTable(maxSlots: 4); // numbers 4 and up live in the dictionary
                 var entries = new GemHandleTable.Entry[fds.Count];
                 for (int i = 0; i < fds.Count; i++)
                 {
-                    using var a = new HandleLease(fds[i]);
+                    using var a = new Lease(fds[i]);
                     Assert.Equal(0, table.ImportEntry(deviceFd, a.Fd, out GemHandleTable.Entry? e));
                     entries[i] = e!;
                 }
@@ -149,7 +149,7 @@ public sealed class GemHandleTableTests
                 Assert.Equal(fds.Count, table.Count);
                 for (int i = 0; i < fds.Count; i++)
                 {
-                    using var a = new HandleLease(fds[i]);
+                    using var a = new Lease(fds[i]);
                     Assert.Equal(0, table.ImportEntry(deviceFd, a.Fd, out GemHandleTable.Entry? again));
                     Assert.Same(entries[i], again); // one entry per object, wherever its number is kept
                     Assert.Equal(2, table.ReferencesOf(entries[i].Handle));
@@ -187,7 +187,7 @@ public sealed class GemHandleTableTests
         {
             using var dumb = card.CreateDumbBuffer(16, 16, 32);
             using var fd = card.ExportDmaBuf(dumb.Handle);
-            using var file = new HandleLease(render.FileHandle);
+            using var file = new Lease(render.FileHandle);
             int deviceFd = file.Fd;
 
             // 100 handles made on this file outside the table (through FileHandle, as a driver-specific ioctl would):
@@ -200,13 +200,13 @@ public sealed class GemHandleTableTests
                 {
                     foreignDumbs.Add(card.CreateDumbBuffer(16, 16, 32));
                     using var exported = card.ExportDmaBuf(foreignDumbs[i].Handle);
-                    using var lease = new HandleLease(exported);
+                    using var lease = new Lease(exported);
                     Assert.Equal(0, DrmPrime.FdToHandle(deviceFd, lease.Fd, out uint h));
                     foreign.Add(h);
                 }
 
                 var table = new GemHandleTable();
-                using var a = new HandleLease(fd);
+                using var a = new Lease(fd);
                 Assert.Equal(0, table.ImportEntry(deviceFd, a.Fd, out GemHandleTable.Entry? entry));
                 Assert.True(entry!.Handle > 100, $"handle {entry.Handle}: the foreign handles hold 1-100");
                 Assert.Equal(0, table.ImportEntry(deviceFd, a.Fd, out GemHandleTable.Entry? again));

@@ -80,7 +80,7 @@ public sealed class LayoutTests
         }
 
         Assert.True(Interop.Abi.IsSupportedArchitecture(RuntimeInformation.ProcessArchitecture));
-        var e = Interop.ThrowHelper.UnsupportedArchitecture(Architecture.RiscV64);
+        var e = ThrowHelper.UnsupportedArchitecture(Architecture.RiscV64);
         Assert.Equal("PrimeInterop supports Linux on x64 (x86-64) and arm64 (aarch64) only; this process is riscv64, "
             + "whose kernel and libc layouts it was never checked against.", e.Message);
     }

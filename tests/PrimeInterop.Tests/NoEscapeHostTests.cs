@@ -425,7 +425,6 @@ public sealed partial class NoEscapeHostTests
     {
         const int NotAnFd = 1 << 20; // above any fd table: EBADF
         using var fake = new DmaBuf(NotAnFd, ownsHandle: false);
-        using var notASocket = new SafeSocketHandle(NotAnFd, ownsHandle: false);
         var cases = new (string Style, Func<int> Errno)[]
         {
             ("[LibraryImport] with SetLastError (fstatfs)", () => Libc.FileSystemType(NotAnFd, out _)),
@@ -434,8 +433,12 @@ public sealed partial class NoEscapeHostTests
             ("Tmds.LibC DllImport with SetLastError (lseek)", () => Assert.Throws<DrmException>(() => fake.Size).Errno),
             ("hot syscall, GetLastSystemError (ioctl)", () => Assert.Throws<DrmException>(() => fake.SetName("x")).Errno),
             ("hot syscall, GetLastSystemError (close)", () => Libc.Close(NotAnFd)),
-            ("hot syscall, GetLastSystemError (sendmsg)", () => ScmRights.SendCopy(NotAnFd, "x"u8, [], 0, out _)),
-            ("hot syscall, GetLastSystemError (recvmsg)", () => ScmRights.Receive(notASocket, new byte[1], 0, 0, out _, out _, out _, out _)),
+            ("hot syscall, GetLastSystemError (sendmsg)", () =>
+            {
+                var room = default(ScmRights.SendRoom);
+                return ScmRights.Send(NotAnFd, "x"u8, ref room, 0, 0, out _);
+            }),
+            ("hot syscall, GetLastSystemError (recvmsg)", () => ScmRights.Receive(NotAnFd, new byte[1], 0, 0, out _, out _, out _, out _)),
         };
 
         var notRun = new List<string>();

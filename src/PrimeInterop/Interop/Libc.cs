@@ -285,6 +285,9 @@ internal static unsafe partial class Libc
         return p == LibC.MAP_FAILED ? Marshal.GetLastPInvokeError() : 0;
     }
 
+    /// <summary>The bytes of a range <see cref="Mmap"/> mapped (at most int.MaxValue): valid until it is unmapped.</summary>
+    public static Span<byte> Mapped(IntPtr address, int length) => new((void*)address, length);
+
     public static int Munmap(IntPtr address, nuint length) =>
         LibC.munmap((void*)address, (size_t)(ulong)length) == -1 ? Marshal.GetLastPInvokeError() : 0;
 

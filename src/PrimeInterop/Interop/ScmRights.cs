@@ -18,7 +18,7 @@ internal static unsafe partial class ScmRights
     /// <summary>The kernel's limit of fds in one SCM_RIGHTS message (include/net/scm.h).</summary>
     public const int SCM_MAX_FD = 253;
 
-    /// <summary>The names <see cref="Send"/> and <see cref="Receive"/> go by in a <see cref="DrmException"/>.</summary>
+    /// <summary>The names sendmsg and recvmsg with fds go by in a <see cref="DrmException"/>.</summary>
     public const string SendOperation = "sendmsg(SCM_RIGHTS)", ReceiveOperation = "recvmsg(SCM_RIGHTS)";
 
     /// <summary>
@@ -71,84 +71,39 @@ internal static unsafe partial class ScmRights
         public nuint iov_len;
     }
 
-    // The per-message paths (SendLeased, and Receive, which is inlined into its caller) each make their syscall in
-    // one frame, with the fds written into and read from the control message itself: every further method that
-    // makes a P/Invoke sets up a P/Invoke frame on each call.
-    // The socket and the fds are leased with no try region: nothing between a lease and its release throws (the
-    // syscalls report errno values). Measured under the rig's icount clock (issue 8), against the same calls spread
-    // over five methods with the fds copied between them: about 350 instructions less per message sent and received
-    // back, of about 20,000 (most of them the kernel's).
+    // The per-message calls (Send, and Receive, each inlined into its caller) make their syscall in the caller's frame,
+    // with the fds written into and read from the control message itself: every further method that makes a P/Invoke
+    // sets up a P/Invoke frame on each call.
 
     /// <summary>The control room of a message that carries <paramref name="fdCount"/> fds: 0 for none.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int SendControlLength(int fdCount) => fdCount == 0 ? 0 : CmsgSpace(fdCount * sizeof(int));
+    public static int SendControlLength(int fdCount) => fdCount == 0 ? 0 : CmsgSpace(fdCount * sizeof(int));
+
+    /// <summary>The control room of an outgoing message: SCM_MAX_FD fds and their header, on the sender's stack.</summary>
+    [InlineArray(MaxSendControlLength / sizeof(ulong))]
+    public struct SendRoom
+    {
+        private ulong _element;
+    }
+
+    /// <summary><see cref="SendControlLength"/> of SCM_MAX_FD.</summary>
+    public const int MaxSendControlLength = 1032;
+
+    /// <summary>Where <paramref name="fdCount"/> fds go in <paramref name="room"/>: after the one cmsghdr.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Span<int> Fds(ref SendRoom room, int fdCount) =>
+        MemoryMarshal.Cast<ulong, int>((Span<ulong>)room).Slice(CmsgAlign(sizeof(cmsghdr)) / sizeof(int), fdCount);
 
     /// <summary>
-    /// One sendmsg of <paramref name="payload"/> with <paramref name="fds"/> (all or none are sent), the socket and
-    /// each fd leased for the call; EINTR is retried, and while the socket's send buffer is full (EAGAIN: .NET may
-    /// have made it non-blocking) it waits with poll. Returns 0 or errno, with <paramref name="waiting"/> true when
-    /// the poll failed rather than the sendmsg. A null or disposed handle throws before anything is sent, holding
-    /// nothing.
+    /// One sendmsg of <paramref name="payload"/> with the <paramref name="fdCount"/> fds already in
+    /// <paramref name="room"/> (<see cref="Fds(ref SendRoom, int)"/>); EINTR is retried. Returns 0 or errno.
     /// </summary>
-    [SkipLocalsInit] // header, fds and padding are all written
-    public static int SendLeased(SafeHandle socket, ReadOnlySpan<byte> payload, ReadOnlySpan<SafeHandle> fds, out int sent, out bool waiting)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Send(int socket, ReadOnlySpan<byte> payload, ref SendRoom room, int fdCount, int flags, out int sent)
     {
-        byte* control = stackalloc byte[SendControlLength(fds.Length)];
-        int s = LeaseAll(socket, fds, FdsOf(control)); // the fds go straight into the control message
-        int errno;
-        waiting = false;
-        while (true)
+        fixed (SendRoom* control = &room)
         {
-            errno = Send(s, payload, control, fds.Length, 0, out sent);
-            if (errno != Errno.EAGAIN)
-            {
-                break;
-            }
-
-            errno = Libc.Poll(s, Libc.POLLOUT);
-            if (errno != 0)
-            {
-                waiting = true;
-                break;
-            }
-        }
-
-        for (int i = 0; i < fds.Length; i++)
-        {
-            fds[i].DangerousRelease();
-        }
-
-        socket.DangerousRelease();
-        return errno;
-    }
-
-    /// <summary>One sendmsg of fds the caller holds in a span (copied into a control room of its own): 0 or errno.</summary>
-    [SkipLocalsInit] // header, fds and padding are all written
-    public static int SendCopy(int socket, ReadOnlySpan<byte> payload, ReadOnlySpan<int> fds, int flags, out int sent)
-    {
-        byte* control = stackalloc byte[SendControlLength(fds.Length)];
-        fds.CopyTo(new Span<int>(FdsOf(control), fds.Length));
-        return Send(socket, payload, control, fds.Length, flags, out sent);
-    }
-
-    /// <summary>References the socket and every fd, writing the fds to <paramref name="into"/>: all or none.</summary>
-    private static int LeaseAll(SafeHandle socket, ReadOnlySpan<SafeHandle> fds, int* into)
-    {
-        bool socketHeld = false;
-        try
-        {
-            socket.DangerousAddRef(ref socketHeld);
-            HandleLeases.AddRefAll(fds, new Span<int>(into, fds.Length));
-            return (int)socket.DangerousGetHandle();
-        }
-        catch
-        {
-            if (socketHeld)
-            {
-                socket.DangerousRelease();
-            }
-
-            throw;
+            return Send(socket, payload, (byte*)control, fdCount, flags, out sent);
         }
     }
 
@@ -207,7 +162,7 @@ internal static unsafe partial class ScmRights
 
     /// <summary>
     /// A message's control room, on the receiver's stack: a local of the method that uses the fds, which
-    /// <see cref="Receive"/> fills and <see cref="Fds"/> reads (never zeroed: read only as far as the kernel wrote it).
+    /// <see cref="Receive"/> fills and <see cref="Fds(ref ControlRoom, int)"/> reads (never zeroed: read only as far as the kernel wrote it).
     /// 8-byte elements, for cmsghdr's alignment.
     /// </summary>
     [InlineArray(MaxReceiveControlLength / sizeof(ulong))]
@@ -218,18 +173,16 @@ internal static unsafe partial class ScmRights
 
     /// <summary>
     /// One recvmsg into <paramref name="buffer"/> with room for <paramref name="maxFds"/> fds (0 to SCM_MAX_FD) and
-    /// the control messages a socket's options may add, the socket leased for the call, fds received close-on-exec;
-    /// EINTR is retried. Returns 0 or errno. On 0, <see cref="Fds"/>(room, <paramref name="fdCount"/>) are every fd
-    /// that arrived, this process's now: also when the message was truncated, and possibly more than
-    /// <paramref name="maxFds"/> (the caller checks and closes them). A disposed socket throws, holding nothing.
+    /// the control messages a socket's options may add, fds received close-on-exec; EINTR is retried. Returns 0 or
+    /// errno. On 0, <see cref="Fds(ref ControlRoom, int)"/>(room, <paramref name="fdCount"/>) are every fd that arrived,
+    /// this process's now: also when the message was truncated, and possibly more than <paramref name="maxFds"/> (the
+    /// caller checks and closes them).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Receive(SafeHandle socket, Span<byte> buffer, int maxFds, int flags, out ControlRoom room, out int received, out int msgFlags, out int fdCount)
+    public static int Receive(int socket, Span<byte> buffer, int maxFds, int flags, out ControlRoom room, out int received, out int msgFlags, out int fdCount)
     {
         Unsafe.SkipInit(out room);
         int controlLength = Math.Min(ReceiveControlLength(maxFds), MaxReceiveControlLength);
-        bool added = false;
-        socket.DangerousAddRef(ref added);
         int errno;
         int controlReceived = 0;
         received = msgFlags = 0;
@@ -241,7 +194,7 @@ internal static unsafe partial class ScmRights
             var msg = new msghdr { msg_iov = &iov, msg_iovlen = 1, msg_control = control, msg_controllen = (nuint)controlLength };
             while (true)
             {
-                nint r = SysRecvMsg((int)socket.DangerousGetHandle(), &msg, flags | MSG_CMSG_CLOEXEC);
+                nint r = SysRecvMsg(socket, &msg, flags | MSG_CMSG_CLOEXEC);
                 if (r >= 0)
                 {
                     errno = 0; // an EINTR before this one is not this call's result
@@ -258,8 +211,7 @@ internal static unsafe partial class ScmRights
                 }
             }
 
-            socket.DangerousRelease();
-            fdCount = errno == 0 ? TakeRights(control, controlReceived) : 0;
+            fdCount = errno == 0 ? GatherRights(control, controlReceived) : 0;
         }
 
         return errno;
@@ -277,7 +229,7 @@ internal static unsafe partial class ScmRights
     /// it, and no fd moves up, so the move is in place.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int TakeRights(byte* control, int controlReceived)
+    private static int GatherRights(byte* control, int controlReceived)
     {
         int headerSize = CmsgAlign(sizeof(cmsghdr));
         int* fds = (int*)control;

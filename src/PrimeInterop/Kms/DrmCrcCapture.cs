@@ -178,7 +178,7 @@ public sealed class DrmCrcCapture : IDisposable
         int count;
         lock (_readGate)
         {
-            using (var lease = new HandleLease(_data))
+            using (var lease = new Lease(_data))
             {
                 errno = Libc.Read(lease.Fd, _line, out count);
             }

@@ -58,7 +58,7 @@ public sealed class LeakOracle : IDisposable
     {
         int errno;
         int fd;
-        using (var lease = new HandleLease(deviceFile))
+        using (var lease = new Lease(deviceFile))
         {
             errno = DrmPrime.HandleToFd(lease.Fd, handle, DrmPrime.DRM_CLOEXEC, out fd);
         }

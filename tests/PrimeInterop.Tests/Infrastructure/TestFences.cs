@@ -21,7 +21,7 @@ public sealed class SwSyncTimeline : IDisposable
 
     public SyncFile CreateFence(uint point, string name = "test")
     {
-        using var lease = new HandleLease(_file);
+        using var lease = new Lease(_file);
         int errno = SwSync.CreateFence(lease.Fd, point, System.Text.Encoding.UTF8.GetBytes(name), out int fence);
         Assert.True(errno == 0, $"SW_SYNC_IOC_CREATE_FENCE: {Errno.Name(errno)}");
         return SyncFile.FromFileDescriptor(fence, ownsHandle: true);
@@ -29,7 +29,7 @@ public sealed class SwSyncTimeline : IDisposable
 
     public void Advance(uint count = 1)
     {
-        using var lease = new HandleLease(_file);
+        using var lease = new Lease(_file);
         Assert.Equal(0, SwSync.Increment(lease.Fd, count));
     }
 

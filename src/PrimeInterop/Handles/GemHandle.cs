@@ -18,23 +18,24 @@ namespace PrimeInterop;
 /// a SafeHandle's lifetime rules itself, in one object: a call on the handle holds it (a lease) so a concurrent
 /// Dispose cannot close it under the call; the release runs once, after Dispose (or the finalizer) and the last lease.
 /// </remarks>
-public sealed class GemHandle : IDisposable
+public sealed class GemHandle : IDisposable, IHoldable
 {
     private Guard? _guard; // the counted reference and the file's; null once released
     private HolderCount _holders; // this object's own hold and each call's lease
 
     /// <summary>
-    /// Wraps one reference the device's handle table has already counted, and one hold on the device's file that the
+    /// Wraps one reference the device's handle table has already counted, and a hold on the device's file that the
     /// caller has already taken: both belong to this object once the constructor returns (released once, in
     /// <see cref="Release"/>, or by the guard's finalizer if this handle is dropped undisposed). If it throws (out of
     /// memory), they are still the caller's.
     /// </summary>
-    internal GemHandle(DrmDevice device, GemHandleTable.Entry entry)
+    internal GemHandle(DrmDevice device, Hold file, GemHandleTable.Entry entry)
     {
         Device = device;
         Number = entry.Handle; // a copy: after the last release the entry may serve another object
-        Guard guard = Guard.Rent(device);
+        Guard guard = Guard.FromSpare(device);
         guard.Entry = entry;
+        guard.File = file;
         _guard = guard;
     }
 
@@ -99,24 +100,25 @@ public sealed class GemHandle : IDisposable
     /// valid inside the lease.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] // the export paths: one compare-exchange, no call
-    internal Held Lease()
-    {
-        if (!_holders.TryHold())
-        {
-            ThrowDisposed();
-        }
-
-        return new Held(this);
-    }
+    internal Lease Lease() => new(this);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void EndLease()
+    bool IHoldable.TryHold() => _holders.TryHold();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void IHoldable.AddHold() => _holders.AddHold();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void IHoldable.EndHold()
     {
         if (_holders.EndHold())
         {
-            Release(); // disposed while this call held it
+            Release(); // disposed while a call held it
         }
     }
+
+    [DoesNotReturn]
+    void IHoldable.ThrowDisposed() => ThrowDisposed();
 
     /// <summary>Drops the table's count (the last closes the kernel handle) and the file; runs exactly once.</summary>
     private void Release()
@@ -124,49 +126,40 @@ public sealed class GemHandle : IDisposable
         Guard guard = _guard!;
         _guard = null;
         guard.ReleaseContents();
-        Guard.Return(guard);
+        Guard.ToSpare(guard);
     }
 
     [DoesNotReturn]
     private void ThrowDisposed() => throw new ObjectDisposedException(ToString());
 
     /// <summary>
-    /// What a handle releases (its table entry's count, with the device's hold), in a guard that releases it if the
-    /// handle is dropped without being disposed. A guard serves one device for life and waits in the device's spare
-    /// slot between handles: a per-frame import on that device reuses it with one exchange, where a thread's own slot
-    /// cost two thread-local lookups (a call each, ~15 instructions, on linux-x64).
+    /// What a handle releases (its table entry's count, then its hold on the device's file), in a guard that releases
+    /// it if the handle is dropped without being disposed. A guard serves one device for life and waits in the
+    /// device's spare slot between handles: a per-frame import on that device reuses it with one exchange.
     /// </summary>
     private sealed class Guard(DrmDevice device) : ReleaseGuard
     {
         private readonly DrmDevice _device = device;
 
         public GemHandleTable.Entry? Entry; // null when empty
+        public Hold File;
 
         /// <summary>The device's spare guard, or a new one (which may throw OutOfMemoryException, owning nothing).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Guard Rent(DrmDevice device) => (Guard?)Interlocked.Exchange(ref device.SpareGuard, null) ?? new Guard(device);
+        public static Guard FromSpare(DrmDevice device) => (Guard?)Interlocked.Exchange(ref device.SpareGuard, null) ?? new Guard(device);
 
         /// <summary>Keeps an emptied guard for the device's next handle; one that loses a race to the slot is garbage (empty).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Return(Guard guard) => guard._device.SpareGuard ??= guard;
+        public static void ToSpare(Guard guard) => guard._device.SpareGuard ??= guard;
 
         public override void ReleaseContents()
         {
             if (Entry is { } entry)
             {
                 Entry = null;
-                _device.ReleaseHandle(entry);
+                _device.ReleaseEntry(entry);
+                File.End();
             }
         }
-    }
-
-    /// <summary>A lease on a <see cref="GemHandle"/>: disposing it ends the hold.</summary>
-    internal readonly ref struct Held
-    {
-        private readonly GemHandle _handle;
-
-        public Held(GemHandle handle) => _handle = handle;
-
-        public void Dispose() => _handle.EndLease();
     }
 }

@@ -33,7 +33,7 @@ public sealed partial class DmaBuf : FileDescriptorHandle
             Lazies lazies = LazyFacts;
             if (lazies.Size < 0)
             {
-                using var lease = new HandleLease(this);
+                using var lease = new Lease(this);
                 ThrowHelper.ThrowIfError(Libc.Seek(lease.Fd, 0, Libc.SEEK_END, out long size), Libc.Operation.SeekEnd, "dma-buf", fd: lease.Fd);
                 Libc.Seek(lease.Fd, 0, Libc.SEEK_SET, out _);
                 lazies.Size = size;
@@ -55,7 +55,7 @@ public sealed partial class DmaBuf : FileDescriptorHandle
                 return new DmaBufIdentity(lazies.IdentityDevice, inode);
             }
 
-            using var lease = new HandleLease(this);
+            using var lease = new Lease(this);
             ThrowHelper.ThrowIfError(Libc.Stat(lease.Fd, out ulong dev, out ulong ino, out _, out _), Libc.Operation.FStat, "dma-buf", fd: lease.Fd);
             lazies.IdentityDevice = dev;
             Volatile.Write(ref lazies.IdentityInode, ino);
@@ -68,7 +68,7 @@ public sealed partial class DmaBuf : FileDescriptorHandle
     {
         get
         {
-            using var lease = new HandleLease(this);
+            using var lease = new Lease(this);
             foreach (string line in File.ReadLines($"/proc/self/fdinfo/{lease.Fd}"))
             {
                 if (line.StartsWith("name:", StringComparison.Ordinal))
@@ -116,7 +116,7 @@ public sealed partial class DmaBuf : FileDescriptorHandle
 
         byte[] bytes = new byte[count + 1];
         Encoding.UTF8.GetBytes(name, bytes);
-        using var lease = new HandleLease(this);
+        using var lease = new Lease(this);
         ThrowHelper.ThrowIfError(DmaBufUapi.SetName(lease.Fd, bytes), nameof(DmaBufUapi.DMA_BUF_SET_NAME), "dma-buf", fd: lease.Fd);
     }
 
@@ -133,7 +133,7 @@ public sealed partial class DmaBuf : FileDescriptorHandle
         DmaBufMapping.ValidateAccess(access);
         length = MappingRange.Validate(Size, offset, length);
         int prot = ((access & DmaBufAccess.Read) != 0 ? Libc.PROT_READ : 0) | ((access & DmaBufAccess.Write) != 0 ? Libc.PROT_WRITE : 0);
-        using var lease = new HandleLease(this);
+        using var lease = new Lease(this);
         int errno = Libc.Mmap(lease.Fd, (nuint)length, prot, offset, out IntPtr address);
         ThrowHelper.ThrowIfError(errno, Libc.Operation.Mmap, "dma-buf", fd: lease.Fd, hint: errno == Errno.EACCES
             ? "a writable mapping needs a dma-buf exported with DmaBufExportFlags.ReadWrite" : null);
@@ -159,7 +159,7 @@ public sealed partial class DmaBuf : FileDescriptorHandle
     {
         DmaBufMapping.ValidateAccess(access);
         var syncFile = new SyncFile(fd: -1); // before the ioctl that makes the fd, so that nothing can fail between the two
-        using var lease = new HandleLease(this);
+        using var lease = new Lease(this);
         ThrowHelper.ThrowIfError(DmaBufUapi.ExportSyncFile(lease.Fd, (uint)access, out int syncFd), nameof(DmaBufUapi.DMA_BUF_IOCTL_EXPORT_SYNC_FILE), "dma-buf", fd: lease.Fd);
         syncFile.Own(syncFd);
         return syncFile;
@@ -174,8 +174,8 @@ public sealed partial class DmaBuf : FileDescriptorHandle
     {
         ArgumentNullException.ThrowIfNull(syncFile);
         DmaBufMapping.ValidateAccess(access);
-        using var sync = new HandleLease(syncFile);
-        using var lease = new HandleLease(this);
+        using var sync = new Lease(syncFile);
+        using var lease = new Lease(this);
         ThrowHelper.ThrowIfError(DmaBufUapi.ImportSyncFile(lease.Fd, (uint)access, sync.Fd), nameof(DmaBufUapi.DMA_BUF_IOCTL_IMPORT_SYNC_FILE), "dma-buf", fd: lease.Fd);
     }
 
@@ -212,7 +212,7 @@ public sealed partial class DmaBuf : FileDescriptorHandle
     public DmaBuf Duplicate()
     {
         var copy = new DmaBuf(fd: -1, ownsHandle: true); // before the call that makes the fd, so that nothing can fail between the two
-        using var lease = new HandleLease(this);
+        using var lease = new Lease(this);
         ThrowHelper.ThrowIfError(Libc.DupCloseOnExec(lease.Fd, out int fd), Libc.Operation.DupCloseOnExec, "dma-buf", fd: lease.Fd);
         copy.Own(fd);
         return copy;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
+using PrimeInterop.Interop;
 
-namespace PrimeInterop.Interop;
+namespace PrimeInterop;
 
 /// <summary>The time left of a read that waits for readability more than once (a DRM event, a CRC line).</summary>
 internal static class Deadline

@@ -34,7 +34,7 @@ public sealed partial class SyncFile
     {
         get
         {
-            using var lease = new HandleLease(this);
+            using var lease = new Lease(this);
             int ready = Epoll.PollNow(lease.Fd, (short)Epoll.EPOLLIN);
             ThrowHelper.ThrowIfError(ready < 0 ? -ready : 0, Libc.Operation.Poll, "sync_file", fd: lease.Fd);
             return (ready & Epoll.EPOLLIN) != 0;
@@ -44,7 +44,7 @@ public sealed partial class SyncFile
     /// <summary>The sync_file's name, status and fences (<c>SYNC_IOC_FILE_INFO</c>).</summary>
     public SyncFileInfo GetInfo()
     {
-        using var lease = new HandleLease(this);
+        using var lease = new Lease(this);
         ThrowHelper.ThrowIfError(SyncFileUapi.GetInfo(lease.Fd, out string name, out int status, out var fences), nameof(SyncFileUapi.SYNC_IOC_FILE_INFO), "sync_file", fd: lease.Fd,
             hint: "is this fd a sync_file?");
         var list = fences.Select(f => new SyncFenceInfo(f.Timeline, f.Driver, (FenceStatus)Math.Sign(f.Status), f.Status < 0 ? -f.Status : 0,
@@ -72,8 +72,8 @@ public sealed partial class SyncFile
         }
 
         var result = new SyncFile(fd: -1); // before the ioctl that makes the fd, so that nothing can fail between the two
-        using var a = new HandleLease(first);
-        using var b = new HandleLease(second);
+        using var a = new Lease(first);
+        using var b = new Lease(second);
         ThrowHelper.ThrowIfError(SyncFileUapi.Merge(a.Fd, b.Fd, bytes, out int merged), nameof(SyncFileUapi.SYNC_IOC_MERGE), "sync_file", fd: a.Fd);
         result.Own(merged); // sync_file_merge installs it with O_CLOEXEC
         return result;

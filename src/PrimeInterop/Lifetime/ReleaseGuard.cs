@@ -1,4 +1,6 @@
-namespace PrimeInterop.Interop;
+using PrimeInterop.Interop;
+
+namespace PrimeInterop;
 
 /// <summary>
 /// The finalizer of an object that has none itself: a <see cref="GemHandle"/> or a <see cref="ReceivedFds"/> keeps

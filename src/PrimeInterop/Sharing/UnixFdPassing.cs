@@ -30,16 +30,58 @@ public static class UnixFdPassing
     /// <summary>Sends <paramref name="payload"/> (at least one byte) with <paramref name="fds"/> in one sendmsg.</summary>
     /// <returns>The payload bytes sent; on a stream socket fewer than all may go, send the rest with <see cref="Socket.Send(ReadOnlySpan{byte})"/>.</returns>
     /// <exception cref="DrmException">sendmsg failed (for example EPIPE: the peer is gone).</exception>
+    [SkipLocalsInit] // the control room's header, fds and padding are all written
     public static int SendWithFds(this Socket socket, ReadOnlySpan<byte> payload, params ReadOnlySpan<SafeHandle> fds)
     {
         Validate(socket, payload.Length, fds.Length);
-        int errno = ScmRights.SendLeased(socket.SafeHandle, payload, fds, out int sent, out bool waiting);
+        Unsafe.SkipInit(out ScmRights.SendRoom room);
+        Lease s = LeaseAll(socket.SafeHandle, fds, ScmRights.Fds(ref room, fds.Length)); // the fds go straight into the control message
+
+        // No protected region from here to the leases' end: nothing in between throws (the syscalls report errno
+        // values), and a P/Invoke inside one is not inlined. While the send buffer is full (EAGAIN: .NET may have made
+        // the socket non-blocking) this thread waits with poll(2).
+        int errno, sent;
+        bool waiting = false;
+        while (true)
+        {
+            errno = ScmRights.Send(s.Fd, payload, ref room, fds.Length, 0, out sent);
+            if (errno != Errno.EAGAIN)
+            {
+                break;
+            }
+
+            errno = Libc.Poll(s.Fd, Libc.POLLOUT);
+            if (errno != 0)
+            {
+                waiting = true;
+                break;
+            }
+        }
+
+        Leases.EndAll(fds);
+        s.Dispose();
         if (errno != 0)
         {
             ThrowSendError(errno, waiting);
         }
 
         return sent;
+    }
+
+    /// <summary>Leases the socket and every fd, writing the fds to <paramref name="into"/>: all or none.</summary>
+    private static Lease LeaseAll(SafeHandle socket, ReadOnlySpan<SafeHandle> fds, Span<int> into)
+    {
+        var s = new Lease(socket);
+        try
+        {
+            Leases.TakeAll(fds, into);
+            return s;
+        }
+        catch
+        {
+            s.Dispose();
+            throw;
+        }
     }
 
     [DoesNotReturn]
@@ -62,17 +104,12 @@ public static class UnixFdPassing
     {
         SafeHandle[] handles = ArgumentCopy.AtMost(fds, MaxFdsPerMessage, nameof(fds)); // checked and sent: the copy, not what fds claims
         Validate(socket, payload.Length, handles.Length, nameof(fds));
-        using var held = new HandleLeases(handles);
+        using var held = new Leases(handles);
         bool connected = socket.Connected;
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            int errno;
-            int sent;
-            using (var s = new HandleLease(socket.SafeHandle))
-            {
-                errno = ScmRights.SendCopy(s.Fd, payload.Span, held.Fds, ScmRights.MSG_DONTWAIT, out sent);
-            }
+            int errno = TrySend(socket.SafeHandle, payload.Span, held.Fds, out int sent);
 
             if (errno == 0)
             {
@@ -94,6 +131,16 @@ public static class UnixFdPassing
             // ObjectDisposedException, releasing the fds.
             await FdPoller.Instance.WaitOnceAsync(socket.SafeHandle, Epoll.EPOLLOUT, "socket", errorIsReady: true, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>One sendmsg, not waiting (MSG_DONTWAIT), of fds the caller holds: 0 or errno (EAGAIN: the buffer is full).</summary>
+    [SkipLocalsInit] // the control room's header, fds and padding are all written
+    private static int TrySend(SafeHandle socket, ReadOnlySpan<byte> payload, int[] fds, out int sent)
+    {
+        Unsafe.SkipInit(out ScmRights.SendRoom room);
+        fds.CopyTo(ScmRights.Fds(ref room, fds.Length));
+        using var s = new Lease(socket);
+        return ScmRights.Send(s.Fd, payload, ref room, fds.Length, ScmRights.MSG_DONTWAIT, out sent);
     }
 
     /// <summary>
@@ -191,7 +238,7 @@ public static class UnixFdPassing
     /// <summary>Waits (poll) until the socket has a message; a failed wait throws.</summary>
     private static void WaitReadable(Socket socket)
     {
-        using var s = new HandleLease(socket.SafeHandle);
+        using var s = new Lease(socket.SafeHandle);
         ThrowHelper.ThrowIfError(Libc.Poll(s.Fd, Libc.POLLIN), Libc.Operation.PollIn, "socket");
     }
 
@@ -205,12 +252,15 @@ public static class UnixFdPassing
     /// <summary>
     /// One recvmsg into <paramref name="room"/>, vetted: false on EAGAIN (no fds); on any error or refused message
     /// every fd that arrived is closed before the exception. On true, the <paramref name="count"/> fds of
-    /// <see cref="ScmRights.Fds"/> are this process's, unchecked for kind.
+    /// <see cref="ScmRights.Fds(ref ScmRights.ControlRoom, int)"/> are this process's, unchecked for kind.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool TryReceiveInto(Socket socket, Span<byte> buffer, int maxFds, int flags, out ScmRights.ControlRoom room, out int count, out int received)
     {
-        int errno = ScmRights.Receive(socket.SafeHandle, buffer, maxFds, flags, out room, out received, out int msgFlags, out count);
+        // No protected region around the lease: Receive throws nothing, and a P/Invoke inside one is not inlined.
+        var s = new Lease(socket.SafeHandle);
+        int errno = ScmRights.Receive(s.Fd, buffer, maxFds, flags, out room, out received, out int msgFlags, out count);
+        s.Dispose();
         if (errno == Errno.EAGAIN)
         {
             return false;

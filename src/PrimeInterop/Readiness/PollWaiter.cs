@@ -1,8 +1,8 @@
 using System.Diagnostics.CodeAnalysis;
-using System.Runtime.InteropServices;
 using System.Threading.Tasks.Sources;
+using PrimeInterop.Interop;
 
-namespace PrimeInterop.Interop;
+namespace PrimeInterop;
 
 /// <summary>
 /// One epoll registration of one fd and the reusable source of the <see cref="ValueTask"/>s that wait on it: added
@@ -34,7 +34,7 @@ internal sealed class PollWaiter : IValueTaskSource
     private ManualResetValueTaskSourceCore<int> _core;
     private int _fd = -1;
     private bool _ownsFd;
-    private SafeHandle? _leased; // a caller's handle this waiter holds (DangerousAddRef) until it is closed
+    private Hold _caller; // a caller's handle this waiter holds until it is closed (FdPoller.WaitOnceAsync)
     private uint _armed; // the armed wait's sequence number; 0 when none is
     private int _inUse; // 1 from TryAcquire until the result is read
     private bool _registered, _closed;
@@ -75,14 +75,14 @@ internal sealed class PollWaiter : IValueTaskSource
     /// <summary>
     /// Sets the fd to register: the owner's own (which the owner keeps open while this waiter lives and closes only
     /// after <see cref="Close"/>), or one this waiter owns (a dup, closed by <see cref="Close"/>), optionally with a
-    /// reference on a caller's handle (taken with DangerousAddRef) that <see cref="Close"/> releases. Once, right
-    /// after construction: a waiter made before the call that makes the fd owns the fd the moment this returns.
+    /// hold on a caller's handle that <see cref="Close"/> ends. Once, right after construction: a waiter made before
+    /// the call that makes the fd owns the fd the moment this returns.
     /// </summary>
-    public void SetFd(int fd, bool owns, SafeHandle? leased = null)
+    public void SetFd(int fd, bool owns, Hold caller = default)
     {
         _fd = fd;
         _ownsFd = owns;
-        _leased = leased;
+        _caller = caller;
     }
 
     /// <summary>Takes this waiter for one wait; false while another wait has it (its result not read yet).</summary>
@@ -186,8 +186,7 @@ internal sealed class PollWaiter : IValueTaskSource
             }
 
             _fd = -1;
-            _leased?.DangerousRelease();
-            _leased = null;
+            _caller.End();
             _timer?.Dispose();
         }
     }

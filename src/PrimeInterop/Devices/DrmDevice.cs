@@ -12,7 +12,7 @@ namespace PrimeInterop;
 /// that refers to it. Do not hand this file's fd (or a <c>dup</c> of it, which shares the namespace) to another
 /// library that imports or closes handles on its own: neither side could then know when a handle is really free.
 /// </summary>
-public sealed partial class DrmDevice : IDisposable
+public sealed partial class DrmDevice : IDisposable, IHoldable
 {
     private readonly DeviceFile _file;
     private readonly int _fd; // valid while this device has a holder
@@ -180,218 +180,6 @@ public sealed partial class DrmDevice : IDisposable
     }
 
     /// <summary>
-    /// Creates a dumb buffer (<c>DRM_IOCTL_MODE_CREATE_DUMB</c>). Needs a primary node: the kernel refuses
-    /// render nodes with EACCES.
-    /// </summary>
-    public DumbBuffer CreateDumbBuffer(uint width, uint height, uint bitsPerPixel) => DumbBuffer.Create(this, width, height, bitsPerPixel);
-
-    /// <summary>
-    /// Imports a dma-buf (<c>DRM_IOCTL_PRIME_FD_TO_HANDLE</c>). If this file already has a handle for the
-    /// underlying object (imported before, or exported from here: self-import), the result refers to that same
-    /// object and its reference count goes up; the handle is closed once, after the last reference is disposed.
-    /// The fd is not consumed: the caller still owns and must dispose it.
-    /// </summary>
-    /// <param name="dmaBuf">A <see cref="DmaBuf"/>, or a <c>SafeFileHandle</c> over a dma-buf fd.</param>
-    /// <exception cref="ArgumentException"><paramref name="dmaBuf"/> is a SafeHandle type that holds no fd (a
-    /// SafeProcessHandle, for example); the message names the type.</exception>
-    /// <remarks>
-    /// A <see cref="DmaBuf"/> imported again while this file still holds its object (a buffer pool's buffers, imported
-    /// each frame) is counted once more without a kernel call: the DmaBuf remembers the table entry its last
-    /// duplicate import gave, and the entry is reused only while it is provably that object's.
-    /// </remarks>
-    public GemHandle ImportDmaBuf(SafeHandle dmaBuf)
-    {
-        FdHandles.ThrowIfNotFd(dmaBuf, nameof(dmaBuf));
-        TakeHold(); // the call's hold on this file becomes the new handle's
-        GemHandleTable.Entry? entry = null;
-        try
-        {
-            entry = ImportEntry(dmaBuf);
-            return new GemHandle(this, entry);
-        }
-        catch
-        {
-            // The dma-buf was disposed, the kernel refused it, or the handle object could not be allocated.
-            if (entry is not null)
-            {
-                _table.Release(_fd, entry);
-            }
-
-            EndHold();
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// One counted reference on the handle of <paramref name="dmaBuf"/>'s object in this file, for ImportDmaBuf; the
-    /// caller holds the file. A <see cref="DmaBuf"/> that owns its fd goes through <see cref="ImportRemembered"/>; any
-    /// other handle is asked of the kernel (<see cref="ImportFd"/>).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private GemHandleTable.Entry ImportEntry(SafeHandle dmaBuf) =>
-        dmaBuf is DmaBuf { CanRemember: true } owned ? ImportRemembered(owned) : ImportFd(dmaBuf);
-
-    /// <summary>
-    /// The import of a DmaBuf that owns its fd: the entry it remembers, when that is still its object's, with no kernel
-    /// call (<see cref="DmaBuf.ImportedEntry"/>); else from the kernel, and remembered when it was a duplicate import.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private GemHandleTable.Entry ImportRemembered(DmaBuf dmaBuf)
-    {
-        if (dmaBuf.IsClosed)
-        {
-            ThrowClosed(dmaBuf);
-        }
-
-        return dmaBuf.ImportedEntry(_table, _fd) ?? ImportRemembering(dmaBuf);
-    }
-
-    /// <summary>The kernel's part of <see cref="ImportRemembered"/>: a method of its own, since a P/Invoke's frame is set up
-    /// by the method that makes it, on every call.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private GemHandleTable.Entry ImportRemembering(DmaBuf dmaBuf)
-    {
-        GemHandleTable.Entry entry = ImportFd(dmaBuf);
-        if (Volatile.Read(ref entry.References) > 1)
-        {
-            dmaBuf.RememberImport(entry);
-        }
-
-        return entry;
-    }
-
-    /// <summary>
-    /// PRIME_FD_TO_HANDLE of <paramref name="dmaBuf"/>'s fd with no lease on it, which costs two calls with their own
-    /// loops: a SafeHandle marks itself closed before it closes its fd, so a handle found open after the call was
-    /// open, and its fd the same file, all through it. One found closed after it (closed before the call, or during
-    /// it) gives back what the call counted (its fd may have named another file by then) and throws
-    /// ObjectDisposedException. Once the kernel has given the handle, the dma-buf's fd is not needed: the handle keeps
-    /// the object.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private GemHandleTable.Entry ImportFd(SafeHandle dmaBuf)
-    {
-        int fd = (int)dmaBuf.DangerousGetHandle();
-        GemHandleTable.Imported imported = _table.Import(_fd, fd);
-        if (dmaBuf.IsClosed)
-        {
-            ReleaseAndThrowClosed(dmaBuf, imported.Entry);
-        }
-
-        if (imported.Entry is not { } entry)
-        {
-            ThrowImportError(imported.Errno, fd);
-            return null!;
-        }
-
-        return entry;
-    }
-
-    [DoesNotReturn]
-    private static void ThrowClosed(SafeHandle dmaBuf) => throw new ObjectDisposedException(dmaBuf.GetType().Name, $"The {dmaBuf} was disposed; it cannot be imported.");
-
-    [DoesNotReturn]
-    private void ReleaseAndThrowClosed(SafeHandle dmaBuf, GemHandleTable.Entry? entry)
-    {
-        if (entry is not null)
-        {
-            _table.Release(_fd, entry);
-        }
-
-        ThrowClosed(dmaBuf);
-    }
-
-    /// <summary>
-    /// Imports every plane of <paramref name="description"/>. Planes that share a buffer object share its handle.
-    /// On failure, the planes imported so far are released again.
-    /// </summary>
-    public ImportedBuffer ImportBuffer(DmaBufDescription description) => ImportedBuffer.Import(this, description);
-
-    /// <summary>
-    /// Makes a framebuffer from an imported buffer (<c>DRM_IOCTL_MODE_ADDFB2</c>, with <c>DRM_MODE_FB_MODIFIERS</c>
-    /// unless the modifier is <see cref="DmaBufDescription.InvalidModifier"/>). Needs a KMS driver's primary node.
-    /// </summary>
-    public Framebuffer AddFramebuffer(ImportedBuffer buffer) => Framebuffer.Add(this, buffer);
-
-    /// <summary>
-    /// Takes a handle this file got from elsewhere (a driver-specific create ioctl issued on <see cref="FileHandle"/>)
-    /// into the table, so it is shared and closed like any other. If the table already has it, this is one more
-    /// reference. The kernel is not asked whether the handle exists; a wrong one fails at its first use (ENOENT).
-    /// </summary>
-    public GemHandle AdoptHandle(uint handle)
-    {
-        ArgumentOutOfRangeException.ThrowIfZero(handle);
-        using var device = DeviceLease();
-        return NewHandle(_table.Adopt(handle));
-    }
-
-    /// <summary>
-    /// Exports a buffer object as a dma-buf (<c>DRM_IOCTL_PRIME_HANDLE_TO_FD</c>); the fd is always close-on-exec.
-    /// The dma-buf keeps the buffer object alive after every handle to it is closed.
-    /// </summary>
-    public DmaBuf ExportDmaBuf(GemHandle handle, DmaBufExportFlags flags = DmaBufExportFlags.None)
-    {
-        ArgumentNullException.ThrowIfNull(handle);
-        CheckExport(handle, flags);
-
-        // An operation of a live handle: holding it keeps it from being closed under the ioctl, and keeps this
-        // file open even after the device was disposed.
-        using var held = handle.Lease();
-        var dmaBuf = new DmaBuf(fd: -1, ownsHandle: true); // before the ioctl: nothing may fail between the kernel making the fd and its owner
-        dmaBuf.Own(ExportFd(handle.Number, flags));
-        return dmaBuf;
-    }
-
-    // The per-frame paths (export, import, the lane) are kept to as few calls as they can be: under the rig's emulator
-    // every call and return costs as much as a dozen instructions, so the checks are inlined and their throws are not.
-
-    /// <summary>The argument checks of every export of a <see cref="GemHandle"/>, before anything is leased.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void CheckExport(GemHandle handle, DmaBufExportFlags flags)
-    {
-        if (!ReferenceEquals(handle.Device, this))
-        {
-            ThrowForeignHandle(handle);
-        }
-
-        CheckExportFlags(flags);
-    }
-
-    [DoesNotReturn]
-    private void ThrowForeignHandle(GemHandle handle) =>
-        throw new ArgumentException($"{handle} belongs to another open DRM file, not {Path}; handles are per open file.", nameof(handle));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void CheckExportFlags(DmaBufExportFlags flags)
-    {
-        if ((flags & ~DmaBufExportFlags.ReadWrite) != 0)
-        {
-            ThrowBadExportFlags(flags);
-        }
-    }
-
-    [DoesNotReturn]
-    private static void ThrowBadExportFlags(DmaBufExportFlags flags) =>
-        throw new ArgumentOutOfRangeException(nameof(flags), flags, "Only DmaBufExportFlags.ReadWrite may be given; close-on-exec is always set.");
-
-    /// <summary>PRIME_HANDLE_TO_FD, always close-on-exec; the caller holds the handle (and so this file) open.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int ExportFd(uint handle, DmaBufExportFlags flags)
-    {
-        int errno = DrmPrime.HandleToFd(_fd, handle, DrmPrime.DRM_CLOEXEC | (uint)flags, out int fd);
-        if (errno != 0)
-        {
-            ThrowExportError(errno, handle);
-        }
-
-        return fd;
-    }
-
-    [DoesNotReturn]
-    private void ThrowExportError(int errno, uint handle) =>
-        ThrowHelper.Throw(errno, nameof(DrmPrime.DRM_IOCTL_PRIME_HANDLE_TO_FD), Path, gemHandle: handle);
-
-    /// <summary>
     /// Stops the device: every later device operation (<see cref="CreateDumbBuffer"/>, <see cref="ImportDmaBuf"/>,
     /// <see cref="GetCapability"/>, <see cref="Version"/>, …) throws ObjectDisposedException, and pending
     /// <see cref="ReadEventAsync(TimeSpan, CancellationToken)"/> waits end with it. The fd is closed once
@@ -421,25 +209,17 @@ public sealed partial class DrmDevice : IDisposable
 
     /// <summary>A lease on the file for one device operation; ObjectDisposedException once the device is disposed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] // the lane's per-frame import: one compare-exchange, no call
-    internal Held DeviceLease()
-    {
-        TakeHold();
-        return new Held(this);
-    }
+    internal Lease DeviceLease() => new(this);
 
-    /// <summary>One more holder of the file, refused (ObjectDisposedException) once the device is disposed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void TakeHold()
-    {
-        if (!_holders.TryHold())
-        {
-            ThrowDisposed();
-        }
-    }
+    bool IHoldable.TryHold() => _holders.TryHold();
 
-    /// <summary>Drops a hold; the last one, after Dispose, disposes the file (and so closes the fd).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void EndHold()
+    void IHoldable.AddHold() => _holders.AddHold();
+
+    /// <summary>Ends a hold; the last one, after Dispose, disposes the file (and so closes the fd).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    void IHoldable.EndHold()
     {
         if (_holders.EndHold())
         {
@@ -448,75 +228,10 @@ public sealed partial class DrmDevice : IDisposable
     }
 
     [DoesNotReturn]
-    private void ThrowDisposed() => throw new ObjectDisposedException(nameof(DrmDevice), $"The DRM device {Path} has been disposed.");
-
-    /// <summary>
-    /// Wraps one reference the table has just counted, with a hold of its own on this file. Should the GemHandle fail
-    /// to come into being (memory runs out), the count and the hold are dropped again, so no error leaks a handle.
-    /// </summary>
-    internal GemHandle NewHandle(GemHandleTable.Entry entry)
-    {
-        // Every caller holds this file (a lease, or the handle it copies), so the count is above 0: the new handle's
-        // hold can be added even if the device is being disposed, as the live handles keep the file open anyway.
-        _holders.AddHold();
-        try
-        {
-            return new GemHandle(this, entry);
-        }
-        catch
-        {
-            _table.Release(_fd, entry);
-            EndHold();
-            throw;
-        }
-    }
-
-    /// <summary>Another counted reference to the object of a live handle of this device.</summary>
-    internal GemHandle AddReference(GemHandle source)
-    {
-        if (!ReferenceEquals(source.Device, this))
-        {
-            throw new ArgumentException($"{source} belongs to another open DRM file, not {Path}.", nameof(source));
-        }
-
-        using var held = source.Lease(); // the object cannot reach zero references while we count one more
-        return NewHandle(_table.Adopt(source.Number));
-    }
-
-    /// <summary>
-    /// A GemHandle's release: drops its count in the table (the last closes the kernel handle), then its hold on this
-    /// file. A failing GEM_CLOSE has no one to report to (Dispose, or the finalizer): the kernel has closed the
-    /// handle or never had it, and the table forgets it either way.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] // every per-frame Dispose: one compare-exchange and one add, no call
-    internal void ReleaseHandle(GemHandleTable.Entry entry)
-    {
-        if (!GemHandleTable.TryReleaseShared(entry))
-        {
-            ReleaseLastHandle(entry);
-            return;
-        }
-
-        EndHold();
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ReleaseLastHandle(GemHandleTable.Entry entry)
-    {
-        try
-        {
-            _table.Release(_fd, entry);
-        }
-        finally
-        {
-            EndHold();
-        }
-    }
+    void IHoldable.ThrowDisposed() => ThrowDisposed();
 
     [DoesNotReturn]
-    private void ThrowImportError(int errno, int fd) =>
-        ThrowHelper.Throw(errno, nameof(DrmPrime.DRM_IOCTL_PRIME_FD_TO_HANDLE), Path, fd: fd, hint:
-            errno == Errno.EINVAL && !DmaBuf.IsDmaBuf(fd) ? $"fd {fd} is not a dma-buf" : null);
+    private void ThrowDisposed() => throw new ObjectDisposedException(nameof(DrmDevice), $"The DRM device {Path} has been disposed.");
 
     private static DrmNodeType NodeTypeOf(string path, uint mode, ulong rdev)
     {
@@ -577,13 +292,4 @@ public sealed partial class DrmDevice : IDisposable
         public override string ToString() => IsClosed ? "DRM device file (closed)" : $"DRM device file fd {(int)handle}";
     }
 
-    /// <summary>A lease on a device's file (<see cref="DeviceLease"/>): disposing it ends the hold.</summary>
-    internal readonly ref struct Held
-    {
-        private readonly DrmDevice _device;
-
-        public Held(DrmDevice device) => _device = device;
-
-        public void Dispose() => _device.EndHold();
-    }
 }

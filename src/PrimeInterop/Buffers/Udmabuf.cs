@@ -104,7 +104,7 @@ public static class Udmabuf
             total += length;
         }
 
-        using var leases = new HandleLeases(memfds); // every memfd stays open (and its number ours) until the ioctl is done
+        using var leases = new Leases(memfds); // every memfd stays open (and its number ours) until the ioctl is done
         var items = new UdmabufUapi.udmabuf_create_item[copy.Length];
         for (int i = 0; i < copy.Length; i++)
         {

@@ -30,10 +30,10 @@ public sealed partial class DrmDevice
     {
         FdHandles.ThrowIfNotFd(dmaBuf, nameof(dmaBuf));
         ArgumentNullException.ThrowIfNull(body);
-        TakeHold(); // this file stays open (and its handle namespace alive) for the whole scope
+        Lease file = DeviceLease(); // this file stays open (and its handle namespace alive) for the whole scope
 
-        // One protected region for the hold and the reference (two cost the per-frame import ~25 instructions);
-        // the import's own failures leave the entry null.
+        // One protected region for the lease and the reference (a using for the lease would add a second, which costs
+        // the per-frame import ~25 instructions); the import's own failures leave the entry null.
         GemHandleTable.Entry? entry = null;
         try
         {
@@ -42,7 +42,7 @@ public sealed partial class DrmDevice
         }
         finally
         {
-            EndScope(entry);
+            EndScope(entry, file);
         }
     }
 
@@ -127,7 +127,7 @@ public sealed partial class DrmDevice
     private void ImportScoped<TState>(int dmaBufFd, ref TState state, BorrowedGemHandleAction<TState> body)
         where TState : allows ref struct
     {
-        TakeHold(); // as in ImportScoped(SafeHandle, …): one protected region
+        Lease file = DeviceLease(); // as in ImportScoped(SafeHandle, …): one protected region
         GemHandleTable.Entry? entry = null;
         try
         {
@@ -142,19 +142,19 @@ public sealed partial class DrmDevice
         }
         finally
         {
-            EndScope(entry);
+            EndScope(entry, file);
         }
     }
 
-    /// <summary>The end of an import scope: its reference dropped (if the import counted one), then its hold on the file.</summary>
+    /// <summary>The end of an import scope: its reference dropped (if the import counted one), then its lease on the file.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void EndScope(GemHandleTable.Entry? entry)
+    private void EndScope(GemHandleTable.Entry? entry, Lease file)
     {
         if (entry is not null)
         {
             _table.Release(_fd, entry);
         }
 
-        EndHold();
+        file.Dispose();
     }
 }

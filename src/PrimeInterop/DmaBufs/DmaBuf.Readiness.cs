@@ -53,7 +53,7 @@ public sealed partial class DmaBuf
     public bool IsReady(DmaBufAccess access)
     {
         DmaBufMapping.ValidateAccess(access);
-        using var lease = new HandleLease(this);
+        using var lease = new Lease(this);
         int ready = Epoll.PollNow(lease.Fd, (short)PollEvents(access));
         ThrowHelper.ThrowIfError(ready < 0 ? -ready : 0, Libc.Operation.Poll, "dma-buf", fd: lease.Fd);
         return (ready & PollEvents(access)) != 0;

@@ -1,7 +1,8 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
+using PrimeInterop.Interop;
 
-namespace PrimeInterop.Interop;
+namespace PrimeInterop;
 
 /// <summary>Throws live here so that the calling paths stay small.</summary>
 internal static class ThrowHelper

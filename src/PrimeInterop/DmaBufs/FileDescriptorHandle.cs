@@ -74,7 +74,7 @@ public abstract class FileDescriptorHandle : SafeHandle
 
         try
         {
-            using var lease = new HandleLease(this);
+            using var lease = new Lease(this);
             if (timeout == TimeSpan.Zero)
             {
                 return Look(lease.Fd, events, kind);

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Win32.SafeHandles;
 using PrimeInterop.Interop;
 
@@ -16,12 +17,12 @@ namespace PrimeInterop;
 /// One small object per message, whatever the number of fds, and no SafeHandle per fd until one is taken: fd passing
 /// is on the hot path of a compositor or a decoder's client. The fds themselves sit in a finalizable holder that a
 /// disposed result hands back to its thread for the next receive, because registering a new object for finalization
-/// costs a per-frame receive more than everything else it allocates (measured in the rig, issue 8).
+/// costs a per-frame receive more than everything else it allocates.
 /// </para>
 /// </remarks>
-public sealed class ReceivedFds : IDisposable
+public sealed class ReceivedFds : IDisposable, IHoldable
 {
-    private Slots? _slots; // null once recycled: whoever ends the last hold (see HolderCount) closes and recycles
+    private Slots? _slots; // null once recycled: whoever ends the last hold closes and recycles
     private HolderCount _holders; // this result's own hold and each take in progress
 
     /// <summary>Takes over <paramref name="slots"/> and the fds in it.</summary>
@@ -72,7 +73,7 @@ public sealed class ReceivedFds : IDisposable
         Slots? slots = null;
         try
         {
-            slots = Slots.Rent(fds);
+            slots = Slots.FromSpare(fds);
             return new ReceivedFds(bytesReceived, slots);
         }
         catch
@@ -108,50 +109,46 @@ public sealed class ReceivedFds : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Count);
-        if (!_holders.TryHold())
+        using var lease = new Lease(this); // the holder cannot be recycled under the take
+        int[] fds = _slots!.Fds;
+        int fd = Interlocked.Exchange(ref fds[index], -1);
+        if (fd < 0)
         {
             throw AlreadyTaken(index);
         }
 
+        T? taken = null;
         try
         {
-            int[] fds = _slots!.Fds; // held: the holder cannot be recycled before EndHold
-            int fd = Interlocked.Exchange(ref fds[index], -1);
-            if (fd < 0)
-            {
-                throw AlreadyTaken(index);
-            }
-
-            T? taken = null;
-            try
-            {
-                taken = own(fd, index);
-                return taken;
-            }
-            finally
-            {
-                if (taken is null)
-                {
-                    fds[index] = fd; // not taken: it stays here (Dispose closes it, once this take has ended)
-                }
-            }
+            taken = own(fd, index);
+            return taken;
         }
         finally
         {
-            EndHold();
+            if (taken is null)
+            {
+                fds[index] = fd; // not taken: it stays here (Dispose closes it, once this take has ended)
+            }
         }
     }
 
     private static InvalidOperationException AlreadyTaken(int index) =>
         new($"Received fd #{index} was already taken (or this result disposed).");
 
-    private void EndHold()
+    bool IHoldable.TryHold() => _holders.TryHold();
+
+    void IHoldable.AddHold() => _holders.AddHold();
+
+    void IHoldable.EndHold()
     {
         if (_holders.EndHold())
         {
-            Recycle(); // disposed while this take held it
+            Recycle(); // disposed while a take held it
         }
     }
+
+    [DoesNotReturn]
+    void IHoldable.ThrowDisposed() => throw new InvalidOperationException("The received fds were already taken: this result was disposed.");
 
     /// <summary>Runs once, after Dispose and every take: closes the fds not taken and hands the holder back.</summary>
     private void Recycle()
@@ -159,7 +156,7 @@ public sealed class ReceivedFds : IDisposable
         Slots slots = _slots!;
         _slots = null;
         slots.ReleaseContents();
-        Slots.Return(slots);
+        Slots.ToSpare(slots);
     }
 
     /// <summary>The fds of one result (-1 once taken or closed), in a guard that closes them if the result is dropped.</summary>
@@ -172,7 +169,7 @@ public sealed class ReceivedFds : IDisposable
         public int Count;
 
         /// <summary>A holder with <paramref name="fds"/> in it; throws (no memory) with the fds still the caller's.</summary>
-        public static Slots Rent(ReadOnlySpan<int> fds)
+        public static Slots FromSpare(ReadOnlySpan<int> fds)
         {
             Slots slots = t_spare ?? new Slots();
             t_spare = null;
@@ -184,7 +181,7 @@ public sealed class ReceivedFds : IDisposable
                 }
                 catch
                 {
-                    Return(slots);
+                    ToSpare(slots);
                     throw;
                 }
             }
@@ -195,7 +192,7 @@ public sealed class ReceivedFds : IDisposable
         }
 
         /// <summary>Keeps an emptied holder for this thread's next receive.</summary>
-        public static void Return(Slots slots) => t_spare ??= slots;
+        public static void ToSpare(Slots slots) => t_spare ??= slots;
 
         public override void ReleaseContents()
         {

@@ -1,7 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using PrimeInterop.Interop;
 
-namespace PrimeInterop.Interop;
+namespace PrimeInterop;
 
 /// <summary>
 /// An mmap'ed range, unmapped exactly once, when the last hold goes: its mapping's Dispose and every open access scope
@@ -9,7 +10,7 @@ namespace PrimeInterop.Interop;
 /// dropped with no scope open is unmapped by this handle's finalizer. Holds its parent (the dma-buf whose fd
 /// <c>DMA_BUF_IOCTL_SYNC</c> needs) until then.
 /// </summary>
-internal sealed unsafe class MappingHandle : ChildSafeHandle
+internal sealed class MappingHandle : ChildSafeHandle
 {
     /// <summary>The largest range a mapping may have: a <see cref="Span{T}"/> addresses at most int.MaxValue bytes.</summary>
     public const long MaxLength = int.MaxValue;
@@ -30,7 +31,7 @@ internal sealed unsafe class MappingHandle : ChildSafeHandle
 
     /// <summary>The mapped bytes. Call only inside an open scope (which keeps the range mapped), and keep the span no
     /// longer than the scope: the access scopes hold both.</summary>
-    public Span<byte> Span() => new((void*)handle, (int)_length);
+    public Span<byte> Span() => Libc.Mapped(handle, (int)_length);
 
     /// <summary>Opens an access scope, which holds the range mapped; ObjectDisposedException (naming <paramref name="owner"/>) once the mapping is disposed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

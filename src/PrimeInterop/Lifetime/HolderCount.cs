@@ -1,14 +1,14 @@
 using System.Runtime.CompilerServices;
 
-namespace PrimeInterop.Interop;
+namespace PrimeInterop;
 
 /// <summary>
-/// SafeHandle's lifetime scheme, for an object that is not a SafeHandle (a <see cref="GemHandle"/>, a
-/// <see cref="DrmDevice"/>'s file, a <see cref="ReceivedFds"/>): the owner's own hold, the holds of calls in progress,
-/// and a Disposed bit, in one int. Dispose refuses new holds at once; the release runs exactly once, when the last
-/// hold ends (the owner's, dropped by Dispose, or a call's). Inlined, so a call's hold is one compare-exchange and
-/// its end one atomic add, where SafeHandle's DangerousAddRef/DangerousRelease are two calls with their own loops
-/// (issue 8's per-frame paths). A mutable struct: keep it in a non-readonly field and call it in place.
+/// The count behind an <see cref="IHoldable"/>: SafeHandle's lifetime scheme, for an object that is not a SafeHandle
+/// (a <see cref="GemHandle"/>, a <see cref="DrmDevice"/>'s file, a <see cref="ReceivedFds"/>): the owner's own hold,
+/// the leases and holds in progress, and a Disposed bit, in one int. Dispose refuses new holds at once; the release
+/// runs exactly once, when the last hold ends (the owner's, dropped by Dispose, or another's). Inlined, so a lease is
+/// one compare-exchange and its end one atomic add, where a SafeHandle's reference costs two calls with their own
+/// loops. A mutable struct: keep it in a non-readonly field and call it in place.
 /// </summary>
 internal struct HolderCount
 {

@@ -10,6 +10,12 @@ namespace PrimeInterop;
 /// </summary>
 public sealed partial class DrmDevice
 {
+    /// <summary>
+    /// Makes a framebuffer from an imported buffer (<c>DRM_IOCTL_MODE_ADDFB2</c>, with <c>DRM_MODE_FB_MODIFIERS</c>
+    /// unless the modifier is <see cref="DmaBufDescription.InvalidModifier"/>). Needs a KMS driver's primary node.
+    /// </summary>
+    public Framebuffer AddFramebuffer(ImportedBuffer buffer) => Framebuffer.Add(this, buffer);
+
     private readonly Lock _propertyGate = new();
     private readonly Dictionary<uint, DrmProperty> _propertyCache = [];
     private volatile bool _atomic; // DrmClientCapability.Atomic was set: for the hint of a refused commit

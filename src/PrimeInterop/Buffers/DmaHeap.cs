@@ -87,7 +87,7 @@ public sealed class DmaHeap : IDisposable
 
         uint fdFlags = (uint)Libc.O_CLOEXEC | (flags == DmaBufExportFlags.ReadWrite ? (uint)Libc.O_RDWR : (uint)Libc.O_RDONLY);
         var dmaBuf = new DmaBuf(fd: -1, ownsHandle: true); // before the ioctl that makes the fd, so that nothing can fail between the two
-        using var lease = new HandleLease(_file);
+        using var lease = new Lease(_file);
         int errno = DmaHeapUapi.Allocate(lease.Fd, (ulong)size, fdFlags, out int fd);
         ThrowHelper.ThrowIfError(errno, nameof(DmaHeapUapi.DMA_HEAP_IOCTL_ALLOC), Path, hint: errno == Errno.ENOMEM
             ? string.Create(CultureInfo.InvariantCulture, $"the {Name} heap could not allocate {size} bytes")

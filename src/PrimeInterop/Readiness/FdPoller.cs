@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
+using PrimeInterop.Interop;
 
-namespace PrimeInterop.Interop;
+namespace PrimeInterop;
 
 /// <summary>
 /// The one thread that waits for fd readiness on behalf of every pending wait in the process (dma-buf fences,
@@ -60,7 +61,7 @@ internal sealed class FdPoller
 
     /// <summary>
     /// Completes when <paramref name="handle"/>'s fd reports one of <paramref name="events"/>, for an fd the library
-    /// does not own. The wait holds a reference on <paramref name="handle"/> (DangerousAddRef), so its fd cannot be
+    /// does not own. The wait holds <paramref name="handle"/> (a <see cref="Hold"/>), so its fd cannot be
     /// closed and its number reused while the wait is registered, and registers a close-on-exec dup of its own (so
     /// that waits on one fd never collide in epoll). Both are given back the moment the wait completes, before its
     /// continuation runs. A caller's Dispose of the handle takes effect then; a <see cref="System.Net.Sockets.Socket"/>'s
@@ -80,25 +81,20 @@ internal sealed class FdPoller
         }
 
         var waiter = new PollWaiter(this, kind, shownFd: -1, once: true);
-        bool added = false;
+        Hold caller = default;
         try
         {
-            handle.DangerousAddRef(ref added);
-            int fd = (int)handle.DangerousGetHandle();
-            ThrowHelper.ThrowIfError(Libc.DupCloseOnExec(fd, out int dup), Libc.Operation.DupCloseOnExec, kind, fd: fd);
-            waiter.SetFd(dup, owns: true, leased: handle); // the waiter closes the dup and releases the handle
-            added = false;
+            caller = Hold.On(handle);
+            ThrowHelper.ThrowIfError(Libc.DupCloseOnExec(caller.ParentFd, out int dup), Libc.Operation.DupCloseOnExec, kind, fd: caller.ParentFd);
+            waiter.SetFd(dup, owns: true, caller); // the waiter closes the dup and ends the hold
+            caller = default;
             waiter.TryAcquire();
             return waiter.Arm(events, Timeout.InfiniteTimeSpan, errorIsReady, cancellationToken);
         }
         catch (Exception e)
         {
             waiter.Close();
-            if (added)
-            {
-                handle.DangerousRelease();
-            }
-
+            caller.End();
             return ValueTask.FromException(e);
         }
     }
