@@ -160,7 +160,6 @@ int main(void)
     CONST(O_NONBLOCK);
     CONST(F_GETFL);
     CONST(F_SETFL);
-    CONST(EFD_CLOEXEC);
     CONST(POLLIN);
     CONST(POLLOUT);
 

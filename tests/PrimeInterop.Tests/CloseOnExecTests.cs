@@ -24,7 +24,7 @@ public sealed class CloseOnExecTests
                 dmaBuf.FileDescriptor, dup.FileDescriptor, reexported.FileDescriptor, fence.FileDescriptor];
             foreach (int fd in ours)
             {
-                Assert.Equal(0, Interop.Libc.IsCloseOnExec(fd, out bool cloexec));
+                Assert.Equal(0, TestLibc.IsCloseOnExec(fd, out bool cloexec));
                 Assert.True(cloexec, $"fd {fd} ({Interop.Libc.ReadLink($"/proc/self/fd/{fd}")}) is not close-on-exec");
             }
 

@@ -132,7 +132,7 @@ public sealed class FdPassingTests
                 using var fr = received.TakeFile(0);
                 using var fw = received.TakeFile(1);
                 Assert.Equal(Inode((int)r.DangerousGetHandle()), Inode((int)fr.DangerousGetHandle()));
-                Assert.Equal(0, Interop.Libc.IsCloseOnExec((int)fw.DangerousGetHandle(), out bool cloexec));
+                Assert.Equal(0, TestLibc.IsCloseOnExec((int)fw.DangerousGetHandle(), out bool cloexec));
                 Assert.True(cloexec);
                 Assert.Throws<InvalidOperationException>(() => received.TakeFile(0));
             }

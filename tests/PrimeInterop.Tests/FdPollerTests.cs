@@ -25,14 +25,14 @@ public sealed class FdPollerTests
         {
             await Task.Delay(100, TestContext.Current.CancellationToken);
             int threadsBefore = ProcessThreads.CountOutsideRuntimePools();
-            int registeredBefore = FdPoller.Instance.RegisteredCount;
+            int registeredBefore = PollerState.Registered;
             var waits = new List<Task>();
             for (int i = 0; i < 1000; i++)
             {
                 waits.Add(FdPoller.Instance.WaitOnceAsync(readers[i % readers.Count], PollIn, "pipe", errorIsReady: false, TestContext.Current.CancellationToken).AsTask());
             }
 
-            Assert.Equal(registeredBefore + 1000, FdPoller.Instance.RegisteredCount);
+            Assert.Equal(registeredBefore + 1000, PollerState.Registered);
             await Task.Delay(200, TestContext.Current.CancellationToken);
             int threadsWaiting = ProcessThreads.CountOutsideRuntimePools();
             Assert.Equal(1, ProcessThreads.Named("PrimeInterop poller"));
@@ -41,7 +41,7 @@ public sealed class FdPollerTests
             pipes.ForEach(p => TestPipe.WriteByte(p.Write));
 
             await Task.WhenAll(waits).WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
-            Assert.Equal(registeredBefore, FdPoller.Instance.RegisteredCount);
+            Assert.Equal(registeredBefore, PollerState.Registered);
             Measurements.Record($"1000 pipe waits: threads {threadsBefore} before, {threadsWaiting} while pending");
             Assert.True(threadsWaiting - threadsBefore <= 2, $"pending waits added threads outside the runtime's pools: {threadsBefore} -> {threadsWaiting}");
         }
@@ -96,9 +96,9 @@ public sealed class FdPollerTests
             var waiter = NewWaiter(reader);
             try
             {
-                int registered = FdPoller.Instance.RegisteredCount;
+                int registered = PollerState.Registered;
                 await WaitAndDrain(waiter, reader, writer); // the first wait registers the fd (EPOLL_CTL_ADD)
-                Assert.Equal(registered + 1, FdPoller.Instance.RegisteredCount);
+                Assert.Equal(registered + 1, PollerState.Registered);
 
                 // The waits in this method's own loop (one state machine for all), the arming measured on its thread;
                 // the completion runs on the poller's thread and the continuation on the pool's.
@@ -116,7 +116,7 @@ public sealed class FdPollerTests
                 }
 
                 long perWait = (GC.GetTotalAllocatedBytes(precise: true) - before) / Waits;
-                Assert.Equal(registered + 1, FdPoller.Instance.RegisteredCount); // re-armed (EPOLL_CTL_MOD), never added again
+                Assert.Equal(registered + 1, PollerState.Registered); // re-armed (EPOLL_CTL_MOD), never added again
                 Measurements.Record($"waiter: {armed} B armed in {Waits} waits; {perWait} B per wait in the process, the test's own work included");
                 Assert.Equal(0, armed);
             }
@@ -168,7 +168,7 @@ public sealed class FdPollerTests
                 Task pending = waiter.Arm(PollIn, Timeout.InfiniteTimeSpan, errorIsReady: false, cts.Token).AsTask();
                 await Task.Delay(300, TestContext.Current.CancellationToken); // well past every timer armed above
                 Assert.False(pending.IsCompleted, "a timer or registration of an earlier wait ended a later one");
-                Assert.Equal(1, FdPoller.Instance.PendingCount);
+                Assert.Equal(1, PollerState.Armed);
                 await cts.CancelAsync();
                 var e = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending);
                 Assert.Equal(cts.Token, e.CancellationToken);
@@ -180,7 +180,7 @@ public sealed class FdPollerTests
                 await Assert.ThrowsAsync<ObjectDisposedException>(() => closed);
                 Assert.True(waiter.TryAcquire());
                 await Assert.ThrowsAsync<ObjectDisposedException>(() => waiter.Arm(PollIn, Timeout.InfiniteTimeSpan, errorIsReady: false, CancellationToken.None).AsTask());
-                Assert.Equal(0, FdPoller.Instance.PendingCount);
+                Assert.Equal(0, PollerState.Armed);
             }
             finally
             {

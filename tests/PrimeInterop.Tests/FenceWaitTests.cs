@@ -25,7 +25,7 @@ public sealed class FenceWaitTests
         {
             Assert.True(buffer.IsReady(DmaBufAccess.Read) && buffer.IsReady(DmaBufAccess.Write)); // no fences yet
             await buffer.WaitReadyAsync(DmaBufAccess.Write, TestContext.Current.CancellationToken); // armed, and ready at once
-            int registered = FdPoller.Instance.RegisteredCount;
+            int registered = PollerState.Registered;
 
             using var fence = VgemFence.Attach(dumb.Handle, DmaBufAccess.Write);
             Task read = buffer.WaitReadyAsync(DmaBufAccess.Read, TestContext.Current.CancellationToken).AsTask();
@@ -34,13 +34,13 @@ public sealed class FenceWaitTests
             Assert.False(read.IsCompleted, "a reader must wait for the pending writer");
             Assert.False(write.IsCompleted, "a writer must wait for the pending writer");
             Assert.False(buffer.IsReady(DmaBufAccess.Read));
-            Assert.Equal(2, FdPoller.Instance.PendingCount);
-            Assert.Equal(registered + 1, FdPoller.Instance.RegisteredCount); // the overlapping wait: a registration of its own
+            Assert.Equal(2, PollerState.Armed);
+            Assert.Equal(registered + 1, PollerState.Registered); // the overlapping wait: a registration of its own
 
             fence.Signal();
             await Task.WhenAll(read, write).WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
             Assert.True(buffer.IsReady(DmaBufAccess.ReadWrite));
-            Assert.Equal(0, FdPoller.Instance.PendingCount);
+            Assert.Equal(0, PollerState.Armed);
         }
 
         oracle.Verify();
@@ -80,11 +80,11 @@ public sealed class FenceWaitTests
         using (var fence = VgemFence.Attach(dumb.Handle, DmaBufAccess.Write))
         {
             int fdsBefore = LeakOracle.FdsOnSameFile(buffer); // fds of this dma-buf: unlike a process-wide count, the runtime cannot move it
-            int registered = FdPoller.Instance.RegisteredCount;
+            int registered = PollerState.Registered;
             using var cts = new CancellationTokenSource();
             Task canceled = buffer.WaitReadyAsync(DmaBufAccess.Read, cts.Token).AsTask();
             Assert.Equal(fdsBefore, LeakOracle.FdsOnSameFile(buffer)); // the buffer's own fd is registered: no dup
-            Assert.Equal(registered + 1, FdPoller.Instance.RegisteredCount);
+            Assert.Equal(registered + 1, PollerState.Registered);
             var clock = Stopwatch.StartNew();
             await cts.CancelAsync();
             var oce = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => canceled);
@@ -98,19 +98,19 @@ public sealed class FenceWaitTests
             await Assert.ThrowsAsync<TimeoutException>(() => buffer.WaitReadyAsync(DmaBufAccess.Read, TimeSpan.Zero, TestContext.Current.CancellationToken).AsTask());
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => buffer.WaitReadyAsync(DmaBufAccess.Read, new CancellationToken(canceled: true)).AsTask());
             await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => buffer.WaitReadyAsync(DmaBufAccess.Read, TimeSpan.FromMilliseconds(-5), TestContext.Current.CancellationToken).AsTask());
-            Assert.Equal(registered + 1, FdPoller.Instance.RegisteredCount); // every wait re-armed the one registration
-            Assert.Equal(0, FdPoller.Instance.PendingCount);
+            Assert.Equal(registered + 1, PollerState.Registered); // every wait re-armed the one registration
+            Assert.Equal(0, PollerState.Armed);
 
             // An abandoned wait: nobody cancels it, but the buffer it waits on is disposed. It ends, and the buffer's
             // registration leaves epoll before its fd closes.
             var copy = buffer.Duplicate();
             Task abandoned = copy.WaitReadyAsync(DmaBufAccess.Read, TestContext.Current.CancellationToken).AsTask();
-            Assert.Equal(registered + 2, FdPoller.Instance.RegisteredCount);
+            Assert.Equal(registered + 2, PollerState.Registered);
             copy.Dispose();
             await Assert.ThrowsAsync<ObjectDisposedException>(() => abandoned).WaitAsync(TimeSpan.FromSeconds(2), TestContext.Current.CancellationToken);
             await Assert.ThrowsAsync<ObjectDisposedException>(() => copy.WaitReadyAsync(DmaBufAccess.Read, TestContext.Current.CancellationToken).AsTask());
 
-            Assert.Equal(registered + 1, FdPoller.Instance.RegisteredCount);
+            Assert.Equal(registered + 1, PollerState.Registered);
             Assert.Equal(fdsBefore, LeakOracle.FdsOnSameFile(buffer));
             fence.Signal();
         }
@@ -130,7 +130,7 @@ public sealed class FenceWaitTests
         using (var buffer = card.ExportDmaBuf(dumb.Handle))
         {
             await Frame(dumb, buffer); // registers the buffer
-            int registered = FdPoller.Instance.RegisteredCount;
+            int registered = PollerState.Registered;
             int fds = LeakOracle.FdCount();
             long before = GC.GetTotalAllocatedBytes(precise: true);
             for (int i = 0; i < Frames; i++)
@@ -140,7 +140,7 @@ public sealed class FenceWaitTests
 
             long perWait = (GC.GetTotalAllocatedBytes(precise: true) - before) / Frames;
             Measurements.Record($"fence waits on one buffer: {perWait} B per frame (all threads: the wait, the fence object, the test's awaits)");
-            Assert.Equal(registered, FdPoller.Instance.RegisteredCount);
+            Assert.Equal(registered, PollerState.Registered);
             Assert.Equal(fds, LeakOracle.FdCount());
 
             // The wait alone, without the test's fence objects: the waiter is reused, nothing is allocated.
@@ -169,17 +169,17 @@ public sealed class FenceWaitTests
         using (var first = card.CreateDumbBuffer(16, 16, 32))
         using (var second = card.CreateDumbBuffer(16, 16, 32))
         {
-            int registered = FdPoller.Instance.RegisteredCount;
+            int registered = PollerState.Registered;
             var a = card.ExportDmaBuf(first.Handle);
             using var keep = a.Duplicate(); // a's dma-buf outlives a's fd
             int number = a.FileDescriptor;
             using (var fenceA = VgemFence.Attach(first.Handle, DmaBufAccess.Write))
             {
                 Task waitA = a.WaitReadyAsync(DmaBufAccess.Read, TestContext.Current.CancellationToken).AsTask();
-                Assert.Equal(registered + 1, FdPoller.Instance.RegisteredCount);
+                Assert.Equal(registered + 1, PollerState.Registered);
                 a.Dispose();
                 await Assert.ThrowsAsync<ObjectDisposedException>(() => waitA).WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
-                Assert.Equal(registered, FdPoller.Instance.RegisteredCount);
+                Assert.Equal(registered, PollerState.Registered);
 
                 using var b = card.ExportDmaBuf(second.Handle);
                 Assert.Equal(number, b.FileDescriptor); // the lowest free number: a's
@@ -206,9 +206,9 @@ public sealed class FenceWaitTests
         using (var dumb = card.CreateDumbBuffer(16, 16, 32))
         using (var fence = VgemFence.Attach(dumb.Handle, DmaBufAccess.Write))
         {
-            int registered = FdPoller.Instance.RegisteredCount;
+            int registered = PollerState.Registered;
             Task abandoned = WaitOnADroppedBuffer(card, dumb);
-            Assert.Equal(registered + 1, FdPoller.Instance.RegisteredCount);
+            Assert.Equal(registered + 1, PollerState.Registered);
             for (int i = 0; i < 3 && !abandoned.IsCompleted; i++)
             {
                 GC.Collect();
@@ -216,8 +216,8 @@ public sealed class FenceWaitTests
             }
 
             await Assert.ThrowsAsync<ObjectDisposedException>(() => abandoned).WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
-            Assert.Equal(registered, FdPoller.Instance.RegisteredCount);
-            Assert.Equal(0, FdPoller.Instance.PendingCount);
+            Assert.Equal(registered, PollerState.Registered);
+            Assert.Equal(0, PollerState.Armed);
             fence.Signal();
         }
 
@@ -290,7 +290,7 @@ public sealed class FenceWaitTests
                 }
 
                 TimeSpan registered = clock.Elapsed;
-                Assert.Equal(Buffers * WaitsPerBuffer, FdPoller.Instance.PendingCount);
+                Assert.Equal(Buffers * WaitsPerBuffer, PollerState.Armed);
                 await Task.Delay(Pending, TestContext.Current.CancellationToken);
                 int threadsWaiting = ProcessThreads.CountOutsideRuntimePools();
                 Assert.Equal(1, ProcessThreads.Named("PrimeInterop poller"));
@@ -304,7 +304,7 @@ public sealed class FenceWaitTests
                 Measurements.Record($"1000 waits: threads {threadsBefore} before, {threadsWaiting} while pending, {threadsAfter} after completion; " +
                     $"registering took {registered.TotalMilliseconds:F0} ms, signal-all to all-complete {completed.TotalMilliseconds:F0} ms");
                 Assert.True(threadsWaiting - threadsBefore <= 2, $"pending waits added threads outside the runtime's pools: {threadsBefore} -> {threadsWaiting}");
-                Assert.Equal(0, FdPoller.Instance.PendingCount);
+                Assert.Equal(0, PollerState.Armed);
             }
             finally
             {
@@ -343,7 +343,7 @@ public sealed class FenceWaitTests
             info = sync.GetInfo();
             Assert.Equal(FenceStatus.Signaled, info.Status);
             Assert.NotNull(info.Fences[0].Timestamp);
-            Assert.Equal(0, FdPoller.Instance.PendingCount);
+            Assert.Equal(0, PollerState.Armed);
         }
 
         oracle.Verify();
@@ -389,7 +389,7 @@ public sealed class FenceWaitTests
             await sameTimeline.WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
 
             Assert.Throws<ArgumentOutOfRangeException>(() => SyncFile.Merge(a, b, new string('n', 32)));
-            Assert.Equal(0, FdPoller.Instance.PendingCount);
+            Assert.Equal(0, PollerState.Armed);
         }
 
         oracle.Verify();

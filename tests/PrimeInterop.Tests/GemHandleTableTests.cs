@@ -22,28 +22,28 @@ public sealed class GemHandleTableTests
             using var b = new Lease(fdB);
             var table = new GemHandleTable();
 
-            Assert.Equal(0, table.Import(file.Fd, a.Fd, out uint first));
-            Assert.Equal(0, table.Import(file.Fd, b.Fd, out uint second));
-            Assert.Equal(first, second);
-            Assert.Equal(2, table.ReferencesOf(first));
+            Assert.Equal(0, table.ImportEntry(file.Fd, a.Fd, out GemHandleTable.Entry? first));
+            Assert.Equal(0, table.ImportEntry(file.Fd, b.Fd, out GemHandleTable.Entry? second));
+            Assert.Same(first, second);
+            uint handle = first!.Handle;
+            Assert.Equal(2, table.ReferencesOf(handle));
             Assert.Equal(1, table.Count);
 
             Assert.Equal(0, table.Release(file.Fd, first));
-            Assert.True(LeakOracle.HandleIsOpen(render.FileHandle, first), "one reference is left");
+            Assert.True(LeakOracle.HandleIsOpen(render.FileHandle, handle), "one reference is left");
             Assert.Equal(0, table.Release(file.Fd, first));
-            Assert.False(LeakOracle.HandleIsOpen(render.FileHandle, first), "the last release closes the handle");
+            Assert.False(LeakOracle.HandleIsOpen(render.FileHandle, handle), "the last release closes the handle");
             Assert.Equal(0, table.Count);
-            Assert.Equal(0, table.ReferencesOf(first));
+            Assert.Equal(0, table.ReferencesOf(handle));
 
-            // One release too many is a bug in the caller: refused, and no second GEM_CLOSE reaches the kernel.
-            Assert.Equal(0, table.Import(file.Fd, a.Fd, out uint again));
+            // One release too many is a bug in the caller: refused, and no second GEM_CLOSE reaches the kernel (the
+            // kernel would answer EINVAL, which the release would return instead of throwing).
             int deviceFd = file.Fd;
-            Assert.Throws<InvalidOperationException>(() => table.Release(deviceFd, again + 1000));
-            Assert.True(LeakOracle.HandleIsOpen(render.FileHandle, again));
-            Assert.Equal(0, table.Release(file.Fd, again));
+            Assert.Throws<InvalidOperationException>(() => table.Release(deviceFd, first));
+            Assert.Equal(0, table.Count);
 
             // A failed import counts nothing.
-            ErrnoAssert.Equal(Errno.EBADF, table.Import(file.Fd, 99999, out _));
+            ErrnoAssert.Equal(Errno.EBADF, table.ImportEntry(file.Fd, 99999, out _));
             Assert.Equal(0, table.Count);
             oracle.ExpectClosedAtEnd(dumb.Handle);
         }
@@ -74,7 +74,7 @@ public sealed class GemHandleTableTests
             uint handle = first!.Handle;
 
             // While another thread holds the table's lock, a release that is not the last still completes.
-            var gate = (Lock)typeof(GemHandleTable).GetField("_lock", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!.GetValue(table)!;
+            Lock gate = table.Lock;
             int released = -1;
             var releaser = new Thread(() => released = table.Release(deviceFd, second!));
             lock (gate)

@@ -340,7 +340,7 @@ public sealed class HostileReceiveTests
             for (int i = 0; i < received.Count; i++)
             {
                 using var fd = received.TakeFile(i);
-                Assert.True(Interop.Libc.IsCloseOnExec((int)fd.DangerousGetHandle(), out bool cloexec) == 0 && cloexec, $"received fd #{i} is not close-on-exec");
+                Assert.True(TestLibc.IsCloseOnExec((int)fd.DangerousGetHandle(), out bool cloexec) == 0 && cloexec, $"received fd #{i} is not close-on-exec");
             }
 
             return "received";
@@ -361,7 +361,7 @@ public sealed class HostileReceiveTests
             for (int i = 0; i < fds.Count; i += 2)
             {
                 using var fd = fds.TakeFile(i);
-                Assert.True(Interop.Libc.IsCloseOnExec((int)fd.DangerousGetHandle(), out bool cloexec) == 0 && cloexec, $"received fd #{i} is not close-on-exec");
+                Assert.True(TestLibc.IsCloseOnExec((int)fd.DangerousGetHandle(), out bool cloexec) == 0 && cloexec, $"received fd #{i} is not close-on-exec");
             }
 
             if (fds.Count > 1)

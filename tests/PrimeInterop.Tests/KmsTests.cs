@@ -300,7 +300,7 @@ public sealed class KmsTests
                 using DrmCrcCapture capture = scene.Card.OpenCrcCapture(scene.Crtc);
                 DrmCrc crcA = await capture.ReadAfterAsync(set.Sequence, Patience, Ct);
                 int dataFd = LeakOracle.FdTable().Single(f => f.Value.EndsWith("/crtc-0/crc/data", StringComparison.Ordinal)).Key; // dri/N links to dri/<unique>
-                ErrnoAssert.Equal(0, Libc.IsCloseOnExec(dataFd, out bool cloexec));
+                ErrnoAssert.Equal(0, TestLibc.IsCloseOnExec(dataFd, out bool cloexec));
                 Assert.True(cloexec, $"{capture.Path} is open without close-on-exec");
 
                 async Task<DrmCrc> Show(Framebuffer fb, ulong rotation, ulong tag)
@@ -419,7 +419,7 @@ public sealed class KmsTests
                 scene.Card.CommitAtomic(request, DrmAtomicCommitFlags.AllowModeset);
                 using (SyncFile done = request.TakeOutFence(scene.Writeback.Id))
                 {
-                    ErrnoAssert.Equal(0, Libc.IsCloseOnExec(done.FileDescriptor, out bool cloexec));
+                    ErrnoAssert.Equal(0, TestLibc.IsCloseOnExec(done.FileDescriptor, out bool cloexec));
                     Assert.True(cloexec);
                     await done.WaitAsync(Patience, Ct);
                 }

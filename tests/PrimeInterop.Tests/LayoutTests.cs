@@ -17,6 +17,10 @@ public sealed class LayoutTests
     private static readonly Assembly Library = typeof(DrmDevice).Assembly;
     private static readonly Assembly TmdsLibC = typeof(Tmds.Linux.LibC).Assembly;
 
+    // The kernel bindings: the library's, and the few the tests keep to themselves (sw_sync, a debugfs test driver).
+    private static readonly Type[] Bindings =
+        [.. typeof(DrmDevice).Assembly.GetTypes().Where(t => t.Namespace == "PrimeInterop.Interop"), typeof(SwSync), .. typeof(SwSync).GetNestedTypes()];
+
     // A struct whose layout differs by architecture has a type per layout: the header's name for x86-64's, and the
     // name with the architecture as suffix (epoll_event_arm64) for another's. Each architecture's run checks its own.
     private static readonly string[] OtherArchitectures =
@@ -61,8 +65,8 @@ public sealed class LayoutTests
         // Every blittable kernel struct in the interop folder must be checked, not only the ones the probe knows.
         // An inline array is a buffer, not a kernel struct: the probe checks the constant its size is made of.
         // Another architecture's layout is checked by that architecture's run.
-        var unchecked_ = Library.GetTypes()
-            .Where(t => t.Namespace == "PrimeInterop.Interop" && t.IsNested && t.IsValueType && !t.IsEnum
+        var unchecked_ = Bindings
+            .Where(t => t.IsNested && t.IsValueType && !t.IsEnum
                 && !t.IsDefined(typeof(System.Runtime.CompilerServices.CompilerGeneratedAttribute))
                 && !t.IsDefined(typeof(System.Runtime.CompilerServices.InlineArrayAttribute)))
             .Select(t => t.Name).Where(n => !checkedTypes.Contains(n) && !IsAnotherArchitecturesLayout(n))
@@ -101,7 +105,7 @@ public sealed class LayoutTests
     }
 
     private static Type? InteropType(string name) =>
-        Library.GetTypes().FirstOrDefault(t => t.Namespace == "PrimeInterop.Interop" && t.Name == name && t.IsValueType);
+        Bindings.FirstOrDefault(t => t.Name == name && t.IsValueType);
 
     /// <summary>A type with another architecture's suffix, or one that this architecture has its own variant of.</summary>
     private static bool IsAnotherArchitecturesLayout(string name) =>
@@ -125,7 +129,7 @@ public sealed class LayoutTests
 
     private static ulong? ManagedConstant(string name)
     {
-        foreach (Type t in Library.GetTypes().Where(t => t.Namespace == "PrimeInterop.Interop"))
+        foreach (Type t in Bindings)
         {
             FieldInfo? f = t.GetField(name, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static);
             if (f is not null)

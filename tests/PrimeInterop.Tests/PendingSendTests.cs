@@ -28,11 +28,11 @@ public sealed class PendingSendTests
             }
 
             var ct = TestContext.Current.CancellationToken;
-            int pending = FdPoller.Instance.PendingCount;
+            int pending = PollerState.Armed;
             Task<int> send = pair.A.SendWithFdsAsync("x"u8.ToArray(), [r], ct).AsTask();
             await Task.Delay(300, ct);
             Assert.False(send.IsCompleted, "the peer reads nothing: the send must wait");
-            Assert.Equal(pending + 1, FdPoller.Instance.PendingCount);
+            Assert.Equal(pending + 1, PollerState.Armed);
 
             var clock = Stopwatch.StartNew();
             pair.A.Dispose(); // the wait holds the socket: Dispose shuts it down, which ends the wait
@@ -41,7 +41,7 @@ public sealed class PendingSendTests
             TimeSpan ended = clock.Elapsed;
             Measurements.Record($"pending {type} send: Dispose returned after {disposed.TotalMilliseconds:F1} ms, the send ended {ended.TotalMilliseconds:F1} ms after Dispose began");
             Assert.True(ended < TimeSpan.FromSeconds(1), $"the send ended {ended.TotalMilliseconds:F0} ms after its socket's Dispose");
-            Assert.Equal(pending, FdPoller.Instance.PendingCount);
+            Assert.Equal(pending, PollerState.Armed);
 
             // Every hold is given back: the fd that was to be sent closes on its own Dispose, and no dup is left.
             Assert.Equal(2, LeakOracle.FdsOnSameFile(w));

@@ -47,7 +47,7 @@ public sealed class ReceiveScopedTests
                 using (SafeFileHandle taken = seen.Taken!)
                 {
                     Assert.Equal(before + 1, LeakOracle.FdsOnSameFile(r)); // the two untaken fds closed, the taken one is the caller's
-                    Assert.Equal(0, Libc.IsCloseOnExec((int)taken.DangerousGetHandle(), out bool cloexec));
+                    Assert.Equal(0, TestLibc.IsCloseOnExec((int)taken.DangerousGetHandle(), out bool cloexec));
                     Assert.True(cloexec);
                 }
 

@@ -196,12 +196,12 @@ public sealed class SafetyContractHostTests
             int fd = (int)r.DangerousGetHandle();
             var e = Assert.Throws<ArgumentException>(() => SyncFile.FromFileDescriptor(fd, ownsHandle: false));
             Assert.Contains("not a sync_file", e.Message, StringComparison.Ordinal);
-            Assert.Equal(0, Interop.Libc.IsCloseOnExec(fd, out _)); // still open: not ours to close
+            Assert.Equal(0, TestLibc.IsCloseOnExec(fd, out _)); // still open: not ours to close
 
             // An eventfd lives on the same anonymous-inode filesystem as a sync_file: only the kernel's ioctl answer tells.
-            Assert.Equal(0, Interop.Libc.EventFd(out int eventFd));
+            Assert.Equal(0, TestLibc.EventFd(out int eventFd));
             Assert.Throws<ArgumentException>(() => SyncFile.FromFileDescriptor(eventFd, ownsHandle: true));
-            ErrnoAssert.Equal(Interop.Errno.EBADF, Interop.Libc.IsCloseOnExec(eventFd, out _)); // closed: it was ours
+            ErrnoAssert.Equal(Interop.Errno.EBADF, TestLibc.IsCloseOnExec(eventFd, out _)); // closed: it was ours
             Assert.Throws<ArgumentException>(() => DmaBuf.FromFileDescriptor(fd, ownsHandle: false));
         }
 
@@ -396,7 +396,7 @@ public sealed class SafetyContractHostTests
             int threadsWaiting = ProcessThreads.CountOutsideRuntimePools();
             Assert.All(sends, t => Assert.False(t.IsCompleted));
             Assert.True(threadsWaiting - threadsBefore <= 1, $"{Stalled} pending sends added threads: {threadsBefore} -> {threadsWaiting}");
-            Assert.Equal(Stalled, FdPoller.Instance.PendingCount);
+            Assert.Equal(Stalled, PollerState.Armed);
 
             pairs.ForEach(p => p.B.Dispose()); // the peers go away without reading
             foreach (var send in sends)
@@ -406,7 +406,7 @@ public sealed class SafetyContractHostTests
                 Assert.True(e.Errno is Interop.Errno.EPIPE or Interop.Errno.ECONNRESET, e.Message);
             }
 
-            Assert.Equal(0, FdPoller.Instance.PendingCount);
+            Assert.Equal(0, PollerState.Armed);
             Assert.False(r.IsClosed);
         }
         finally

@@ -59,7 +59,7 @@ public sealed class ScopedLaneTests
             card.ExportScoped(dumb.Handle, ref seen, static (scoped BorrowedDmaBuf fd, ref Seen s) =>
             {
                 s.Fd = fd.DangerousGetFileDescriptor();
-                Assert.Equal(0, Libc.IsCloseOnExec(fd.DangerousGetFileDescriptor(), out bool cloexec));
+                Assert.Equal(0, TestLibc.IsCloseOnExec(fd.DangerousGetFileDescriptor(), out bool cloexec));
                 Assert.True(cloexec);
                 Assert.Equal(0, Libc.Stat(fd.DangerousGetFileDescriptor(), out ulong dev, out ulong ino, out _, out _));
                 Assert.Equal(s.Identity, new DmaBufIdentity(dev, ino));
@@ -67,7 +67,7 @@ public sealed class ScopedLaneTests
             });
 
             Assert.Equal(1, seen.Calls);
-            ErrnoAssert.Equal(Errno.EBADF, Libc.IsCloseOnExec(seen.Fd, out _)); // closed at the scope's end
+            ErrnoAssert.Equal(Errno.EBADF, TestLibc.IsCloseOnExec(seen.Fd, out _)); // closed at the scope's end
             ErrnoAssert.Equal(Errno.EBADF, Libc.Close(seen.Fd));                // and only once: nothing else had it
             oracle.ExpectClosedAtEnd(dumb.Handle);
         }
@@ -100,7 +100,7 @@ public sealed class ScopedLaneTests
             Assert.Same(thrown, caught);
             Assert.False(LeakOracle.HandleIsOpen(render.FileHandle, seen.Handle), "the inner scope's handle must be closed");
             Assert.Equal(0, render.OpenObjectCount);
-            ErrnoAssert.Equal(Errno.EBADF, Libc.IsCloseOnExec(seen.Fd, out _));
+            ErrnoAssert.Equal(Errno.EBADF, TestLibc.IsCloseOnExec(seen.Fd, out _));
 
             // The device is fully usable afterwards, in both lanes.
             using var fd = card.ExportDmaBuf(dumb.Handle);
@@ -311,7 +311,7 @@ public sealed class ScopedLaneTests
             {
                 Assert.NotNull(kept);
                 Assert.Equal(reference.Identity, kept.Identity); // open after the scope closed the lent fd
-                Assert.Equal(0, Libc.IsCloseOnExec(kept.FileDescriptor, out bool cloexec));
+                Assert.Equal(0, TestLibc.IsCloseOnExec(kept.FileDescriptor, out bool cloexec));
                 Assert.True(cloexec);
             }
 

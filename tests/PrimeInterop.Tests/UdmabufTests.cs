@@ -327,7 +327,7 @@ public sealed class UdmabufTests
 
     internal static bool IsCloseOnExec(SafeHandle h)
     {
-        Assert.Equal(0, Libc.IsCloseOnExec((int)h.DangerousGetHandle(), out bool cloexec));
+        Assert.Equal(0, TestLibc.IsCloseOnExec((int)h.DangerousGetHandle(), out bool cloexec));
         return cloexec;
     }
 

@@ -54,8 +54,7 @@ public sealed partial class DmaBuf
     {
         DmaBufMapping.ValidateAccess(access);
         using var lease = new Lease(this);
-        int ready = Epoll.PollNow(lease.Fd, (short)PollEvents(access));
-        ThrowHelper.ThrowIfError(ready < 0 ? -ready : 0, Libc.Operation.Poll, "dma-buf", fd: lease.Fd);
+        ThrowHelper.ThrowIfError(Libc.PollNow(lease.Fd, (short)PollEvents(access), out int ready), Libc.Operation.Poll, "dma-buf", fd: lease.Fd);
         return (ready & PollEvents(access)) != 0;
     }
 

@@ -93,8 +93,7 @@ public abstract class FileDescriptorHandle : SafeHandle
     /// <summary>A wait with timeout zero: ready now, or TimeoutException (poll(2) with a zero timeout).</summary>
     private static ValueTask Look(int fd, uint events, string kind)
     {
-        int ready = Epoll.PollNow(fd, (short)events);
-        ThrowHelper.ThrowIfError(ready < 0 ? -ready : 0, Libc.Operation.Poll, kind, fd: fd);
+        ThrowHelper.ThrowIfError(Libc.PollNow(fd, (short)events, out int ready), Libc.Operation.Poll, kind, fd: fd);
         if (ready == 0)
         {
             throw new TimeoutException($"{kind} fd {fd} was not ready (timeout 0).");

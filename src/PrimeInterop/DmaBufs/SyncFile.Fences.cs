@@ -35,8 +35,7 @@ public sealed partial class SyncFile
         get
         {
             using var lease = new Lease(this);
-            int ready = Epoll.PollNow(lease.Fd, (short)Epoll.EPOLLIN);
-            ThrowHelper.ThrowIfError(ready < 0 ? -ready : 0, Libc.Operation.Poll, "sync_file", fd: lease.Fd);
+            ThrowHelper.ThrowIfError(Libc.PollNow(lease.Fd, (short)Epoll.EPOLLIN, out int ready), Libc.Operation.Poll, "sync_file", fd: lease.Fd);
             return (ready & Epoll.EPOLLIN) != 0;
         }
     }

@@ -78,6 +78,9 @@ internal sealed class GemHandleTable
         _slots = new Entry?[Math.Min(64, maxSlots)];
     }
 
+    /// <summary>The lock that imports and last releases take (the tests hold it to show what need not wait for it).</summary>
+    internal Lock Lock => _lock;
+
     /// <summary>How many distinct objects are in the table.</summary>
     public int Count
     {
@@ -224,14 +227,6 @@ internal sealed class GemHandleTable
         return new Imported(errno == 0 ? AddReference(deviceFd, handle, isDumb: false) : null, errno);
     }
 
-    /// <summary><see cref="ImportEntry"/> by handle number (the tests' view).</summary>
-    public int Import(int deviceFd, int dmaBufFd, out uint handle)
-    {
-        int errno = ImportEntry(deviceFd, dmaBufFd, out Entry? entry);
-        handle = entry?.Handle ?? 0;
-        return errno;
-    }
-
     /// <summary><c>MODE_CREATE_DUMB</c> and the first reference on its handle. Returns 0 or the errno.</summary>
     public int CreateDumb(int deviceFd, ref DrmModeDumb.drm_mode_create_dumb arg, out Entry? entry)
     {
@@ -291,21 +286,6 @@ internal sealed class GemHandleTable
         lock (_lock)
         {
             return ReleaseLocked(deviceFd, entry);
-        }
-    }
-
-    /// <summary><see cref="Release(int, Entry)"/> by handle number (the tests' view), refusing a handle with no references.</summary>
-    public int Release(int deviceFd, uint handle)
-    {
-        lock (_lock)
-        {
-            Entry? e = Find(handle);
-            if (e is null || Volatile.Read(ref e.References) <= 0)
-            {
-                ThrowOverReleased(handle);
-            }
-
-            return ReleaseLocked(deviceFd, e);
         }
     }
 

@@ -6,7 +6,7 @@ using Tmds.Linux;
 
 namespace PrimeInterop.Interop;
 
-/// <summary>epoll(7), and poll(2) with a zero timeout: what the readiness poller's one thread waits with.</summary>
+/// <summary>epoll(7): what the readiness poller's one thread waits with.</summary>
 internal static unsafe partial class Epoll
 {
     public const int EPOLL_CLOEXEC = 0x80000;
@@ -68,60 +68,53 @@ internal static unsafe partial class Epoll
     }
 
     /// <summary>
-    /// epoll_wait, retried on EINTR. Returns the number of events, or -errno. On x86-64 the kernel writes straight into
-    /// <paramref name="events"/>; elsewhere at most <see cref="MaxUnpackedEvents"/> are read into the kernel's layout
-    /// and copied out.
+    /// epoll_wait, retried on EINTR. Returns 0 or the errno, with the number of events in <paramref name="count"/>. On
+    /// x86-64 the kernel writes straight into <paramref name="events"/>; elsewhere at most
+    /// <see cref="MaxUnpackedEvents"/> are read into the kernel's layout and copied out.
     /// </summary>
-    public static int Wait(int epfd, Span<epoll_event> events, int timeoutMs)
+    public static int Wait(int epfd, Span<epoll_event> events, int timeoutMs, out int count)
     {
         if (!Abi.IsX64)
         {
-            return WaitUnpacked(epfd, events, timeoutMs);
+            return WaitUnpacked(epfd, events, timeoutMs, out count);
         }
 
         fixed (epoll_event* p = events)
         {
-            return WaitRetried(epfd, p, events.Length, timeoutMs);
+            return WaitRetried(epfd, p, events.Length, timeoutMs, out count);
         }
     }
 
     [SkipLocalsInit] // the kernel writes every event it reports, and only those are read
-    private static int WaitUnpacked(int epfd, Span<epoll_event> events, int timeoutMs)
+    private static int WaitUnpacked(int epfd, Span<epoll_event> events, int timeoutMs, out int count)
     {
         epoll_event_arm64* native = stackalloc epoll_event_arm64[MaxUnpackedEvents];
-        int n = WaitRetried(epfd, native, Math.Min(events.Length, MaxUnpackedEvents), timeoutMs);
-        for (int i = 0; i < n; i++)
+        int errno = WaitRetried(epfd, native, Math.Min(events.Length, MaxUnpackedEvents), timeoutMs, out count);
+        for (int i = 0; i < count; i++)
         {
             events[i] = new epoll_event { events = native[i].events, data = native[i].data };
         }
 
-        return n;
+        return errno;
     }
 
-    private static int WaitRetried(int epfd, void* events, int maxEvents, int timeoutMs)
+    private static int WaitRetried(int epfd, void* events, int maxEvents, int timeoutMs, out int count)
     {
         while (true)
         {
-            int n = SysWait(epfd, events, maxEvents, timeoutMs);
-            if (n >= 0)
+            count = SysWait(epfd, events, maxEvents, timeoutMs);
+            if (count >= 0)
             {
-                return n;
+                return 0;
             }
 
             int errno = Marshal.GetLastSystemError();
+            count = 0;
             if (errno != Errno.EINTR)
             {
-                return -errno;
+                return errno;
             }
         }
-    }
-
-    /// <summary>poll(2) on one fd with a zero timeout: the events that are ready right now, or -errno.</summary>
-    public static int PollNow(int fd, short events)
-    {
-        var p = new pollfd { fd = fd, events = events };
-        int n = Libc.poll(&p, 1, 0); // not Tmds.LibC's: it has no SetLastError, and its errno would be stale
-        return n == -1 ? -Marshal.GetLastPInvokeError() : n == 0 ? 0 : p.revents;
     }
 
     // On every wait (the re-arm, and the poller's wake-up), so bound as the other hot syscalls are (Libraries): no

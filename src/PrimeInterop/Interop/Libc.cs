@@ -16,8 +16,7 @@ namespace PrimeInterop.Interop;
 internal static unsafe partial class Libc
 {
     public const int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_NOCTTY = 0x100, O_CLOEXEC = 0x80000, O_NONBLOCK = 0x800, O_PATH = 0x200000;
-    public const int F_GETFD = 1, F_GETFL = 3, F_SETFL = 4, F_DUPFD_CLOEXEC = 1030, FD_CLOEXEC = 1;
-    public const int EFD_CLOEXEC = 0x80000;
+    public const int F_GETFL = 3, F_SETFL = 4, F_DUPFD_CLOEXEC = 1030;
     public const short POLLIN = 0x1, POLLOUT = 0x4;
 
     /// <summary>f_type of the dma-buf pseudo filesystem (include/uapi/linux/magic.h).</summary>
@@ -50,7 +49,7 @@ internal static unsafe partial class Libc
     /// <summary>The names these calls go by in a <see cref="DrmException"/>'s <see cref="DrmException.Operation"/>.</summary>
     public static class Operation
     {
-        public const string Open = "open", Stat = "stat", FStat = "fstat", Mmap = "mmap", EventFd = "eventfd", Recv = "recv",
+        public const string Open = "open", Stat = "stat", FStat = "fstat", Mmap = "mmap", Recv = "recv",
             PollIn = "poll(POLLIN)", PollOut = "poll(POLLOUT)", SeekEnd = "lseek(SEEK_END)",
             SetFlags = "fcntl(F_SETFL)", DupCloseOnExec = "fcntl(F_DUPFD_CLOEXEC)", Poll = "poll",
             MemfdCreate = "memfd_create", Truncate = "ftruncate", AddSeals = "fcntl(F_ADD_SEALS)", GetSeals = "fcntl(F_GET_SEALS)",
@@ -131,13 +130,6 @@ internal static unsafe partial class Libc
     {
         newFd = LibC.fcntl(fd, F_DUPFD_CLOEXEC, 0);
         return newFd == -1 ? Marshal.GetLastPInvokeError() : 0;
-    }
-
-    public static int IsCloseOnExec(int fd, out bool cloexec)
-    {
-        int flags = LibC.fcntl(fd, F_GETFD);
-        cloexec = flags != -1 && (flags & FD_CLOEXEC) != 0;
-        return flags == -1 ? Marshal.GetLastPInvokeError() : 0;
     }
 
     public static int Seek(int fd, long offset, int whence, out long position)
@@ -267,16 +259,19 @@ internal static unsafe partial class Libc
         }
     }
 
+    /// <summary>poll(2) on one fd with a zero timeout: 0 or the errno, with the events ready right now in <paramref name="revents"/>.</summary>
+    public static int PollNow(int fd, short events, out int revents)
+    {
+        var p = new pollfd { fd = fd, events = events };
+        int n = poll(&p, 1u, 0);
+        revents = n > 0 ? p.revents : 0;
+        return n == -1 ? Marshal.GetLastPInvokeError() : 0;
+    }
+
     // Tmds.LibC declares poll without SetLastError, so errno read after it was stale (a signal storm made a
     // blocked receive fail with the previous call's EAGAIN instead of retrying its EINTR): every poll goes through this one.
     [LibraryImport(Libraries.Libc, SetLastError = true)]
     internal static partial int poll(pollfd* fds, nuint nfds, int timeout);
-
-    public static int EventFd(out int fd)
-    {
-        fd = LibC.eventfd(0, EFD_CLOEXEC);
-        return fd == -1 ? Marshal.GetLastPInvokeError() : 0;
-    }
 
     public static int Mmap(int fd, nuint length, int prot, long offset, out IntPtr address)
     {

@@ -38,8 +38,7 @@ public sealed partial class DrmDevice
 
             // Under the gate no other reader of this device can take the event between the poll and the read, so a
             // read of the (blocking) fd that follows a readable poll does not block.
-            int ready = Epoll.PollNow(_fd, (short)Epoll.EPOLLIN);
-            ThrowHelper.ThrowIfError(ready < 0 ? -ready : 0, Libc.Operation.Poll, Path);
+            ThrowHelper.ThrowIfError(Libc.PollNow(_fd, (short)Epoll.EPOLLIN, out int ready), Libc.Operation.Poll, Path);
             if ((ready & Epoll.EPOLLIN) == 0)
             {
                 return false;

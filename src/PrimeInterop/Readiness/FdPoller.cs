@@ -28,7 +28,6 @@ internal sealed class FdPoller
     private readonly Stack<int> _freeSlots = new();
     private PollWaiter?[] _slots = new PollWaiter?[64]; // read without the lock by the poller's thread
     private int _usedSlots; // slots handed out so far (below it: in use or in _freeSlots)
-    private int _registered;
     private uint _sequence;
 
     private FdPoller()
@@ -44,20 +43,8 @@ internal sealed class FdPoller
     /// <summary>The poller's thread.</summary>
     public Thread Thread { get; }
 
-    /// <summary>How many registrations are in the epoll set right now (waiters that have armed once and are not closed).</summary>
-    public int RegisteredCount => Volatile.Read(ref _registered);
-
-    /// <summary>How many waits are armed right now (the tests' view: it walks every slot).</summary>
-    public int PendingCount
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _slots.Count(w => w is { IsArmed: true });
-            }
-        }
-    }
+    /// <summary>The epoll fd: its /proc/self/fdinfo lists every registration and what it is armed for (the kernel's view).</summary>
+    internal int EpollFd => _epoll;
 
     /// <summary>
     /// Completes when <paramref name="handle"/>'s fd reports one of <paramref name="events"/>, for an fd the library
@@ -145,10 +132,16 @@ internal sealed class FdPoller
             }
 
             _usedSlots = Math.Max(_usedSlots, slot + 1);
-            _registered++;
             return 0;
         }
     }
+
+    /// <summary>
+    /// Leaves <paramref name="waiter"/>'s registration armed for nothing (a wait that ended without its event: canceled,
+    /// timed out), so that the fd's readiness no longer wakes this thread. The waiter's lock is held: the fd is open.
+    /// </summary>
+    public void Disarm(PollWaiter waiter) =>
+        _ = Epoll.Control(_epoll, Epoll.EPOLL_CTL_MOD, waiter.Fd, Epoll.EPOLLONESHOT, Data(waiter.Slot, 0));
 
     /// <summary>Removes <paramref name="waiter"/>'s registration (its fd still open) and frees its slot.</summary>
     public void Unregister(PollWaiter waiter)
@@ -159,7 +152,6 @@ internal sealed class FdPoller
             _slots[waiter.Slot] = null;
             _freeSlots.Push(waiter.Slot);
             waiter.Slot = -1;
-            _registered--;
         }
     }
 
@@ -170,7 +162,7 @@ internal sealed class FdPoller
         var events = new Epoll.epoll_event[MaxEvents];
         while (true)
         {
-            int n = Epoll.Wait(_epoll, events, -1);
+            _ = Epoll.Wait(_epoll, events, -1, out int n); // EINTR is retried; no other error is possible on a valid set
             PollWaiter?[] slots = Volatile.Read(ref _slots);
             for (int i = 0; i < n; i++)
             {

@@ -69,9 +69,6 @@ internal sealed class PollWaiter : IValueTaskSource
     /// <summary>The poller's slot of this registration, while registered.</summary>
     public int Slot { get; set; } = -1;
 
-    /// <summary>True while a wait is armed.</summary>
-    public bool IsArmed => Volatile.Read(ref _armed) != 0;
-
     /// <summary>
     /// Sets the fd to register: the owner's own (which the owner keeps open while this waiter lives and closes only
     /// after <see cref="Close"/>), or one this waiter owns (a dup, closed by <see cref="Close"/>), optionally with a
@@ -272,6 +269,19 @@ internal sealed class PollWaiter : IValueTaskSource
         }
 
         Disarm();
+        if (result is Canceled or TimedOut)
+        {
+            // The kernel's one-shot registration is still armed: disarm it (under the lock, so the fd is still open
+            // and still this registration's) before the waiter can be armed again by whoever reads the result.
+            lock (_gate)
+            {
+                if (_registered && !_closed)
+                {
+                    _poller.Disarm(this);
+                }
+            }
+        }
+
         _core.SetResult(result);
         if (_once)
         {

@@ -1,12 +1,14 @@
 using System.Runtime.InteropServices;
+using PrimeInterop.Interop;
 
 #pragma warning disable CS8981
 
-namespace PrimeInterop.Interop;
+namespace PrimeInterop.Tests.Infrastructure;
 
 /// <summary>
 /// sw_sync (drivers/dma-buf/sw_sync.c, debugfs <c>sync/sw_sync</c>): a software timeline whose points are
-/// sync_files. Not uapi (the struct and numbers live in the driver's source), for tests only.
+/// sync_files, for pending fences that a test signals. Not uapi (the struct and numbers live in the driver's
+/// source); checked by the layout probe like the library's own bindings.
 /// </summary>
 internal static unsafe class SwSync
 {
