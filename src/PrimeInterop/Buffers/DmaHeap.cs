@@ -80,10 +80,7 @@ public sealed class DmaHeap : IDisposable
                 $"{size} bytes is more than the {memory} bytes of memory this process may use; the {Name} heap would try to allocate it all (and wake the OOM killer) before failing."));
         }
 
-        if ((flags & ~DmaBufExportFlags.ReadWrite) != 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(flags), flags, "Only DmaBufExportFlags.ReadWrite may be given; close-on-exec is always set.");
-        }
+        ExportFlags.Check(flags);
 
         uint fdFlags = (uint)Libc.O_CLOEXEC | (flags == DmaBufExportFlags.ReadWrite ? (uint)Libc.O_RDWR : (uint)Libc.O_RDONLY);
         var dmaBuf = new DmaBuf(fd: -1, ownsHandle: true); // before the ioctl that makes the fd, so that nothing can fail between the two

@@ -62,7 +62,7 @@ public sealed partial class DrmDevice : IDisposable, IHoldable
 
     /// <summary>The driver's PRIME import/export support (<c>DRM_CAP_PRIME</c>).</summary>
     public PrimeCapabilities PrimeCapabilities =>
-        TryGetCapability(DrmCapability.Prime, out ulong v) ? (PrimeCapabilities)(v & 3) : PrimeCapabilities.None;
+        TryGetCapability(DrmCapability.Prime, out ulong v) ? (PrimeCapabilities)v & (PrimeCapabilities.Import | PrimeCapabilities.Export) : PrimeCapabilities.None;
 
     /// <summary>
     /// How many distinct buffer objects this file currently holds handles for (through this library). Internal: the

@@ -88,18 +88,7 @@ public sealed partial class DmaBuf : FileDescriptorHandle
     /// <exception cref="ArgumentException">The fd is not a dma-buf.</exception>
     public static DmaBuf FromFileDescriptor(int fd, bool ownsHandle)
     {
-        Abi.ThrowIfUnsupported(ownsHandle ? fd : -1);
-        if (!IsDmaBuf(fd))
-        {
-            string what = Describe(fd);
-            if (ownsHandle && fd >= 0)
-            {
-                Libc.Close(fd);
-            }
-
-            throw new ArgumentException($"fd {fd} is not a dma-buf ({what}).", nameof(fd));
-        }
-
+        CheckKind(fd, ownsHandle, IsDmaBuf, "a dma-buf");
         return new DmaBuf(fd, ownsHandle);
     }
 

@@ -53,8 +53,8 @@ public sealed class DmaBufMapping : IDisposable
     /// <summary>Unmaps the memory now, or, while an access scope is open, when the last one ends.</summary>
     public void Dispose() => _memory.DisposeOwner();
 
-    // The per-frame path (BeginAccess and its Dispose) is kept to as few calls as it can be: under the rig's emulator
-    // every call and return costs as much as a dozen instructions, so the checks are inlined and their throws are not.
+    // The per-frame path (BeginAccess and its Dispose) is kept to as few calls as it can be: the checks are inlined
+    // and their throws are not (a method that throws is not inlined, and would cost a call on every frame).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static void ValidateAccess(DmaBufAccess access)
     {

@@ -38,6 +38,26 @@ public abstract class FileDescriptorHandle : SafeHandle
     /// <inheritdoc/>
     public override bool IsInvalid => handle.ToInt64() < 0;
 
+    /// <summary>
+    /// The check of a FromFileDescriptor: ArgumentException naming what <paramref name="fd"/> really is unless the
+    /// kernel says it is <paramref name="kind"/>; an fd the caller handed over (<paramref name="ownsHandle"/>) is closed
+    /// first, as the new owner would have.
+    /// </summary>
+    private protected static void CheckKind(int fd, bool ownsHandle, Func<int, bool> isKind, string kind)
+    {
+        Abi.ThrowIfUnsupported(ownsHandle ? fd : -1);
+        if (!isKind(fd))
+        {
+            string what = DmaBuf.Describe(fd);
+            if (ownsHandle && fd >= 0)
+            {
+                _ = Libc.Close(fd);
+            }
+
+            throw new ArgumentException($"fd {fd} is not {kind} ({what}).", nameof(fd));
+        }
+    }
+
     /// <summary>The fd number. Valid only while this handle is open; prefer passing the handle itself.</summary>
     public int FileDescriptor
     {

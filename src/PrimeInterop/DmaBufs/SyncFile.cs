@@ -18,18 +18,7 @@ public sealed partial class SyncFile : FileDescriptorHandle
     /// <exception cref="ArgumentException">The fd is not a sync_file.</exception>
     public static SyncFile FromFileDescriptor(int fd, bool ownsHandle)
     {
-        Abi.ThrowIfUnsupported(ownsHandle ? fd : -1);
-        if (!SyncFileUapi.IsSyncFile(fd))
-        {
-            string what = DmaBuf.Describe(fd);
-            if (ownsHandle && fd >= 0)
-            {
-                Libc.Close(fd);
-            }
-
-            throw new ArgumentException($"fd {fd} is not a sync_file ({what}).", nameof(fd));
-        }
-
+        CheckKind(fd, ownsHandle, SyncFileUapi.IsSyncFile, "a sync_file");
         return new SyncFile(fd, ownsHandle);
     }
 }

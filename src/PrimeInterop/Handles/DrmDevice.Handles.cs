@@ -165,8 +165,8 @@ public sealed partial class DrmDevice
         return dmaBuf;
     }
 
-    // The per-frame paths (export, import, the lane) are kept to as few calls as they can be: under the rig's emulator
-    // every call and return costs as much as a dozen instructions, so the checks are inlined and their throws are not.
+    // The per-frame paths (export, import, the lane) are kept to as few calls as they can be: the checks are inlined
+    // and their throws are not (a method that throws is not inlined, and would cost a call on every frame).
 
     /// <summary>The argument checks of every export of a <see cref="GemHandle"/>, before anything is leased.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -177,25 +177,12 @@ public sealed partial class DrmDevice
             ThrowForeignHandle(handle);
         }
 
-        CheckExportFlags(flags);
+        ExportFlags.Check(flags);
     }
 
     [DoesNotReturn]
     private void ThrowForeignHandle(GemHandle handle) =>
         throw new ArgumentException($"{handle} belongs to another open DRM file, not {Path}; handles are per open file.", nameof(handle));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void CheckExportFlags(DmaBufExportFlags flags)
-    {
-        if ((flags & ~DmaBufExportFlags.ReadWrite) != 0)
-        {
-            ThrowBadExportFlags(flags);
-        }
-    }
-
-    [DoesNotReturn]
-    private static void ThrowBadExportFlags(DmaBufExportFlags flags) =>
-        throw new ArgumentOutOfRangeException(nameof(flags), flags, "Only DmaBufExportFlags.ReadWrite may be given; close-on-exec is always set.");
 
     /// <summary>PRIME_HANDLE_TO_FD, always close-on-exec; the caller holds the handle (and so this file) open.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -18,8 +18,8 @@ public sealed partial class DrmDevice
     /// <paramref name="body"/>, then drops the reference; the handle is closed if that was its last one. The handle
     /// keeps the buffer object alive for the scope, so the dma-buf may be disposed meanwhile; one disposed during the
     /// import itself is ObjectDisposedException. Every import here asks the kernel: the remembered imports of
-    /// <see cref="ImportDmaBuf"/> are not looked for, since the look, and the remembering, cost every other import
-    /// here 12-30 instructions of the ~100 the lane adds to the call.
+    /// <see cref="ImportDmaBuf"/> are not looked for, since the look, and the remembering, would cost every other import
+    /// here a third of what the lane adds to the call.
     /// </summary>
     /// <param name="dmaBuf">A <see cref="DmaBuf"/>, or a <c>SafeFileHandle</c> over a dma-buf fd (not a SafeHandle type
     /// that holds no fd: see <see cref="ImportDmaBuf"/>).</param>
@@ -32,8 +32,8 @@ public sealed partial class DrmDevice
         ArgumentNullException.ThrowIfNull(body);
         Lease file = DeviceLease(); // this file stays open (and its handle namespace alive) for the whole scope
 
-        // One protected region for the lease and the reference (a using for the lease would add a second, which costs
-        // the per-frame import ~25 instructions); the import's own failures leave the entry null.
+        // One protected region for the lease and the reference (a using for the lease would add a second, on the
+        // per-frame path); the import's own failures leave the entry null.
         GemHandleTable.Entry? entry = null;
         try
         {
@@ -78,17 +78,7 @@ public sealed partial class DrmDevice
             fd = ExportFd(handle.Number, flags);
         }
 
-        try
-        {
-            body(new BorrowedDmaBuf(fd), ref state);
-        }
-        catch
-        {
-            Libc.Close(fd);
-            throw;
-        }
-
-        Libc.Close(fd); // not in a finally: a P/Invoke there is not inlined, and this is the per-frame path
+        Lend(fd, ref state, body);
     }
 
     /// <summary>Exports a handle lent by <see cref="ImportScoped{TState}(SafeHandle, ref TState, BorrowedGemHandleAction{TState})"/> on this device for the duration of <paramref name="body"/>.</summary>
@@ -107,10 +97,17 @@ public sealed partial class DrmDevice
                 : $"GEM handle {handle.Value} belongs to {handle.Device.Path}, not {Path}; handles are per open file.", nameof(handle));
         }
 
-        CheckExportFlags(flags);
+        ExportFlags.Check(flags);
 
         // The import scope that lent the handle holds it and this file until it ends, which is after this call.
-        int fd = ExportFd(handle.Value, flags);
+        Lend(ExportFd(handle.Value, flags), ref state, body);
+    }
+
+    /// <summary>Lends a dma-buf fd just exported to <paramref name="body"/>, and closes it when the body returns or throws.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Lend<TState>(int fd, ref TState state, BorrowedDmaBufAction<TState> body)
+        where TState : allows ref struct
+    {
         try
         {
             body(new BorrowedDmaBuf(fd), ref state);

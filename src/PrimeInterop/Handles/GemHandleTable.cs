@@ -54,8 +54,8 @@ internal sealed class GemHandleTable
     private readonly int _maxSlots;
 
     // The kernel numbers a file's handles from 1 and gives out the lowest free number (idr), so they stay dense: an
-    // array indexed by the number finds an entry in one bounds check, where a dictionary took a hash and a probe on
-    // every import and last release (about 140 instructions of a lane round trip in the rig). Numbers at or above
+    // array indexed by the number finds an entry in one bounds check, where a dictionary would take a hash and a probe
+    // on every import and last release. Numbers at or above
     // _maxSlots (a file holding that many handles at once) are kept in _far instead, so no number can make the array
     // huge. Every entry with a number below _maxSlots is in _slots, below its length.
     private Entry?[] _slots;

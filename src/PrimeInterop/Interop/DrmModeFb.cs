@@ -5,6 +5,9 @@ namespace PrimeInterop.Interop;
 /// <summary>Framebuffer ioctls (include/uapi/drm/drm_mode.h): ADDFB2, RMFB.</summary>
 internal static unsafe class DrmModeFb
 {
+    /// <summary>Planes per framebuffer: the length of drm_mode_fb_cmd2's arrays.</summary>
+    public const int MaxPlanes = 4;
+
     public const uint DRM_MODE_FB_MODIFIERS = 1 << 1;
 
     [StructLayout(LayoutKind.Sequential)]
@@ -15,10 +18,10 @@ internal static unsafe class DrmModeFb
         public uint height;
         public uint pixel_format;
         public uint flags;
-        public fixed uint handles[4];
-        public fixed uint pitches[4];
-        public fixed uint offsets[4];
-        public fixed ulong modifier[4];
+        public fixed uint handles[MaxPlanes];
+        public fixed uint pitches[MaxPlanes];
+        public fixed uint offsets[MaxPlanes];
+        public fixed ulong modifier[MaxPlanes];
     }
 
     public static readonly uint DRM_IOCTL_MODE_RMFB = Ioctl.IOWR(Drm.Base, 0xAF, sizeof(uint));
@@ -29,7 +32,7 @@ internal static unsafe class DrmModeFb
         ReadOnlySpan<uint> pitches, ReadOnlySpan<uint> offsets, ReadOnlySpan<ulong> modifiers, out uint fbId)
     {
         var arg = new drm_mode_fb_cmd2 { width = width, height = height, pixel_format = pixelFormat, flags = flags };
-        int planes = Math.Min(handles.Length, 4);
+        int planes = Math.Min(handles.Length, MaxPlanes);
         for (int i = 0; i < planes; i++)
         {
             arg.handles[i] = handles[i];

@@ -60,8 +60,8 @@ internal static unsafe partial class Ioctl
     }
 
     // The hot syscall, bound directly rather than through Tmds.LibC: its DllImport has SetLastError=true, a
-    // marshalling stub that clears and saves errno around every call (measured in the rig: +0.15-0.25 of the C
-    // loop's time per export). Here nothing is marshalled (blittable ints and a pointer, so the runtime calls libc
+    // marshalling stub that clears and saves errno around every call, which is a large part of an export's cost.
+    // Here nothing is marshalled (blittable ints and a pointer, so the runtime calls libc
     // directly) and errno is read with Marshal.GetLastSystemError only when the call returned -1, which is what the
     // generated SetLastError code does too, one step later. `unsigned long request` is nuint on LP64.
     [LibraryImport(Libraries.Libc, EntryPoint = "ioctl")]

@@ -16,6 +16,9 @@ public sealed class DmaBufDescription : IDisposable
     /// <summary><c>DRM_FORMAT_MOD_LINEAR</c>.</summary>
     public const ulong LinearModifier = 0;
 
+    /// <summary>The most planes a dma-buf image has (and a KMS framebuffer takes): 4.</summary>
+    public const int MaxPlanes = Interop.DrmModeFb.MaxPlanes;
+
     /// <summary><c>DRM_FORMAT_MOD_INVALID</c>: "no explicit modifier"; the driver decides.</summary>
     public const ulong InvalidModifier = 0x00ffffffffffffff;
 
@@ -29,9 +32,9 @@ public sealed class DmaBufDescription : IDisposable
         ArgumentNullException.ThrowIfNull(planes);
         ArgumentOutOfRangeException.ThrowIfZero(width);
         ArgumentOutOfRangeException.ThrowIfZero(height);
-        if (planes.Count is < 1 or > 4)
+        if (planes.Count is < 1 or > MaxPlanes)
         {
-            throw new ArgumentOutOfRangeException(nameof(planes), planes.Count, "A dma-buf image has 1 to 4 planes.");
+            throw new ArgumentOutOfRangeException(nameof(planes), planes.Count, $"A dma-buf image has 1 to {MaxPlanes} planes.");
         }
 
         DrmFormatInfo info = format.Info ?? throw new ArgumentException($"Unknown or unsupported format {format}.", nameof(format));

@@ -30,7 +30,7 @@ public static class DmaBufSocketExtensions
         ArgumentNullException.ThrowIfNull(socket);
         bool records = socket.SocketType == SocketType.Seqpacket;
         byte[] wire = new byte[DmaBufDescription.WireSize];
-        using ReceivedFds fds = await socket.ReceiveWithFdsAsync(wire, 4, cancellationToken).ConfigureAwait(false);
+        using ReceivedFds fds = await socket.ReceiveWithFdsAsync(wire, DmaBufDescription.MaxPlanes, cancellationToken).ConfigureAwait(false);
         if (fds.BytesReceived == 0 && fds.Count == 0)
         {
             return null;

@@ -15,6 +15,12 @@ internal static class DmaBufWireFormat
     private const uint Magic = 0x42444950; // "PIDB"
     private const ushort Version = 1;
 
+    // Where the fields are (docs/wire-protocol.md): the header, then each plane's offset and stride.
+    private const int VersionAt = 4, PlaneCountAt = 6, WidthAt = 8, HeightAt = 12, FormatAt = 16, ModifierAt = 24;
+    private const int PlanesAt = 32, PlaneSize = 8, StrideInPlane = 4;
+
+    private static int PlaneAt(int plane) => PlanesAt + (PlaneSize * plane);
+
     /// <summary>Writes <paramref name="description"/>; see <see cref="DmaBufDescription.Write"/>.</summary>
     public static void Write(DmaBufDescription description, Span<byte> destination)
     {
@@ -22,16 +28,16 @@ internal static class DmaBufWireFormat
         ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, Size, nameof(destination));
         destination[..Size].Clear();
         BinaryPrimitives.WriteUInt32LittleEndian(destination, Magic);
-        BinaryPrimitives.WriteUInt16LittleEndian(destination[4..], Version);
-        BinaryPrimitives.WriteUInt16LittleEndian(destination[6..], (ushort)description.Planes.Count);
-        BinaryPrimitives.WriteUInt32LittleEndian(destination[8..], description.Width);
-        BinaryPrimitives.WriteUInt32LittleEndian(destination[12..], description.Height);
-        BinaryPrimitives.WriteUInt32LittleEndian(destination[16..], description.Format.Value);
-        BinaryPrimitives.WriteUInt64LittleEndian(destination[24..], description.Modifier);
+        BinaryPrimitives.WriteUInt16LittleEndian(destination[VersionAt..], Version);
+        BinaryPrimitives.WriteUInt16LittleEndian(destination[PlaneCountAt..], (ushort)description.Planes.Count);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[WidthAt..], description.Width);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[HeightAt..], description.Height);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[FormatAt..], description.Format.Value);
+        BinaryPrimitives.WriteUInt64LittleEndian(destination[ModifierAt..], description.Modifier);
         for (int i = 0; i < description.Planes.Count; i++)
         {
-            BinaryPrimitives.WriteUInt32LittleEndian(destination[(32 + (8 * i))..], description.Planes[i].Offset);
-            BinaryPrimitives.WriteUInt32LittleEndian(destination[(36 + (8 * i))..], description.Planes[i].Stride);
+            BinaryPrimitives.WriteUInt32LittleEndian(destination[PlaneAt(i)..], description.Planes[i].Offset);
+            BinaryPrimitives.WriteUInt32LittleEndian(destination[(PlaneAt(i) + StrideInPlane)..], description.Planes[i].Stride);
         }
     }
 
@@ -44,13 +50,13 @@ internal static class DmaBufWireFormat
             throw new InvalidDataException("Not a PrimeInterop buffer description (bad size or magic).");
         }
 
-        if (BinaryPrimitives.ReadUInt16LittleEndian(source[4..]) != Version)
+        if (BinaryPrimitives.ReadUInt16LittleEndian(source[VersionAt..]) != Version)
         {
-            throw new InvalidDataException($"Unsupported buffer description version {BinaryPrimitives.ReadUInt16LittleEndian(source[4..])}.");
+            throw new InvalidDataException($"Unsupported buffer description version {BinaryPrimitives.ReadUInt16LittleEndian(source[VersionAt..])}.");
         }
 
-        int count = BinaryPrimitives.ReadUInt16LittleEndian(source[6..]);
-        if (count is < 1 or > 4 || fds.Count != count)
+        int count = BinaryPrimitives.ReadUInt16LittleEndian(source[PlaneCountAt..]);
+        if (count is < 1 or > DmaBufDescription.MaxPlanes || fds.Count != count)
         {
             throw new InvalidDataException($"The description has {count} plane(s) but {fds.Count} fd(s) came with it.");
         }
@@ -61,15 +67,15 @@ internal static class DmaBufWireFormat
             for (int i = 0; i < count; i++)
             {
                 planes.Add(new DmaBufPlane(fds.TakeDmaBuf(i),
-                    BinaryPrimitives.ReadUInt32LittleEndian(source[(32 + (8 * i))..]),
-                    BinaryPrimitives.ReadUInt32LittleEndian(source[(36 + (8 * i))..])));
+                    BinaryPrimitives.ReadUInt32LittleEndian(source[PlaneAt(i)..]),
+                    BinaryPrimitives.ReadUInt32LittleEndian(source[(PlaneAt(i) + StrideInPlane)..])));
             }
 
             return new DmaBufDescription(
-                BinaryPrimitives.ReadUInt32LittleEndian(source[8..]),
-                BinaryPrimitives.ReadUInt32LittleEndian(source[12..]),
-                new DrmFourcc(BinaryPrimitives.ReadUInt32LittleEndian(source[16..])),
-                BinaryPrimitives.ReadUInt64LittleEndian(source[24..]),
+                BinaryPrimitives.ReadUInt32LittleEndian(source[WidthAt..]),
+                BinaryPrimitives.ReadUInt32LittleEndian(source[HeightAt..]),
+                new DrmFourcc(BinaryPrimitives.ReadUInt32LittleEndian(source[FormatAt..])),
+                BinaryPrimitives.ReadUInt64LittleEndian(source[ModifierAt..]),
                 planes);
         }
         catch (Exception e)
