@@ -89,12 +89,12 @@ internal sealed class Leases : IDisposable
     private readonly SafeHandle[] _handles;
     private int _held;
 
-    /// <summary>Leases each of <paramref name="handles"/> (see <see cref="TakeAll"/>).</summary>
+    /// <summary>Leases each of <paramref name="handles"/> (see <see cref="LeaseEach"/>).</summary>
     public Leases(SafeHandle[] handles)
     {
         _handles = handles;
         Fds = new int[handles.Length];
-        TakeAll(handles, Fds);
+        LeaseEach(handles, Fds);
         _held = handles.Length;
     }
 
@@ -104,9 +104,9 @@ internal sealed class Leases : IDisposable
     /// <summary>
     /// References every one of <paramref name="fds"/>, writing its fd to <paramref name="into"/>: all or none. A null or
     /// closed handle, or one that holds no fd (<see cref="FdHandles"/>), ends the leases taken before it and throws
-    /// (ArgumentNullException, ArgumentException, ObjectDisposedException). The caller ends them with <see cref="EndAll"/>.
+    /// (ArgumentNullException, ArgumentException, ObjectDisposedException). The caller ends them with <see cref="EndEach"/>.
     /// </summary>
-    public static void TakeAll(ReadOnlySpan<SafeHandle> fds, Span<int> into)
+    public static void LeaseEach(ReadOnlySpan<SafeHandle> fds, Span<int> into)
     {
         int held = 0;
         try
@@ -122,14 +122,14 @@ internal sealed class Leases : IDisposable
         }
         catch
         {
-            EndAll(fds[..held]);
+            EndEach(fds[..held]);
             throw;
         }
     }
 
-    /// <summary>Ends the leases <see cref="TakeAll"/> took.</summary>
+    /// <summary>Ends the leases <see cref="LeaseEach"/> took.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void EndAll(ReadOnlySpan<SafeHandle> fds)
+    public static void EndEach(ReadOnlySpan<SafeHandle> fds)
     {
         foreach (SafeHandle h in fds)
         {
@@ -137,7 +137,7 @@ internal sealed class Leases : IDisposable
         }
     }
 
-    public void Dispose() => EndAll(_handles.AsSpan(0, Interlocked.Exchange(ref _held, 0)));
+    public void Dispose() => EndEach(_handles.AsSpan(0, Interlocked.Exchange(ref _held, 0)));
 }
 
 /// <summary>

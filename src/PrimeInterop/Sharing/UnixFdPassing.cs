@@ -35,7 +35,7 @@ public static class UnixFdPassing
     {
         Validate(socket, payload.Length, fds.Length);
         Unsafe.SkipInit(out ScmRights.SendRoom room);
-        Lease s = LeaseAll(socket.SafeHandle, fds, ScmRights.Fds(ref room, fds.Length)); // the fds go straight into the control message
+        Lease s = LeaseSocketAndFds(socket.SafeHandle, fds, ScmRights.Fds(ref room, fds.Length)); // the fds go straight into the control message
 
         // No protected region from here to the leases' end: nothing in between throws (the syscalls report errno
         // values), and a P/Invoke inside one is not inlined. While the send buffer is full (EAGAIN: .NET may have made
@@ -58,7 +58,7 @@ public static class UnixFdPassing
             }
         }
 
-        Leases.EndAll(fds);
+        Leases.EndEach(fds);
         s.Dispose();
         if (errno != 0)
         {
@@ -69,12 +69,12 @@ public static class UnixFdPassing
     }
 
     /// <summary>Leases the socket and every fd, writing the fds to <paramref name="into"/>: all or none.</summary>
-    private static Lease LeaseAll(SafeHandle socket, ReadOnlySpan<SafeHandle> fds, Span<int> into)
+    private static Lease LeaseSocketAndFds(SafeHandle socket, ReadOnlySpan<SafeHandle> fds, Span<int> into)
     {
         var s = new Lease(socket);
         try
         {
-            Leases.TakeAll(fds, into);
+            Leases.LeaseEach(fds, into);
             return s;
         }
         catch
