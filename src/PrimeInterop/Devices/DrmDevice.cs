@@ -211,25 +211,13 @@ public sealed partial class DrmDevice : IDisposable, IHoldable
     [MethodImpl(MethodImplOptions.AggressiveInlining)] // the lane's per-frame import: one compare-exchange, no call
     internal Lease DeviceLease() => new(this);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    bool IHoldable.TryHold() => _holders.TryHold();
+    ref HolderCount IHoldable.Holders => ref _holders;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    void IHoldable.AddHold() => _holders.AddHold();
-
-    /// <summary>Ends a hold; the last one, after Dispose, disposes the file (and so closes the fd).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    void IHoldable.EndHold()
-    {
-        if (_holders.EndHold())
-        {
-            _file.CloseByOwner();
-        }
-    }
+    /// <summary>The last hold on the file ended after Dispose: the file is closed.</summary>
+    void IHoldable.Release() => _file.CloseByOwner();
 
     [DoesNotReturn]
     void IHoldable.ThrowDisposed() => ThrowDisposed();
-
     [DoesNotReturn]
     private void ThrowDisposed() => throw new ObjectDisposedException(nameof(DrmDevice), $"The DRM device {Path} has been disposed.");
 

@@ -102,20 +102,9 @@ public sealed class GemHandle : IDisposable, IHoldable
     [MethodImpl(MethodImplOptions.AggressiveInlining)] // the export paths: one compare-exchange, no call
     internal Lease Lease() => new(this);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    bool IHoldable.TryHold() => _holders.TryHold();
+    ref HolderCount IHoldable.Holders => ref _holders;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    void IHoldable.AddHold() => _holders.AddHold();
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    void IHoldable.EndHold()
-    {
-        if (_holders.EndHold())
-        {
-            Release(); // disposed while a call held it
-        }
-    }
+    void IHoldable.Release() => Release(); // disposed while a call held it
 
     [DoesNotReturn]
     void IHoldable.ThrowDisposed() => ThrowDisposed();

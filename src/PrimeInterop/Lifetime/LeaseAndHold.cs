@@ -15,20 +15,18 @@ namespace PrimeInterop;
 /// <summary>
 /// One of the library's own objects whose holders it counts itself, with a <see cref="HolderCount"/>: a
 /// <see cref="DrmDevice"/>'s file, a <see cref="GemHandle"/>, a <see cref="ReceivedFds"/>. Its own hold ends with its
-/// Dispose; what it owns is released when the last hold ends.
+/// Dispose; what it owns is released when the last hold ends. Leases and holds do the counting; the object says only
+/// where its count is and what its release is.
 /// </summary>
 internal interface IHoldable
 {
-    /// <summary>One more holder; false (nothing held) once disposed.</summary>
-    bool TryHold();
+    /// <summary>The count of its holders: its own, each lease, each child's hold.</summary>
+    ref HolderCount Holders { get; }
 
-    /// <summary>One more holder, disposed or not: only for a caller that holds already, so the release cannot have run.</summary>
-    void AddHold();
+    /// <summary>Releases what the object owns; runs once, when the last hold ends after Dispose.</summary>
+    void Release();
 
-    /// <summary>Ends a hold; the last one after Dispose releases what the object owns.</summary>
-    void EndHold();
-
-    /// <summary>Throws the ObjectDisposedException that names the object.</summary>
+    /// <summary>Throws the exception that a lease on the disposed object gets (ObjectDisposedException, naming it).</summary>
     [DoesNotReturn]
     void ThrowDisposed();
 }
@@ -54,7 +52,7 @@ internal readonly ref struct Lease
     [MethodImpl(MethodImplOptions.AggressiveInlining)] // the per-frame paths: one compare-exchange, no call
     public Lease(IHoldable holder)
     {
-        if (!holder.TryHold())
+        if (!holder.Holders.TryHold())
         {
             holder.ThrowDisposed();
         }
@@ -71,11 +69,21 @@ internal readonly ref struct Lease
     {
         if (_holder is not null)
         {
-            _holder.EndHold();
+            End(_holder);
         }
         else
         {
             _handle?.DangerousRelease();
+        }
+    }
+
+    /// <summary>Ends one hold on <paramref name="holder"/>: the last one after its Dispose releases it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void End(IHoldable holder)
+    {
+        if (holder.Holders.EndHold())
+        {
+            holder.Release();
         }
     }
 }
@@ -161,7 +169,7 @@ internal struct Hold
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Hold On(IHoldable parent)
     {
-        if (!parent.TryHold())
+        if (!parent.Holders.TryHold())
         {
             parent.ThrowDisposed();
         }
@@ -173,7 +181,7 @@ internal struct Hold
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Hold Also(IHoldable parent)
     {
-        parent.AddHold();
+        parent.Holders.AddHold();
         return new Hold { _holder = parent };
     }
 
@@ -190,7 +198,7 @@ internal struct Hold
         if (_holder is { } holder)
         {
             _holder = null;
-            holder.EndHold();
+            Lease.End(holder);
         }
         else if (_handle is { } handle)
         {

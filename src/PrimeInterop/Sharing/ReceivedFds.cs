@@ -135,17 +135,9 @@ public sealed class ReceivedFds : IDisposable, IHoldable
     private static InvalidOperationException AlreadyTaken(int index) =>
         new($"Received fd #{index} was already taken (or this result disposed).");
 
-    bool IHoldable.TryHold() => _holders.TryHold();
+    ref HolderCount IHoldable.Holders => ref _holders;
 
-    void IHoldable.AddHold() => _holders.AddHold();
-
-    void IHoldable.EndHold()
-    {
-        if (_holders.EndHold())
-        {
-            Recycle(); // disposed while a take held it
-        }
-    }
+    void IHoldable.Release() => Recycle(); // disposed while a take held it
 
     [DoesNotReturn]
     void IHoldable.ThrowDisposed() => throw new InvalidOperationException("The received fds were already taken: this result was disposed.");
