@@ -56,7 +56,7 @@ public sealed class DmaHeap : IDisposable
             });
         }
 
-        return new DmaHeap(Libc.OwnFile(fd), name);
+        return new DmaHeap(NewFd.Own(fd, static fd => new SafeFileHandle(fd, ownsHandle: true)), name);
     }
 
     /// <summary>

@@ -38,7 +38,7 @@ public static class Udmabuf
         ArgumentNullException.ThrowIfNull(name);
         CheckPageMultiple(size, nameof(size), allowZero: false);
         ThrowHelper.ThrowIfError(Memfd.Create(name, Memfd.MFD_CLOEXEC | Memfd.MFD_ALLOW_SEALING, out int fd), Libc.Operation.MemfdCreate, name);
-        SafeFileHandle file = Libc.OwnFile(fd);
+        SafeFileHandle file = NewFd.Own(fd, static fd => new SafeFileHandle(fd, ownsHandle: true));
         try
         {
             ThrowHelper.ThrowIfError(Memfd.Truncate(fd, size), Libc.Operation.Truncate, $"memfd '{name}'", fd: fd);

@@ -272,23 +272,9 @@ public abstract class FileDescriptorHandle : SafeHandle
 /// </summary>
 internal sealed class OwnedFile : FileDescriptorHandle
 {
-    private OwnedFile(int fd)
+    public OwnedFile(int fd)
         : base(fd, ownsHandle: true)
     {
-    }
-
-    /// <summary>Wraps an fd just made; should the wrapper fail to allocate, the fd is closed, not leaked.</summary>
-    public static OwnedFile Wrap(int fd)
-    {
-        try
-        {
-            return new OwnedFile(fd);
-        }
-        catch
-        {
-            _ = Libc.Close(fd);
-            throw;
-        }
     }
 
     /// <inheritdoc/>

@@ -112,20 +112,6 @@ internal static unsafe partial class Libc
     /// <summary>close(2) exactly once; EINTR is not retried, since Linux has closed the fd by then.</summary>
     public static int Close(int fd) => SysClose(fd) == -1 ? Marshal.GetLastSystemError() : 0;
 
-    /// <summary>Wraps an fd just made (open, memfd_create); should the wrapper fail to allocate, the fd is closed, not leaked.</summary>
-    public static SafeFileHandle OwnFile(int fd)
-    {
-        try
-        {
-            return new SafeFileHandle(fd, ownsHandle: true);
-        }
-        catch
-        {
-            _ = Close(fd);
-            throw;
-        }
-    }
-
     public static int DupCloseOnExec(int fd, out int newFd)
     {
         newFd = LibC.fcntl(fd, F_DUPFD_CLOEXEC, 0);

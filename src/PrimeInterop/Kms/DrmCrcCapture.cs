@@ -68,7 +68,7 @@ public sealed class DrmCrcCapture : IDisposable
             });
         }
 
-        OwnedFile file = OwnedFile.Wrap(fd);
+        OwnedFile file = NewFd.Own(fd, static fd => new OwnedFile(fd));
         try
         {
             return new DrmCrcCapture(file, data, crtc);
