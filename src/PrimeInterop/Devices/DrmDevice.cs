@@ -209,7 +209,7 @@ public sealed partial class DrmDevice : IDisposable, IHoldable
 
     /// <summary>A lease on the file for one device operation; ObjectDisposedException once the device is disposed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] // the lane's per-frame import: one compare-exchange, no call
-    internal Lease DeviceLease() => new(this);
+    internal Lease<DrmDevice> DeviceLease() => new(this);
 
     ref HolderCount IHoldable.Holders => ref _holders;
 

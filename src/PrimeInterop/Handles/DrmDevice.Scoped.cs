@@ -30,7 +30,7 @@ public sealed partial class DrmDevice
     {
         FdHandles.ThrowIfNotFd(dmaBuf, nameof(dmaBuf));
         ArgumentNullException.ThrowIfNull(body);
-        Lease file = DeviceLease(); // this file stays open (and its handle namespace alive) for the whole scope
+        Lease<DrmDevice> file = DeviceLease(); // this file stays open (and its handle namespace alive) for the whole scope
 
         // One protected region for the lease and the reference (a using for the lease would add a second, on the
         // per-frame path); the import's own failures leave the entry null.
@@ -124,7 +124,7 @@ public sealed partial class DrmDevice
     private void ImportScoped<TState>(int dmaBufFd, ref TState state, BorrowedGemHandleAction<TState> body)
         where TState : allows ref struct
     {
-        Lease file = DeviceLease(); // as in ImportScoped(SafeHandle, …): one protected region
+        Lease<DrmDevice> file = DeviceLease(); // as in ImportScoped(SafeHandle, …): one protected region
         GemHandleTable.Entry? entry = null;
         try
         {
@@ -145,7 +145,7 @@ public sealed partial class DrmDevice
 
     /// <summary>The end of an import scope: its reference dropped (if the import counted one), then its lease on the file.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void EndScope(GemHandleTable.Entry? entry, Lease file)
+    private void EndScope(GemHandleTable.Entry? entry, Lease<DrmDevice> file)
     {
         if (entry is not null)
         {

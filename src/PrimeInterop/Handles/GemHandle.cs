@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -29,13 +30,13 @@ public sealed class GemHandle : IDisposable, IHoldable
     /// <see cref="Release"/>, or by the guard's finalizer if this handle is dropped undisposed). If it throws (out of
     /// memory), they are still the caller's.
     /// </summary>
-    internal GemHandle(DrmDevice device, Hold file, GemHandleTable.Entry entry)
+    internal GemHandle(DrmDevice device, in Hold file, GemHandleTable.Entry entry)
     {
+        Debug.Assert(file.Holds(device), "a handle's hold is on its own device's file");
         Device = device;
         Number = entry.Handle; // a copy: after the last release the entry may serve another object
         Guard guard = Guard.FromSpare(device);
-        guard.Entry = entry;
-        guard.File = file;
+        guard.Entry = entry; // the guard's device is the hold's parent for the guard's life: only the count moves
         _guard = guard;
     }
 
@@ -100,7 +101,7 @@ public sealed class GemHandle : IDisposable, IHoldable
     /// valid inside the lease.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] // the export paths: one compare-exchange, no call
-    internal Lease Lease() => new(this);
+    internal Lease<GemHandle> Lease() => new(this);
 
     ref HolderCount IHoldable.Holders => ref _holders;
 
@@ -130,8 +131,7 @@ public sealed class GemHandle : IDisposable, IHoldable
     {
         private readonly DrmDevice _device = device;
 
-        public GemHandleTable.Entry? Entry; // null when empty
-        public Hold File;
+        public GemHandleTable.Entry? Entry; // null when empty; else the guard holds its device's file too
 
         /// <summary>The device's spare guard, or a new one (which may throw OutOfMemoryException, owning nothing).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -147,7 +147,7 @@ public sealed class GemHandle : IDisposable, IHoldable
             {
                 Entry = null;
                 _device.ReleaseEntry(entry);
-                File.End();
+                PrimeInterop.Lease.End(_device); // the hold the handle was made with (DrmDevice is sealed: a direct call)
             }
         }
     }

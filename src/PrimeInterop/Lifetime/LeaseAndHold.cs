@@ -32,15 +32,13 @@ internal interface IHoldable
 }
 
 /// <summary>
-/// A reference for the length of one call (ObjectDisposedException when there is nothing left to hold). Every syscall
-/// on an fd, and every ioctl on a GEM handle, that the library did not just make runs inside one.
+/// A reference on a SafeHandle's fd for the length of one call (ObjectDisposedException once it is closed). Every
+/// syscall on an fd that the library did not just make runs inside one.
 /// </summary>
 internal readonly ref struct Lease
 {
-    private readonly SafeHandle? _handle;
-    private readonly IHoldable? _holder;
+    private readonly SafeHandle _handle;
 
-    /// <summary>A lease on <paramref name="handle"/>'s fd.</summary>
     public Lease(SafeHandle handle)
     {
         bool added = false;
@@ -48,9 +46,35 @@ internal readonly ref struct Lease
         _handle = handle;
     }
 
-    /// <summary>A lease on one of the library's own objects.</summary>
+    /// <summary>The leased fd; valid until <see cref="Dispose"/>.</summary>
+    public int Fd => (int)_handle.DangerousGetHandle();
+
+    /// <summary>Ends the lease (the last reference, after the owner's Dispose, closes the fd).</summary>
+    public void Dispose() => _handle?.DangerousRelease();
+
+    /// <summary>Ends one hold on <paramref name="holder"/>: the last one after its Dispose releases it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void End(IHoldable holder)
+    {
+        if (holder.Holders.EndHold())
+        {
+            holder.Release();
+        }
+    }
+}
+
+/// <summary>
+/// A reference on one of the library's own objects for the length of one call (ObjectDisposedException once it is
+/// disposed): a device's file under a device operation, a GEM handle under an ioctl on it. Generic over the object's
+/// (sealed) type, so that on the per-frame paths both ends are direct calls the JIT inlines.
+/// </summary>
+internal readonly ref struct Lease<T>
+    where T : class, IHoldable
+{
+    private readonly T _holder;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)] // the per-frame paths: one compare-exchange, no call
-    public Lease(IHoldable holder)
+    public Lease(T holder)
     {
         if (!holder.Holders.TryHold())
         {
@@ -60,30 +84,13 @@ internal readonly ref struct Lease
         _holder = holder;
     }
 
-    /// <summary>The leased fd; valid until <see cref="Dispose"/>.</summary>
-    public int Fd => (int)_handle!.DangerousGetHandle();
-
-    /// <summary>Ends the lease (the last reference releases, after its owner's Dispose).</summary>
+    /// <summary>Ends the lease (the last hold, after the object's Dispose, releases it).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Dispose()
     {
-        if (_holder is not null)
+        if (_holder.Holders.EndHold())
         {
-            End(_holder);
-        }
-        else
-        {
-            _handle?.DangerousRelease();
-        }
-    }
-
-    /// <summary>Ends one hold on <paramref name="holder"/>: the last one after its Dispose releases it.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void End(IHoldable holder)
-    {
-        if (holder.Holders.EndHold())
-        {
-            holder.Release();
+            _holder.Release();
         }
     }
 }
@@ -188,8 +195,8 @@ internal struct Hold
     /// <summary>The fd of a SafeHandle parent: its value cannot change while it is held.</summary>
     public int ParentFd { get; private init; }
 
-    /// <summary>True until <see cref="End"/>.</summary>
-    public readonly bool IsHeld => _handle is not null || _holder is not null;
+    /// <summary>True while this holds <paramref name="parent"/>.</summary>
+    public readonly bool Holds(IHoldable parent) => ReferenceEquals(_holder, parent);
 
     /// <summary>Ends the hold: the parent may be released now, if its owner disposed it and nothing else holds it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -109,7 +109,7 @@ public sealed class ReceivedFds : IDisposable, IHoldable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Count);
-        using var lease = new Lease(this); // the holder cannot be recycled under the take
+        using var lease = new Lease<ReceivedFds>(this); // the holder cannot be recycled under the take
         int[] fds = _slots!.Fds;
         int fd = Interlocked.Exchange(ref fds[index], -1);
         if (fd < 0)
