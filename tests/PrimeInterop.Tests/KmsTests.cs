@@ -276,6 +276,94 @@ public sealed class KmsTests
         oracle.Verify();
     }
 
+    // A compositor's steady state, frame after frame: a client's buffer (vgem, imported into vkms) awaited for its
+    // fence, its framebuffer committed without blocking, the flip's event awaited. The library's side of it allocates
+    // nothing, with and without a token and a timeout, whichever pool threads the continuations land on.
+    [Fact]
+    public async Task A_frame_of_fence_wait_commit_and_flip_event_allocates_nothing()
+    {
+        const int Frames = 80, WarmUp = 20;
+        using var oracle = new LeakOracle();
+        using (var scene = VkmsScene.Open())
+        using (var vgem = KernelEnv.OpenVgemCard())
+        {
+            DumbBuffer[] dumbs = [vgem.CreateDumbBuffer(scene.Width, scene.Height, 32), vgem.CreateDumbBuffer(scene.Width, scene.Height, 32)];
+            DmaBufDescription[] descriptions = [.. dumbs.Select(d => new DmaBufDescription(scene.Width, scene.Height, DrmFourcc.Xrgb8888,
+                DmaBufDescription.InvalidModifier, [new DmaBufPlane(vgem.ExportDmaBuf(d.Handle), 0, d.Pitch)]))];
+            ImportedBuffer[] imported = [.. descriptions.Select(scene.Card.ImportBuffer)];
+            Framebuffer[] framebuffers = [.. imported.Select(scene.Card.AddFramebuffer)];
+            try
+            {
+                using (var mode = scene.Card.CreatePropertyBlob(scene.Mode))
+                {
+                    var on = new DrmAtomicRequest();
+                    scene.AddModeset(on, mode);
+                    scene.AddPrimary(on, framebuffers[1]);
+                    await scene.CommitAndAwaitFlipAsync(on, DrmAtomicCommitFlags.AllowModeset, 1);
+                }
+
+                DrmProperty fbId = scene.PrimaryProperties.GetProperty("FB_ID");
+                var request = new DrmAtomicRequest();
+                using var cts = new CancellationTokenSource();
+                foreach (bool withToken in (bool[])[false, true])
+                {
+                    // Per step (fence wait, commit, event wait), every thread's bytes; the test's own allocations (the
+                    // fence objects) are outside the steps.
+                    long[] bytes = await Task.Run(async () =>
+                    {
+                        var steps = new long[3];
+                        CancellationToken token = withToken ? cts.Token : CancellationToken.None;
+                        TimeSpan timeout = withToken ? Patience : Timeout.InfiniteTimeSpan;
+                        for (int i = 0; i < WarmUp + Frames; i++)
+                        {
+                            int k = i & 1;
+                            using var fence = VgemFence.Attach(dumbs[k].Handle, DmaBufAccess.Write);
+                            long t0 = GC.GetTotalAllocatedBytes(precise: true);
+                            ValueTask ready = descriptions[k].Planes[0].Buffer.WaitReadyAsync(DmaBufAccess.Read, timeout, token);
+                            fence.Signal();
+                            await ready;
+                            long t1 = GC.GetTotalAllocatedBytes(precise: true);
+                            request.Clear();
+                            request.Add(scene.Primary.Id, fbId, framebuffers[k].Id);
+                            scene.Card.CommitAtomic(request, DrmAtomicCommitFlags.Nonblock | DrmAtomicCommitFlags.PageFlipEvent, (ulong)i + 2);
+                            long t2 = GC.GetTotalAllocatedBytes(precise: true);
+                            DrmEvent flip = await scene.Card.ReadEventAsync(timeout, token);
+                            long t3 = GC.GetTotalAllocatedBytes(precise: true);
+                            if (flip.UserData != (ulong)i + 2)
+                            {
+                                throw new InvalidOperationException($"frame {i + 2} got {flip}");
+                            }
+
+                            if (i >= WarmUp)
+                            {
+                                steps[0] += t1 - t0;
+                                steps[1] += t2 - t1;
+                                steps[2] += t3 - t2;
+                            }
+                        }
+
+                        return steps;
+                    }, Ct);
+
+                    Measurements.Record($"a frame ({(withToken ? "token and timeout" : "no token")}): {bytes[0] / (double)Frames:F1} B in the fence wait, {bytes[1] / (double)Frames:F1} B in the commit, {bytes[2] / (double)Frames:F1} B in the flip event's wait, per frame over {Frames} frames");
+                    Assert.True(bytes.All(b => b == 0), $"{(withToken ? "with a token and a timeout" : "without a token")}: fence wait {bytes[0]} B, commit {bytes[1]} B, event wait {bytes[2]} B in {Frames} frames");
+                }
+            }
+            finally
+            {
+                scene.Reset();
+                Array.ForEach(framebuffers, f => f.Dispose());
+                Array.ForEach(imported, b => b.Dispose());
+                Array.ForEach(descriptions, d => d.Dispose());
+                Array.ForEach(dumbs, d => d.Dispose());
+            }
+
+            Assert.Equal(0, scene.Card.OpenObjectCount);
+        }
+
+        oracle.Verify();
+    }
+
     [Fact]
     public async Task Crcs_are_equal_for_identical_pixels_and_differ_for_other_or_reflected_ones()
     {

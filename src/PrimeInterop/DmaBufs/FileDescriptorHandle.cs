@@ -79,7 +79,8 @@ public abstract class FileDescriptorHandle : SafeHandle
     /// <param name="timeout">Infinite, zero to only look, or at most int.MaxValue ms.</param>
     /// <param name="kind">What the fd is, for messages.</param>
     /// <param name="cancellationToken">Ends the wait with OperationCanceledException.</param>
-    internal ValueTask WaitForAsync(uint events, TimeSpan timeout, string kind, CancellationToken cancellationToken)
+    /// <param name="continueInline">The library's own continuation runs on the completing thread (see PollWaiter.Arm).</param>
+    internal ValueTask WaitForAsync(uint events, TimeSpan timeout, string kind, CancellationToken cancellationToken, bool continueInline = false)
     {
         long ms = (long)timeout.TotalMilliseconds;
         if (timeout != Timeout.InfiniteTimeSpan && (ms < 0 || ms > int.MaxValue))
@@ -102,7 +103,7 @@ public abstract class FileDescriptorHandle : SafeHandle
 
             // No look first: that is a poll(2) on every wait, and arming reports an fd that is ready already at once
             // (through the poller's thread). A caller whose buffers are mostly ready looks first with IsReady.
-            return AcquireWaiter(lease.Fd, kind).Arm(events, timeout, errorIsReady: false, cancellationToken);
+            return AcquireWaiter(lease.Fd, kind).Arm(events, timeout, errorIsReady: false, cancellationToken, continueInline);
         }
         catch (Exception e)
         {

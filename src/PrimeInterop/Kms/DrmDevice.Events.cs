@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
 using PrimeInterop.Interop;
 
 namespace PrimeInterop;
@@ -15,6 +15,7 @@ public sealed partial class DrmDevice
     private Queue<DrmEvent>? _events;
     private byte[]? _eventBuffer; // libdrm's drmHandleEvent reads 1024 bytes at a time; an event is 32
     private string? _eventsWhat; // how a wait is named (the poller's, a timeout's), made once rather than per frame
+    private EventRead? _idleRead; // a pending read's state, free for the next
 
     /// <summary>
     /// The next event: one already read, or one the kernel has queued on this file, read now without blocking. False
@@ -69,27 +70,162 @@ public sealed partial class DrmDevice
     /// <summary>
     /// The next event of this file: a page flip's (<see cref="DrmAtomicCommitFlags.PageFlipEvent"/>) or a vblank's.
     /// Returns at once when one is queued; otherwise awaits the fd's readability through the library's poller (no
-    /// thread blocks). Concurrent callers each get a different event, in the order the kernel sent them.
+    /// thread blocks). Concurrent callers each get a different event, in the order the kernel sent them. A frame's
+    /// wait allocates nothing: the device keeps the state of one pending read for the next.
     /// </summary>
     /// <param name="timeout">How long to wait; <see cref="Timeout.InfiniteTimeSpan"/> for ever.</param>
     /// <param name="cancellationToken">Cancels the wait; it then throws <see cref="OperationCanceledException"/>.</param>
     /// <exception cref="TimeoutException">No event came in time.</exception>
     /// <exception cref="ObjectDisposedException">The device was disposed, before or during the wait.</exception>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // a frame's wait reuses a pooled state machine
-    public async ValueTask<DrmEvent> ReadEventAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    public ValueTask<DrmEvent> ReadEventAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        long start = Stopwatch.GetTimestamp();
-        while (true)
+        try
         {
             if (TryReadEvent(out DrmEvent drmEvent))
             {
-                return drmEvent;
+                return new ValueTask<DrmEvent>(drmEvent);
+            }
+        }
+        catch (Exception e)
+        {
+            return ValueTask.FromException<DrmEvent>(e);
+        }
+
+        // A read that overlaps another gets a state of its own.
+        EventRead read = Interlocked.Exchange(ref _idleRead, null) ?? new EventRead(this);
+        return read.Start(timeout, cancellationToken);
+    }
+
+    /// <summary>
+    /// One pending <see cref="ReadEventAsync(TimeSpan, CancellationToken)"/>, reused: it awaits the file's readability
+    /// (its registration with the poller, re-armed for each wait) and reads the event on the thread that completes
+    /// that wait, then completes the caller's wait, whose continuation runs on the thread pool. A continuation of its
+    /// own on the poller's wait is what lets it allocate nothing: the state machine of an async method comes from a
+    /// cache per thread, and a frame's continuations move between the pool's threads, so that cache misses now and
+    /// then (a 184-byte box).
+    /// </summary>
+    private sealed class EventRead : IValueTaskSource<DrmEvent>
+    {
+        private readonly DrmDevice _device;
+        private readonly Action _onReady;
+        private ManualResetValueTaskSourceCore<DrmEvent> _core;
+        private ValueTask _wait; // the wait for readability in progress
+        private TimeSpan _timeout;
+        private long _start;
+        private CancellationToken _token;
+
+        public EventRead(DrmDevice device)
+        {
+            _device = device;
+            _onReady = OnReady;
+            _core.RunContinuationsAsynchronously = true;
+        }
+
+        public ValueTask<DrmEvent> Start(TimeSpan timeout, CancellationToken cancellationToken)
+        {
+            _core.Reset();
+            _timeout = timeout;
+            _start = Stopwatch.GetTimestamp();
+            _token = cancellationToken;
+            short version = _core.Version;
+            Wait();
+            return new ValueTask<DrmEvent>(this, version);
+        }
+
+        public DrmEvent GetResult(short token)
+        {
+            bool current = token == _core.Version; // a stale token must not free a read that is in use again
+            try
+            {
+                return _core.GetResult(token);
+            }
+            finally
+            {
+                if (current)
+                {
+                    _token = default;
+                    Volatile.Write(ref _device._idleRead, this); // free for the next read
+                }
+            }
+        }
+
+        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
+
+        /// <summary>Arms the wait for readability, until one is pending or an event (or an error) completes the read.</summary>
+        private void Wait()
+        {
+            while (true)
+            {
+                try
+                {
+                    string what = _device._eventsWhat ??= $"{_device.Path} (DRM events)";
+                    TimeSpan left = Deadline.Left(_timeout, _start, what);
+                    ValueTask wait = _device._file.WaitForAsync(Epoll.EPOLLIN, left, what, _token, continueInline: true);
+                    if (!wait.IsCompleted)
+                    {
+                        // Completed meanwhile, the core queues OnReady to the thread pool instead: still correct.
+                        _wait = wait;
+                        wait.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onReady);
+                        return;
+                    }
+
+                    wait.GetAwaiter().GetResult();
+                }
+                catch (Exception e)
+                {
+                    _core.SetException(e);
+                    return;
+                }
+
+                if (TryComplete())
+                {
+                    return;
+                }
+            }
+        }
+
+        /// <summary>The wait ended (readable, canceled, timed out, the device disposed), on the thread that ended it.</summary>
+        private void OnReady()
+        {
+            ValueTask wait = _wait;
+            _wait = default;
+            try
+            {
+                wait.GetAwaiter().GetResult();
+            }
+            catch (Exception e)
+            {
+                _core.SetException(e);
+                return;
             }
 
-            // Readable means an event is queued; another reader may take it first, so the loop looks again.
-            TimeSpan left = Deadline.Left(timeout, start, _eventsWhat ??= $"{Path} (DRM events)");
-            // The file's registration with the poller, re-armed for each wait (Dispose ends a pending one).
-            await _file.WaitForAsync(Epoll.EPOLLIN, left, _eventsWhat, cancellationToken).ConfigureAwait(false);
+            if (!TryComplete())
+            {
+                Wait();
+            }
+        }
+
+        /// <summary>Completes the read with the next event, or an error; false when there is none (another reader took it first).</summary>
+        private bool TryComplete()
+        {
+            try
+            {
+                if (!_device.TryReadEvent(out DrmEvent drmEvent))
+                {
+                    return false;
+                }
+
+                _core.SetResult(drmEvent);
+            }
+            catch (Exception e)
+            {
+                _core.SetException(e);
+            }
+
+            return true;
         }
     }
 }

@@ -15,7 +15,7 @@ namespace PrimeInterop;
 /// it: readiness (the poller's thread), cancellation, the timer, or <see cref="Close"/>. So an event, a cancellation or
 /// a timer that belongs to an earlier wait, or to an earlier waiter in the same slot, finds another number and does
 /// nothing. Completing comes first; what is cleaned up after (a registration, a dup, a lease) never delays the waiter.
-/// Continuations run on the thread pool, never on the poller's thread.
+/// A caller's continuation runs on the thread pool, never on the poller's thread (only the library's own may: see Arm).
 /// </para>
 /// </summary>
 internal sealed class PollWaiter : IValueTaskSource
@@ -94,7 +94,12 @@ internal sealed class PollWaiter : IValueTaskSource
     /// <param name="errorIsReady">An error or hang-up alone completes the wait normally: the caller's next call on
     /// the fd reports the real error (a socket's send gives EPIPE).</param>
     /// <param name="cancellationToken">Ends the wait with OperationCanceledException.</param>
-    public ValueTask Arm(uint events, TimeSpan timeout, bool errorIsReady, CancellationToken cancellationToken)
+    /// <param name="continueInline">
+    /// For the library's own continuation only (never a caller's): it runs on the thread that completes the wait (the
+    /// poller's, a canceller's, the timer's, a Dispose's), so that it can hand a result on without a thread-pool hop
+    /// of its own. It must be short and never block.
+    /// </param>
+    public ValueTask Arm(uint events, TimeSpan timeout, bool errorIsReady, CancellationToken cancellationToken, bool continueInline = false)
     {
         short version;
         lock (_gate)
@@ -107,6 +112,7 @@ internal sealed class PollWaiter : IValueTaskSource
 
             uint seq = _poller.NextSequence();
             _core.Reset();
+            _core.RunContinuationsAsynchronously = !continueInline;
             version = _core.Version;
             _events = events;
             _errorIsReady = errorIsReady;
