@@ -12,6 +12,11 @@
  *               (a pipe), epoll_wait until the buffer polls readable
  *   wait-1k:    the same for 1,000 buffers at once, the peer signalling their fences in a random order; per wait, and
  *               the time from handing the fences over to the last buffer's event
+ *   flip:       a frame of a compositor's steady state on vkms: wait-1's fence wait on one of two vgem buffers
+ *               imported into vkms, an atomic commit of that buffer's framebuffer to the primary plane
+ *               (drmModeAtomicCommit, NONBLOCK|PAGE_FLIP_EVENT), poll on the DRM fd and drmHandleEvent for the
+ *               page-flip event; the time is the CPU time of every process in the system (pb_busy_ns), since the
+ *               vblank between a commit and its event is idle time that the guest's clock still counts
  *   *-locked:   the imports through a handle table as libdrm_amdgpu keeps one (amdgpu_bo_import/amdgpu_bo_free): a
  *               mutex held across FD_TO_HANDLE and the lookup and count, and across the last release's GEM_CLOSE;
  *               what a C user of a real driver library pays, beside the bare ioctl
@@ -28,6 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -39,6 +46,7 @@
 #include <unistd.h>
 #include <linux/dma-buf.h>
 #include <xf86drm.h>
+#include <xf86drmMode.h>
 #include "vgem.h"
 
 #define SCALE_HANDLES 10000
@@ -371,6 +379,80 @@ PB_API double pb_wait_1k(int card, const uint32_t *handles, const int *dmabufs, 
     free(fences);
     free(shuffled);
     free(seen);
+    close(ep);
+    return t;
+}
+
+/* ---- Page flips. Under the rig's icount clock the guest's clock jumps over idle time to the next timer, so a frame
+ * that waits for its vblank takes the mode's whole frame period (16.7 ms at 60 Hz) of guest time, C's and C#'s alike.
+ * What a frame costs is the CPU time every process spends on it, the kernel's threads included: the sum of each
+ * process's CPU clock (CLOCK_PROCESS_CPUTIME_ID of any pid), read before and after a loop. Only what runs while the
+ * CPU is otherwise idle (the vblank's interrupt, which sends the event) is in neither. */
+PB_API double pb_busy_ns(void)
+{
+    double total = 0;
+    DIR *proc = opendir("/proc");
+    check(!proc, "opendir /proc");
+    for (struct dirent *e; (e = readdir(proc));) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        clockid_t clock;
+        struct timespec t;
+        /* A process that has exited meanwhile has no clock any more: what it ran is lost to both sides alike. */
+        if (*end || pid <= 0 || clock_getcpuclockid((pid_t)pid, &clock) || clock_gettime(clock, &t))
+            continue;
+        total += t.tv_sec * 1e9 + t.tv_nsec;
+    }
+    closedir(proc);
+    return total;
+}
+
+static uint64_t flipped; /* the user data of the last page-flip event */
+
+static void flip_done(int fd, unsigned sequence, unsigned sec, unsigned usec, unsigned crtc, void *data)
+{
+    (void)fd, (void)sequence, (void)sec, (void)usec, (void)crtc;
+    flipped = (uint64_t)(uintptr_t)data;
+}
+
+/* flip: n frames alternating between two vgem buffers (handles on `card`, their dma-bufs) imported into vkms (`kms`,
+ * this process DRM master, the CRTC on), framebuffers fbs[0] and fbs[1]. Per frame: a write fence on the buffer,
+ * re-armed in the epoll set, handed to the peer and waited for (wait-1); the plane's FB_ID set to its framebuffer
+ * (a request reused, as a compositor reuses its own) and committed NONBLOCK|PAGE_FLIP_EVENT; poll on the DRM fd and
+ * drmHandleEvent. Returns guest ns per frame; *busy gets the CPU time of every process per frame (pb_busy_ns). */
+PB_API double pb_flip(int card, const uint32_t *handles, const int *dmabufs, int kms, uint32_t plane, uint32_t fb_id,
+                      const uint32_t *fbs, long n, double *busy)
+{
+    int ep = wait_set(dmabufs, 2);
+    drmModeAtomicReq *request = drmModeAtomicAlloc();
+    check(!request, "drmModeAtomicAlloc");
+    drmEventContext events = { .version = 3, .page_flip_handler2 = flip_done };
+    struct epoll_event ev;
+    double b0 = pb_busy_ns(), t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+        int k = (int)(i & 1);
+        uint32_t fence = pb_fence_attach(card, handles[k]);
+        rearm(ep, dmabufs[k], k);
+        pb_peer_signal(&fence, 1);
+        int r;
+        while ((r = epoll_wait(ep, &ev, 1, -1)) < 0 && errno == EINTR)
+            ;
+        check(r != 1 || !(ev.events & EPOLLIN) || ev.data.u64 != (uint64_t)k, "epoll_wait");
+
+        drmModeAtomicSetCursor(request, 0);
+        check(drmModeAtomicAddProperty(request, plane, fb_id, fbs[k]) < 0, "drmModeAtomicAddProperty");
+        check(drmModeAtomicCommit(kms, request, DRM_MODE_ATOMIC_NONBLOCK | DRM_MODE_PAGE_FLIP_EVENT, (void *)(uintptr_t)(i + 1)),
+              "drmModeAtomicCommit");
+        struct pollfd p = { .fd = kms, .events = POLLIN };
+        while ((r = poll(&p, 1, -1)) < 0 && errno == EINTR)
+            ;
+        check(r != 1 || !(p.revents & POLLIN), "poll");
+        check(drmHandleEvent(kms, &events), "drmHandleEvent");
+        check(flipped != (uint64_t)i + 1, "page-flip event");
+    }
+    double t = (now_ns() - t0) / n;
+    *busy = (pb_busy_ns() - b0) / n;
+    drmModeAtomicFree(request);
     close(ep);
     return t;
 }

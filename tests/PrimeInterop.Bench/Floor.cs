@@ -466,11 +466,11 @@ internal static unsafe partial class Floor
     /// The calling thread's minor page faults so far (<c>getrusage(RUSAGE_THREAD)</c>'s ru_minflt): read around a loop
     /// without allocating, it counts the GC heap pages that loop's allocations had the kernel map.
     /// </summary>
-    public static long MinorFaults()
+    public static long MinorFaults(bool wholeProcess = false)
     {
         // struct rusage: two struct timevals (4 longs), then ru_maxrss, ru_ixrss, ru_idrss, ru_isrss, ru_minflt, ...
         long* usage = stackalloc long[18];
-        Check(GetRUsage(1 /* RUSAGE_THREAD */, usage));
+        Check(GetRUsage(wholeProcess ? 0 /* RUSAGE_SELF */ : 1 /* RUSAGE_THREAD */, usage));
         return usage[8];
     }
 

@@ -15,7 +15,22 @@ internal sealed class ManagedBench : IDisposable
     /// the dynamic PGO profile of whatever ran before: in one process for all, a change to one group's floor code
     /// moved another group's ratio by 0.02.
     /// </summary>
-    public static readonly string[] Processes = ["export", "roundtrip", "access", "fdpass", "dup-import", "wait"];
+    public static readonly string[] Processes = ["export", "roundtrip", "access", "fdpass", "dup-import", "wait", Paths.Flip, Paths.FlipPoolSpin];
+
+    /// <summary>
+    /// The runtime settings of a group's process. A frame that waits for its vblank leaves the process idle, and a
+    /// thread-pool worker that runs out of work spins before it sleeps (on one CPU: 60 yields), so every frame pays
+    /// each worker's whole spin, the runtime's and not the library's: the flip group runs with the spin off, as a
+    /// frame loop should, and flip-pool-spin with .NET's default, to show what it costs.
+    /// </summary>
+    public static IEnumerable<(string Name, string? Value)> EnvironmentOf(string process) => process switch
+    {
+        Paths.Flip => [(PoolSpinLimit, "0")],
+        Paths.FlipPoolSpin => [(PoolSpinLimit, null)],
+        _ => [],
+    };
+
+    private const string PoolSpinLimit = "DOTNET_ThreadPool_UnfairSemaphoreSpinLimit";
 
     /// <summary>The buffers of wait-1k, awaited at once.</summary>
     private const int WaitBuffers = 1000;
@@ -34,6 +49,7 @@ internal sealed class ManagedBench : IDisposable
     private readonly NativeLoops _native;
     private readonly byte[] _payload = new byte[8];
     private Waits? _waits; // the wait group's buffers, made on its first run
+    private Flips? _flips; // the flip group's scene on vkms (Unavailable makes it)
 
     public ManagedBench(string native, NativeLoops loops)
     {
@@ -63,6 +79,21 @@ internal sealed class ManagedBench : IDisposable
         _echo = Process.Start(new ProcessStartInfo(native, ["echo", path]))!;
         _peer = listener.Accept();
         File.Delete(path);
+    }
+
+    /// <summary>
+    /// Why <paramref name="process"/>'s paths cannot be measured on this kernel (the flip group without vkms), or null;
+    /// sets up what the group needs that may be missing.
+    /// </summary>
+    public string? Unavailable(string process)
+    {
+        if (process is not (Paths.Flip or Paths.FlipPoolSpin))
+        {
+            return null;
+        }
+
+        _flips = Flips.Open(_card, out string? reason);
+        return reason;
     }
 
     /// <summary>
@@ -199,6 +230,34 @@ internal sealed class ManagedBench : IDisposable
             faults[Paths.Wait1kLast] = faults[Paths.Wait1k];
         }
 
+        // Flips: the CPU time of every process per frame (pb_busy_ns) beside guest time, which runs on through the idle
+        // wait for each vblank; C before and after the C# loop, as Group does.
+        if (On(Paths.Flip) || On(Paths.FlipPoolSpin))
+        {
+            Flips f = _flips ?? throw new InvalidOperationException("bench: the flip group's scene was not set up (Unavailable)");
+            _native.PeerStart(card);
+            int frames = Math.Max(2, n / 20);
+            double cWall = 0, cBusy = 0;
+            NativeFlip();
+            GC.Collect(0);
+            var (wall, busy, bytes, pageFaults) = f.RunAsync(_native, card, frames).GetAwaiter().GetResult();
+            NativeFlip();
+            foreach (string path in Paths.OfGroup(process))
+            {
+                bool isWall = path == Paths.FlipWall;
+                ns[path] = isWall ? wall : busy;
+                c[path] = isWall ? cWall : cBusy;
+                alloc[path] = bytes;
+                faults[path] = pageFaults;
+            }
+
+            void NativeFlip()
+            {
+                cWall += _native.Flip(card, f.Handles, f.Fds, f.KmsFd, f.Plane, f.FbIdProperty, f.Framebuffers, frames, out double b) / 2;
+                cBusy += b / 2;
+            }
+        }
+
         if (_render.OpenObjectCount != 0)
         {
             throw new InvalidOperationException("bench: render still holds handles after a run");
@@ -237,6 +296,7 @@ internal sealed class ManagedBench : IDisposable
 
     public void Dispose()
     {
+        _flips?.Dispose();
         _waits?.Dispose();
         _peer.Dispose(); // EOF: the echo peer exits
         _echo.WaitForExit();

@@ -20,6 +20,8 @@ internal sealed unsafe class NativeLoops
     private readonly delegate* unmanaged<int, uint, uint> _fenceAttach;
     private readonly delegate* unmanaged<int, uint, int, long, double> _wait1;
     private readonly delegate* unmanaged<int, uint*, int*, int*, int, long, double*, double> _wait1k;
+    private readonly delegate* unmanaged<double> _busy;
+    private readonly delegate* unmanaged<int, uint*, int*, int, uint, uint, uint*, long, double*, double> _flip;
 
     public NativeLoops(string library)
     {
@@ -36,6 +38,8 @@ internal sealed unsafe class NativeLoops
         _fenceAttach = (delegate* unmanaged<int, uint, uint>)NativeLibrary.GetExport(lib, "pb_fence_attach");
         _wait1 = (delegate* unmanaged<int, uint, int, long, double>)NativeLibrary.GetExport(lib, "pb_wait_1");
         _wait1k = (delegate* unmanaged<int, uint*, int*, int*, int, long, double*, double>)NativeLibrary.GetExport(lib, "pb_wait_1k");
+        _busy = (delegate* unmanaged<double>)NativeLibrary.GetExport(lib, "pb_busy_ns");
+        _flip = (delegate* unmanaged<int, uint*, int*, int, uint, uint, uint*, long, double*, double>)NativeLibrary.GetExport(lib, "pb_flip");
     }
 
     public double Export(int card, uint handle, int n) => _export(card, handle, n);
@@ -81,6 +85,26 @@ internal sealed unsafe class NativeLoops
         {
             double t = _wait1k(card, h, d, o, handles.Length, rounds, &l);
             last = l;
+            return t;
+        }
+    }
+
+    /// <summary>The CPU time of every process in the system so far, ns (the flip's clock: see pb_busy_ns).</summary>
+    public double BusyNs() => _busy();
+
+    /// <summary>
+    /// flip in C: per frame wait-1 on buffer i % 2 (vgem <paramref name="handles"/>, <paramref name="dmaBufs"/>), its
+    /// framebuffer committed to <paramref name="plane"/> (NONBLOCK|PAGE_FLIP_EVENT), poll and drmHandleEvent. Returns
+    /// guest ns per frame; <paramref name="busy"/> the CPU time of every process per frame.
+    /// </summary>
+    public double Flip(int card, ReadOnlySpan<uint> handles, ReadOnlySpan<int> dmaBufs, int kms, uint plane, uint fbIdProperty, ReadOnlySpan<uint> framebuffers, int n, out double busy)
+    {
+        double b;
+        fixed (uint* h = handles, f = framebuffers)
+        fixed (int* d = dmaBufs)
+        {
+            double t = _flip(card, h, d, kms, plane, fbIdProperty, f, n, &b);
+            busy = b;
             return t;
         }
     }

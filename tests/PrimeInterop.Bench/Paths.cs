@@ -8,6 +8,7 @@ internal static class Paths
     public const string Access = "access", FdPass1 = "fdpass-1", FdPass4 = "fdpass-4", Scale = "scale-10k";
     public const string Reimport = "reimport", LaneReimport = "lane-reimport";
     public const string Wait1 = "wait-1", Wait1k = "wait-1k", Wait1kLast = "wait-1k-last";
+    public const string Flip = "flip", FlipWall = "flip-wall", FlipPoolSpin = "flip-pool-spin";
     public const string FloorExport = "floor-export", FloorRoundTrip = "floor-roundtrip", FloorDupImport = "floor-dup-import";
     public const string RulesExport = "rules-export", RulesRoundTrip = "rules-roundtrip", RulesDupImport = "rules-dup-import";
     public const string RulesLaneExport = "rules-lane-export", RulesLaneRoundTrip = "rules-lane-roundtrip", RulesLaneDupImport = "rules-lane-dup-import";
@@ -24,7 +25,7 @@ internal static class Paths
 
     public static readonly string[] All =
         [Export, RoundTrip, DupImport, LaneExport, LaneRoundTrip, LaneDupImport, Access, FdPass1, FdPass4, LaneFdPass1, LaneFdPass4, Scale,
-         Reimport, LaneReimport, Wait1, Wait1k, Wait1kLast,
+         Reimport, LaneReimport, Wait1, Wait1k, Wait1kLast, Flip, FlipWall, FlipPoolSpin,
          FloorExport, FloorRoundTrip, FloorDupImport, FloorFdPass1, FloorFdPass4,
          RulesExport, RulesRoundTrip, RulesDupImport, RulesLaneExport, RulesLaneRoundTrip, RulesLaneCallbackRoundTrip, RulesLaneDupImport, RulesAccess, RulesFdPass1, RulesFdPass4,
          RawExport, RawRoundTrip, RawDupImport, RawAccess, RawFdPass1, RawFdPass4];
@@ -36,6 +37,7 @@ internal static class Paths
         [LaneExport] = (1.10, true), [LaneRoundTrip] = (1.10, true), [LaneDupImport] = (1.10, true), [Access] = (1.10, true),
         [FdPass1] = (1.11, false), [FdPass4] = (1.11, false), [LaneFdPass1] = (1.11, true), [LaneFdPass4] = (1.11, true),
         [Scale] = (1.15, false), [Reimport] = (0.30, false), [Wait1] = (1.50, true), [Wait1k] = (1.50, true), [Wait1kLast] = (1.50, false),
+        [Flip] = (1.10, true),
     };
 
     /// <summary>What each path does, C# side and C side (docs/benchmarks.md's table, the console's legend).</summary>
@@ -58,6 +60,9 @@ internal static class Paths
         [Wait1] = "a vgem fence, the buffer re-armed, the fence to the signalling peer, the wait (await WaitReadyAsync)",
         [Wait1k] = "1,000 buffers awaited at once, signalled in a random order: time per wait",
         [Wait1kLast] = "the same: hand-over to the last completion",
+        [Flip] = "a frame on vkms: wait-1 on the buffer, its framebuffer committed NONBLOCK|PAGE_FLIP_EVENT, the event (CommitAtomic, ReadEventAsync); the CPU time of every process, the thread pool's spin off",
+        [FlipWall] = "the same frames in guest time, which runs on through each frame's idle wait for its vblank (not a target)",
+        [FlipPoolSpin] = "flip with the thread pool's default spin: each worker yields 60 times before it sleeps, on every frame (not a target)",
         [FloorExport] = "raw + one bare SafeHandle per result",
         [FloorRoundTrip] = "raw + one bare SafeHandle per result",
         [FloorDupImport] = "raw + one bare SafeHandle per result",
@@ -81,6 +86,14 @@ internal static class Paths
         [RawFdPass4] = "sendmsg/recvmsg on stack memory from C#, the received fds closed",
     };
 
+    /// <summary>The paths a group (ManagedBench.Processes) measures, for a group this kernel cannot run.</summary>
+    public static string[] OfGroup(string process) => process switch
+    {
+        Flip => [Flip, FlipWall],
+        FlipPoolSpin => [FlipPoolSpin],
+        _ => [],
+    };
+
     /// <summary>The lanes and the raw, floor and rules variants do what the SafeHandle API does, so they are held against the same C loop.</summary>
     public static string NativeOf(string path)
     {
@@ -89,9 +102,9 @@ internal static class Paths
             return DupImport; // the syscall a re-import saves: C's FD_TO_HANDLE of a dma-buf the file holds
         }
 
-        if (path == Wait1kLast)
+        if (path is Wait1kLast or FlipWall or FlipPoolSpin)
         {
-            return Wait1kLast;
+            return path; // C measured beside it for it alone (flip-pool-spin runs in a process of its own)
         }
 
         foreach (string prefix in (ReadOnlySpan<string>)["rules-lane-cb-", "rules-lane-", "rules-", "floor-", "raw-", "lane-"])

@@ -42,6 +42,7 @@ string env = $"bench-env: commit {Option("--commit") ?? "unknown"}, .NET {Enviro
 Console.WriteLine(env);
 
 var perRound = Enumerable.Range(0, rounds).Select(_ => new BenchRow(0, [], [], [], [])).ToArray();
+var unavailable = new Dictionary<string, string>(); // path: why this kernel cannot run it (the flip without vkms)
 foreach (string process in ManagedBench.Processes)
 {
     // The same program again: `dotnet PrimeInterop.Bench.dll ...` as the rig runs it, or its apphost.
@@ -54,6 +55,18 @@ foreach (string process in ManagedBench.Processes)
     foreach (string a in (string[])[$"{iterations}", $"{rounds}", "--process", process])
     {
         start.ArgumentList.Add(a);
+    }
+
+    foreach (var (name, value) in ManagedBench.EnvironmentOf(process))
+    {
+        if (value is null)
+        {
+            start.Environment.Remove(name); // the runtime's default, whatever this process was given
+        }
+        else
+        {
+            start.Environment[name] = value;
+        }
     }
 
     using var child = Process.Start(start)!;
@@ -71,6 +84,16 @@ foreach (string process in ManagedBench.Processes)
                 }
             }
         }
+        else if (output.StartsWith("unavailable ", StringComparison.Ordinal))
+        {
+            string reason = output["unavailable ".Length..];
+            foreach (string path in Paths.OfGroup(process))
+            {
+                unavailable[path] = reason;
+            }
+
+            Console.WriteLine($"[{process}] not measured: {reason}");
+        }
         else
         {
             Console.WriteLine($"[{process}] {output}");
@@ -85,14 +108,15 @@ foreach (string process in ManagedBench.Processes)
     }
 }
 
-if (perRound.FirstOrDefault(row => Paths.All.Any(p => !row.Ns.ContainsKey(p))) is { } incomplete)
+string[] measured = [.. Paths.All.Where(p => !unavailable.ContainsKey(p))];
+if (perRound.FirstOrDefault(row => measured.Any(p => !row.Ns.ContainsKey(p))) is { } incomplete)
 {
-    Console.Error.WriteLine($"bench: round {Array.IndexOf(perRound, incomplete) + 1} lacks {string.Join(", ", Paths.All.Where(p => !incomplete.Ns.ContainsKey(p)))}");
+    Console.Error.WriteLine($"bench: round {Array.IndexOf(perRound, incomplete) + 1} lacks {string.Join(", ", measured.Where(p => !incomplete.Ns.ContainsKey(p)))}");
     return 1;
 }
 
 string kernel = File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
-Results results = Report.Summarize(perRound, env, kernel, Option("--label") ?? "host", iterations, rounds);
+Results results = Report.Summarize(perRound, env, kernel, Option("--label") ?? "host", iterations, rounds, unavailable);
 Report.Print(results);
 if (Environment.GetEnvironmentVariable("RIG_OUT") is { Length: > 0 } outDir)
 {
@@ -105,18 +129,28 @@ return 0;
 int RunGroup(string process)
 {
     using var managed = new ManagedBench(native, new NativeLoops(nativeLoops));
+    if (managed.Unavailable(process) is { } reason)
+    {
+        Console.WriteLine($"unavailable {reason}");
+        return 0;
+    }
 
     // Warm-up until the JIT is done: tiered compilation promotes a hot method twice (tier 0, then an instrumented tier for
     // dynamic PGO, then the final tier 1), each after a delay measured in wall-clock time, which under emulation is long.
     // Measuring before the last promotion mixes tiers, and whether it happened by a fixed time differed from run to run
     // (seen as two distinct results of one build in the rig's instruction-counted clock). So: at least 4 s, and until no
     // method has been compiled for 2 s.
+    // And at least 40 runs, so that what a run calls once or twice has been called 30 times (tiering's threshold): the
+    // flip group's frames are mostly idle guest time (a vblank each), so its seconds hold a few runs only.
     var warmUp = Stopwatch.StartNew();
     var jitQuiet = Stopwatch.StartNew();
     long compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
-    while (warmUp.Elapsed < TimeSpan.FromSeconds(4) || jitQuiet.Elapsed < TimeSpan.FromSeconds(2))
+    for (int runs = 0; runs < 40 || warmUp.Elapsed < TimeSpan.FromSeconds(4) || jitQuiet.Elapsed < TimeSpan.FromSeconds(2); runs++)
     {
-        managed.Run(200, 0, process);
+        // A round's row is made here too (and dropped): its serializer's methods are promoted in the warm-up, not
+        // compiled in the background during the first rounds' loops (seen as a C loop of the flip group at 2-7x).
+        var (ns, c, alloc, faults) = managed.Run(200, 0, process);
+        _ = JsonSerializer.Serialize(new BenchRow(0, ns, c, alloc, faults));
         long now = System.Runtime.JitInfo.GetCompiledMethodCount();
         if (now != compiled)
         {

@@ -21,18 +21,19 @@ internal sealed record PathResult(string Path, double Median, double Min, double
     double? WithoutFaults, int QuietRounds, double CsharpNs, double CNs, double? VsLocked);
 
 /// <summary>One run on one kernel: what docs/benchmarks.md is made of (artifacts/bench/&lt;label&gt;.json).</summary>
+/// <param name="Unavailable">The paths this kernel cannot run, and why (the flip without vkms).</param>
 internal sealed record Results(string Env, string Kernel, string Label, string Line, int Iterations, int Rounds, string Date,
-    List<PathResult> Paths, double ScaleC, double SendBytes);
+    List<PathResult> Paths, double ScaleC, double SendBytes, Dictionary<string, string>? Unavailable);
 
 /// <summary>The run's summary: the console table, the bench line, the JSON, and docs/benchmarks.md from the JSON.</summary>
 internal static class Report
 {
     public static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
-    public static Results Summarize(BenchRow[] perRound, string env, string kernel, string label, int iterations, int rounds)
+    public static Results Summarize(BenchRow[] perRound, string env, string kernel, string label, int iterations, int rounds, Dictionary<string, string> unavailable)
     {
         var paths = new List<PathResult>();
-        foreach (string p in Paths.All)
+        foreach (string p in Paths.All.Where(p => !unavailable.ContainsKey(p)))
         {
             string c = Paths.NativeOf(p);
             var ratios = perRound.Select(r => r.Ns[p] / r.C[c]).ToList();
@@ -56,12 +57,14 @@ internal static class Report
         string line = $"bench {kernel}: export {R(Paths.Export)}, roundtrip {R(Paths.RoundTrip)}, dup-import {R(Paths.DupImport)}, " +
             $"lane-export {R(Paths.LaneExport)}, lane-roundtrip {R(Paths.LaneRoundTrip)}, lane-dup-import {R(Paths.LaneDupImport)}, " +
             $"fdpass-1 {R(Paths.FdPass1)}, fdpass-4 {R(Paths.FdPass4)}, lane-fdpass-1 {R(Paths.LaneFdPass1)}, lane-fdpass-4 {R(Paths.LaneFdPass4)}, " +
-            $"scale-10k {R(Paths.Scale)}, wait-1 {R(Paths.Wait1)}, wait-1k {R(Paths.Wait1k)}, reimport {R(Paths.Reimport)}; " +
+            $"scale-10k {R(Paths.Scale)}, wait-1 {R(Paths.Wait1)}, wait-1k {R(Paths.Wait1k)}, reimport {R(Paths.Reimport)}, " +
+            (unavailable.TryGetValue(Paths.Flip, out string? why) ? $"flip n/a ({why})" : $"flip {R(Paths.Flip)}, flip-pool-spin {R(Paths.FlipPoolSpin)}") + "; " +
             $"alloc export {B(Paths.Export)} B/op, roundtrip {B(Paths.RoundTrip)} B/op, " +
             $"lane {B(Paths.LaneExport, Paths.LaneRoundTrip, Paths.LaneDupImport, Paths.LaneFdPass1, Paths.LaneFdPass4)} B/op, " +
-            $"access {B(Paths.Access)} B/op, wait {B(Paths.Wait1, Paths.Wait1k)} B/op";
+            $"access {B(Paths.Access)} B/op, wait {B(Paths.Wait1, Paths.Wait1k)} B/op" +
+            (why is null ? $", flip {B(Paths.Flip)} B/frame" : "");
         return new Results(env, kernel, label, line, iterations, rounds, DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture),
-            paths, scaleC, perRound[^1].Alloc[Paths.Send]);
+            paths, scaleC, perRound[^1].Alloc[Paths.Send], unavailable);
     }
 
     public static void Print(Results results)
@@ -115,7 +118,12 @@ internal static class Report
             s.Append($"| {path} | <= {max:F2}{(noAllocation ? ", 0 B/op" : "")} |");
             foreach (Results run in runs)
             {
-                PathResult r = run.Paths.First(p => p.Path == path);
+                if (run.Paths.FirstOrDefault(p => p.Path == path) is not { } r)
+                {
+                    s.Append($" n/a: {Why(run, path)} |");
+                    continue;
+                }
+
                 bool met = Math.Round(r.Median, 2) <= max && (!noAllocation || Math.Round(r.BytesPerOp) == 0);
                 s.Append($" {r.Median:F2}{(noAllocation ? $", {r.BytesPerOp:F0} B/op" : "")}: {(met ? "met" : "**not met**")} |");
             }
@@ -136,7 +144,12 @@ internal static class Report
             s.Append($"| {path} | {Role(runs, path)}{Paths.What[path]} |");
             foreach (Results run in runs)
             {
-                PathResult r = run.Paths.First(p => p.Path == path);
+                if (run.Paths.FirstOrDefault(p => p.Path == path) is not { } r)
+                {
+                    s.Append($" n/a ({Why(run, path)}) |");
+                    continue;
+                }
+
                 string locked = r.VsLocked is { } v ? $"{v:F2}" : "-";
                 s.Append($" {Spread(r)}, {locked}, {r.BytesPerOp:F0}, {r.FaultsPer1k:F1}, {WithoutFaults(r)} |");
             }
@@ -160,9 +173,11 @@ internal static class Report
             return "";
         }
 
-        bool below = runs.Any(run => run.Paths.First(p => p.Path == library).Median < run.Paths.First(p => p.Path == path).Median - 0.005);
+        bool below = runs.Any(run => run.Paths.FirstOrDefault(p => p.Path == library) is { } l && run.Paths.FirstOrDefault(p => p.Path == path) is { } v && l.Median < v.Median - 0.005);
         return below ? $"variant ({library} is below it): " : $"floor of {library}: ";
     }
+
+    private static string Why(Results run, string path) => run.Unavailable?.GetValueOrDefault(path) ?? "not measured in this run";
 
     private static string Spread(PathResult r) => $"{r.Median:F2} [{r.Min:F2}-{r.Max:F2}]";
 
