@@ -47,9 +47,6 @@ foreach (string process in ManagedBench.Processes)
 {
     // The same program again: `dotnet PrimeInterop.Bench.dll ...` as the rig runs it, or its apphost.
     var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true };
-    // Call counting starts at once instead of after 100 ms without new tier-0 code: one wall-clock delay fewer
-    // between the warm-up and tier 1 (see the warm-up below).
-    start.Environment["DOTNET_TC_CallCountingDelayMs"] = "0";
     if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
     {
         start.ArgumentList.Add(typeof(BenchRow).Assembly.Location);
@@ -143,36 +140,49 @@ int RunGroup(string process)
     // Measuring before the last promotion mixes tiers, and whether it happened by a fixed time differed from run to run
     // (seen as two distinct results of one build in the rig's instruction-counted clock). So: at least 4 s, and until no
     // method has been compiled for 2 s.
-    // And at least 60 runs since the last compilation, so that what a run calls once has been called 30 times (tiering's
-    // threshold) with nothing left to promote: once, 2 s without a compilation ended a warm-up before tier 1 (654
-    // methods against 1,144, every C# path 1.4-2.3 times its usual figure). The flip group's frames are mostly idle
-    // guest time (a vblank each), so its seconds hold a few runs only.
+    // And at least 40 runs, so that what a run calls once or twice has been called 30 times (tiering's threshold): the
+    // flip group's frames are mostly idle guest time (a vblank each), so its seconds hold a few runs only.
+    // Then again after an idle pause, until a pass after a pause compiles nothing: call counting (and each promotion
+    // after it) starts only after a delay with no first call of any method (1 s on one CPU), and a first call of a
+    // precompiled method restarts that delay without compiling anything. So the JIT can be quiet while everything is
+    // still in tier 0: such a warm-up measured 6.12's dup-import group at 1.4-2.3 times its figures (678 methods
+    // compiled against 1,144). Idle, the delay runs out and the promotions follow. The flip group idles in every frame
+    // (its vblank), so its one pass is enough; paused, it went on promoting a method now and then for 120 s.
     var warmUp = Stopwatch.StartNew();
-    var jitQuiet = Stopwatch.StartNew();
     long compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
-    int runs = 0, quietRuns = 0;
-    for (; quietRuns < 60 || warmUp.Elapsed < TimeSpan.FromSeconds(4) || jitQuiet.Elapsed < TimeSpan.FromSeconds(2); runs++, quietRuns++)
+    int runs = 0, pauses = 0, passes = process is Paths.Flip or Paths.FlipPoolSpin ? 1 : 6;
+    for (long beforePause = -1; compiled != beforePause && pauses < passes && warmUp.Elapsed < TimeSpan.FromSeconds(120); pauses++)
     {
-        // A round's row is made here too (and dropped): its serializer's methods are promoted in the warm-up, not
-        // compiled in the background during the first rounds' loops (seen as a C loop of the flip group at 2-7x).
-        var (ns, c, alloc, faults) = managed.Run(200, 0, process);
-        _ = JsonSerializer.Serialize(new BenchRow(0, ns, c, alloc, faults));
-        long now = System.Runtime.JitInfo.GetCompiledMethodCount();
-        if (now != compiled)
+        if (beforePause >= 0)
         {
-            compiled = now;
-            jitQuiet.Restart();
-            quietRuns = -1;
+            Thread.Sleep(TimeSpan.FromSeconds(1.5));
         }
 
-        if (warmUp.Elapsed > TimeSpan.FromSeconds(120))
+        beforePause = compiled;
+        var jitQuiet = Stopwatch.StartNew();
+        var passTime = Stopwatch.StartNew();
+        for (int passRuns = 0; passRuns < 40 || passTime.Elapsed < TimeSpan.FromSeconds(pauses == 0 ? 4 : 2) || jitQuiet.Elapsed < TimeSpan.FromSeconds(2); passRuns++, runs++)
         {
-            Console.WriteLine("bench: the JIT was still compiling after 120 s of warm-up; measuring anyway");
-            break;
+            // A round's row is made here too (and dropped): its serializer's methods are promoted in the warm-up, not
+            // compiled in the background during the first rounds' loops (seen as a C loop of the flip group at 2-7x).
+            var (ns, c, alloc, faults) = managed.Run(200, 0, process);
+            _ = JsonSerializer.Serialize(new BenchRow(0, ns, c, alloc, faults));
+            long now = System.Runtime.JitInfo.GetCompiledMethodCount();
+            if (now != compiled)
+            {
+                compiled = now;
+                jitQuiet.Restart();
+            }
+
+            if (warmUp.Elapsed > TimeSpan.FromSeconds(120))
+            {
+                Console.WriteLine("bench: the JIT was still compiling after 120 s of warm-up; measuring anyway");
+                break;
+            }
         }
     }
 
-    Console.WriteLine($"warm-up: {warmUp.Elapsed.TotalSeconds:F1} s, {runs} runs, {compiled} methods compiled");
+    Console.WriteLine($"warm-up: {warmUp.Elapsed.TotalSeconds:F1} s, {runs} runs, {pauses - 1} pauses, {compiled} methods compiled");
     for (int r = 1; r <= rounds; r++)
     {
         var (ns, c, alloc, faults) = managed.Run(iterations, r, process);
