@@ -159,20 +159,12 @@ public sealed partial class DrmDevice
         {
             while (true)
             {
+                ValueTask wait;
                 try
                 {
                     string what = _device._eventsWhat ??= $"{_device.Path} (DRM events)";
                     TimeSpan left = Deadline.Left(_timeout, _start, what);
-                    ValueTask wait = _device._file.WaitForAsync(Epoll.EPOLLIN, left, what, _token, continueInline: true);
-                    if (!wait.IsCompleted)
-                    {
-                        // Completed meanwhile, the core queues OnReady to the thread pool instead: still correct.
-                        _wait = wait;
-                        wait.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onReady);
-                        return;
-                    }
-
-                    wait.GetAwaiter().GetResult();
+                    wait = _device._file.WaitForAsync(Epoll.EPOLLIN, left, what, _token, continueInline: true);
                 }
                 catch (Exception e)
                 {
@@ -180,7 +172,15 @@ public sealed partial class DrmDevice
                     return;
                 }
 
-                if (TryComplete())
+                if (!wait.IsCompleted)
+                {
+                    // Completed meanwhile, the core queues OnReady to the thread pool instead: still correct.
+                    _wait = wait;
+                    wait.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onReady);
+                    return;
+                }
+
+                if (Finish(wait))
                 {
                     return;
                 }
@@ -192,6 +192,15 @@ public sealed partial class DrmDevice
         {
             ValueTask wait = _wait;
             _wait = default;
+            if (!Finish(wait))
+            {
+                Wait();
+            }
+        }
+
+        /// <summary>True when the ended wait completed the read: with its error, or with the event it made readable.</summary>
+        private bool Finish(ValueTask wait)
+        {
             try
             {
                 wait.GetAwaiter().GetResult();
@@ -199,13 +208,10 @@ public sealed partial class DrmDevice
             catch (Exception e)
             {
                 _core.SetException(e);
-                return;
+                return true;
             }
 
-            if (!TryComplete())
-            {
-                Wait();
-            }
+            return TryComplete();
         }
 
         /// <summary>Completes the read with the next event, or an error; false when there is none (another reader took it first).</summary>
