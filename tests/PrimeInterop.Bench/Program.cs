@@ -135,33 +135,27 @@ int RunGroup(string process)
         return 0;
     }
 
-    // Warm-up until the JIT is done: tiered compilation promotes a hot method twice (tier 0, then an instrumented tier for
-    // dynamic PGO, then the final tier 1), each after a delay measured in wall-clock time, which under emulation is long.
-    // Measuring before the last promotion mixes tiers, and whether it happened by a fixed time differed from run to run
-    // (seen as two distinct results of one build in the rig's instruction-counted clock). So: at least 4 s, and until no
-    // method has been compiled for 2 s.
-    // And at least 40 runs, so that what a run calls once or twice has been called 30 times (tiering's threshold): the
-    // flip group's frames are mostly idle guest time (a vblank each), so its seconds hold a few runs only.
-    // Then again after an idle pause, until a pass after a pause compiles nothing: call counting (and each promotion
-    // after it) starts only after a delay with no first call of any method (1 s on one CPU), and a first call of a
-    // precompiled method restarts that delay without compiling anything. So the JIT can be quiet while everything is
-    // still in tier 0: such a warm-up measured 6.12's dup-import group at 1.4-2.3 times its figures (678 methods
-    // compiled against 1,144). Idle, the delay runs out and the promotions follow. The flip group idles in every frame
-    // (its vblank), so its one pass is enough; paused, it went on promoting a method now and then for 120 s.
+    // Warm-up until the JIT is done, or measuring mixes tiers. Tiered compilation promotes a hot method twice (tier 0,
+    // an instrumented tier for dynamic PGO, tier 1), each after 30 calls and a delay in wall-clock time with no first
+    // call of any method (1 s on one CPU). A first call of a precompiled method restarts that delay without compiling
+    // anything, so a JIT quiet for 2 s can still be in tier 0 (a group then measured 1.4-2.3 times its figures); an
+    // idle pause lets the delay run out. So: passes of at least 40 runs and until nothing was compiled for 2 s (the
+    // first at least 4 s), each after a pause, until a pass compiles nothing. The flip group idles in every frame (its
+    // vblank) and takes one pass: paused, it went on promoting a method now and then for 120 s.
     var warmUp = Stopwatch.StartNew();
-    long compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
-    int runs = 0, pauses = 0, passes = process is Paths.Flip or Paths.FlipPoolSpin ? 1 : 6;
-    for (long beforePause = -1; compiled != beforePause && pauses < passes && warmUp.Elapsed < TimeSpan.FromSeconds(120); pauses++)
+    long compiled = System.Runtime.JitInfo.GetCompiledMethodCount(), beforePass;
+    int runs = 0, passes = 0, maxPasses = process is Paths.Flip or Paths.FlipPoolSpin ? 1 : 6;
+    do
     {
-        if (beforePause >= 0)
+        if (passes > 0)
         {
             Thread.Sleep(TimeSpan.FromSeconds(1.5));
         }
 
-        beforePause = compiled;
+        beforePass = compiled;
         var jitQuiet = Stopwatch.StartNew();
         var passTime = Stopwatch.StartNew();
-        for (int passRuns = 0; passRuns < 40 || passTime.Elapsed < TimeSpan.FromSeconds(pauses == 0 ? 4 : 2) || jitQuiet.Elapsed < TimeSpan.FromSeconds(2); passRuns++, runs++)
+        for (int passRuns = 0; passRuns < 40 || passTime.Elapsed < TimeSpan.FromSeconds(passes == 0 ? 4 : 2) || jitQuiet.Elapsed < TimeSpan.FromSeconds(2); passRuns++, runs++)
         {
             // A round's row is made here too (and dropped): its serializer's methods are promoted in the warm-up, not
             // compiled in the background during the first rounds' loops (seen as a C loop of the flip group at 2-7x).
@@ -180,9 +174,12 @@ int RunGroup(string process)
                 break;
             }
         }
-    }
 
-    Console.WriteLine($"warm-up: {warmUp.Elapsed.TotalSeconds:F1} s, {runs} runs, {pauses - 1} pauses, {compiled} methods compiled");
+        passes++;
+    }
+    while (compiled != beforePass && passes < maxPasses && warmUp.Elapsed <= TimeSpan.FromSeconds(120));
+
+    Console.WriteLine($"warm-up: {warmUp.Elapsed.TotalSeconds:F1} s, {runs} runs, {passes - 1} pauses, {compiled} methods compiled");
     for (int r = 1; r <= rounds; r++)
     {
         var (ns, c, alloc, faults) = managed.Run(iterations, r, process);
