@@ -202,9 +202,9 @@ public sealed class WestonProcess : IDisposable
                     connection.Roundtrip("weston's first round trip");
                     return;
                 }
-                catch (System.Net.Sockets.SocketException)
+                catch (IOException e) when (e.InnerException is System.Net.Sockets.SocketException)
                 {
-                    // the socket file exists before weston listens on it
+                    // the socket file exists before weston listens on it (Connect wraps the refusal)
                 }
             }
 
