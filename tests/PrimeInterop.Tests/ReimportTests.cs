@@ -156,4 +156,36 @@ public sealed class ReimportTests
 
         oracle.Verify();
     }
+
+    // A remembered import makes no kernel call and so leases nothing: a disposed device must still refuse it. The
+    // device's file stays open for its live handles (the handle table holds it) and closes with the last of them.
+    [Fact]
+    public void A_disposed_device_refuses_a_remembered_import_and_closes_its_file_with_its_last_handle()
+    {
+        using var oracle = new LeakOracle();
+        using (var card = KernelEnv.OpenVgemCard())
+        using (var dumb = card.CreateDumbBuffer(16, 16, 32))
+        using (var buffer = card.ExportDmaBuf(dumb.Handle))
+        {
+            var render = KernelEnv.OpenVgemRender();
+            GemHandle held = render.ImportDmaBuf(buffer);
+            render.ImportDmaBuf(buffer).Dispose(); // the first duplicate import marks the DmaBuf
+            render.ImportDmaBuf(buffer).Dispose(); // the second remembers its entry
+            GemHandle again = render.ImportDmaBuf(buffer); // served by the entry, with no kernel call
+            Assert.True(again.RefersToSameObject(held));
+            Assert.Equal(2, held.ReferenceCount);
+
+            render.Dispose();
+            Assert.Throws<ObjectDisposedException>(() => render.ImportDmaBuf(buffer));
+            Assert.Equal(2, held.ReferenceCount); // the refused import counted nothing
+            held.Dispose();
+            Assert.False(render.FileHandle.IsClosed, "a live handle keeps the disposed device's file open");
+            Assert.True(LeakOracle.HandleIsOpen(render.FileHandle, again.Value));
+            again.Dispose();
+            Assert.True(render.FileHandle.IsClosed, "the last handle's release closed the disposed device's file");
+            Assert.Same(render, again.Device); // a disposed handle still names its device
+        }
+
+        oracle.Verify();
+    }
 }

@@ -16,17 +16,15 @@ public sealed partial class DrmDevice : IDisposable, IHoldable
 {
     private readonly DeviceFile _file;
     private readonly int _fd; // valid while this device has a holder
-    private readonly GemHandleTable _table = new();
+    private readonly GemHandleTable _table;
     private DrmVersion? _version;
-    private HolderCount _holders; // of the file: this device itself, each call's lease, each live GemHandle
-
-    /// <summary>An empty release guard of this device's GemHandles, kept for the next one (see GemHandle's Guard).</summary>
-    internal ReleaseGuard? SpareGuard;
+    private HolderCount _holders; // of the file: this device itself, each call's lease, the handle table while it holds a handle
 
     private DrmDevice(DeviceFile file, string path, DrmNodeType nodeType)
     {
         _file = file;
         _fd = (int)file.DangerousGetHandle();
+        _table = new GemHandleTable(this);
         Path = path;
         NodeType = nodeType;
     }

@@ -31,38 +31,35 @@ public sealed partial class DrmDevice
     public GemHandle ImportDmaBuf(SafeHandle dmaBuf)
     {
         FdHandles.ThrowIfNotFd(dmaBuf, nameof(dmaBuf));
-        Hold file = Hold.On(this); // the new handle's hold on this file, which also keeps it open for the call
-        GemHandleTable.Entry? entry = null;
-        try
+        if (_holders.IsDisposed)
         {
-            entry = ImportEntry(dmaBuf);
-            return new GemHandle(this, file, entry);
+            ThrowDisposed(); // the remembered import leases nothing (it makes no kernel call); a disposed device stays so
         }
-        catch
-        {
-            // The dma-buf was disposed, the kernel refused it, or the handle object could not be allocated.
-            if (entry is not null)
-            {
-                _table.Release(_fd, entry);
-            }
 
-            file.End();
-            throw;
-        }
+        return NewHandle(ImportEntry(dmaBuf));
     }
 
     /// <summary>
-    /// One counted reference on the handle of <paramref name="dmaBuf"/>'s object in this file, for ImportDmaBuf; the
-    /// caller holds the file. A <see cref="DmaBuf"/> that owns its fd goes through <see cref="ImportRemembered"/>; any
-    /// other handle is asked of the kernel (<see cref="ImportFd"/>).
+    /// One counted reference on the handle of <paramref name="dmaBuf"/>'s object in this file, for ImportDmaBuf. A
+    /// <see cref="DmaBuf"/> that owns its fd goes through <see cref="ImportRemembered"/>; any other handle is asked of
+    /// the kernel (<see cref="ImportFd"/>), under a lease on this file.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private GemHandleTable.Entry ImportEntry(SafeHandle dmaBuf) =>
-        dmaBuf is DmaBuf { CanRemember: true } owned ? ImportRemembered(owned) : ImportFd(dmaBuf);
+    private GemHandleTable.Entry ImportEntry(SafeHandle dmaBuf)
+    {
+        if (dmaBuf is DmaBuf { CanRemember: true } owned)
+        {
+            return ImportRemembered(owned);
+        }
+
+        using var file = DeviceLease();
+        return ImportFd(dmaBuf);
+    }
 
     /// <summary>
     /// The import of a DmaBuf that owns its fd: the entry it remembers, when that is still its object's, with no kernel
-    /// call (<see cref="DmaBuf.ImportedEntry"/>); else from the kernel, and remembered when it was a duplicate import.
+    /// call (<see cref="DmaBuf.ImportedEntry"/>: a counted entry keeps this file open, as the table holds it); else from
+    /// the kernel, and remembered when it was a duplicate import.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private GemHandleTable.Entry ImportRemembered(DmaBuf dmaBuf)
@@ -80,6 +77,7 @@ public sealed partial class DrmDevice
     [MethodImpl(MethodImplOptions.NoInlining)]
     private GemHandleTable.Entry ImportRemembering(DmaBuf dmaBuf)
     {
+        using var file = DeviceLease();
         GemHandleTable.Entry entry = ImportFd(dmaBuf);
         if (Volatile.Read(ref entry.References) > 1)
         {
@@ -202,22 +200,18 @@ public sealed partial class DrmDevice
         ThrowHelper.Throw(errno, nameof(DrmPrime.DRM_IOCTL_PRIME_HANDLE_TO_FD), Path, gemHandle: handle);
 
     /// <summary>
-    /// Wraps one reference the table has just counted, with a hold of its own on this file. Should the GemHandle fail
-    /// to come into being (memory runs out), the count and the hold are dropped again, so no error leaks a handle.
+    /// Wraps one reference the table has just counted. Should the GemHandle fail to come into being (memory runs out),
+    /// the count is dropped again, so no error leaks a handle.
     /// </summary>
     internal GemHandle NewHandle(GemHandleTable.Entry entry)
     {
-        // Every caller holds this file (a lease, or the handle it copies): the new handle's hold is one more, which
-        // can be added even if the device is being disposed, as the live handles keep the file open anyway.
-        Hold file = Hold.Also(this);
         try
         {
-            return new GemHandle(this, file, entry);
+            return new GemHandle(this, entry);
         }
         catch
         {
-            _table.Release(_fd, entry);
-            file.End();
+            _table.Release(_fd, entry); // the table holds this file while the entry is counted
             throw;
         }
     }
@@ -235,8 +229,8 @@ public sealed partial class DrmDevice
     }
 
     /// <summary>
-    /// A GemHandle's release of its table entry: drops its count (the last closes the kernel handle; the handle's hold
-    /// keeps this file open until after). A failing GEM_CLOSE has no one to report to (Dispose, or the finalizer): the
+    /// A GemHandle's release of its table entry: drops its count (the last closes the kernel handle; the table holds
+    /// this file until after). A failing GEM_CLOSE has no one to report to (Dispose, or the finalizer): the
     /// kernel has closed the handle or never had it, and the table forgets it either way.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] // every per-frame Dispose: one compare-exchange, no call

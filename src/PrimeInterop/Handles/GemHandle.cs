@@ -11,7 +11,7 @@ namespace PrimeInterop;
 /// object and does not count its users, so <see cref="DrmDevice"/> keeps a table: every import or creation that
 /// yields an object this file already has returns another <see cref="GemHandle"/> for the same handle number,
 /// and <c>GEM_CLOSE</c> is issued once, when the last of them is disposed (or finalized).
-/// A handle holds a reference on its device's fd, so the fd stays open until the last handle is gone.
+/// The device's file stays open while any handle of it lives (the device's handle table holds it).
 /// </summary>
 /// <remarks>
 /// Deliberately not a <see cref="SafeHandle"/>: a GEM handle is a number in a DRM file's own namespace, not an
@@ -21,28 +21,24 @@ namespace PrimeInterop;
 /// </remarks>
 public sealed class GemHandle : IDisposable, IHoldable
 {
-    private Guard? _guard; // the counted reference and the file's; null once released
+    private readonly Guard _guard; // armed (holding the count) from the constructor until the release
     private HolderCount _holders; // this object's own hold and each call's lease
 
     /// <summary>
-    /// Wraps one reference the device's handle table has already counted, and a hold on the device's file that the
-    /// caller has already taken: both belong to this object once the constructor returns (released once, in
-    /// <see cref="Release"/>, or by the guard's finalizer if this handle is dropped undisposed). If it throws (out of
-    /// memory), they are still the caller's.
+    /// Wraps one reference the device's handle table has already counted: it belongs to this object once the
+    /// constructor returns (released once, in <see cref="Release"/>, or by the guard's finalizer if this handle is
+    /// dropped undisposed). If it throws (out of memory), it is still the caller's.
     /// </summary>
-    internal GemHandle(DrmDevice device, in Hold file, GemHandleTable.Entry entry)
+    internal GemHandle(DrmDevice device, GemHandleTable.Entry entry)
     {
-        Debug.Assert(file.Holds(device), "a handle's hold is on its own device's file");
-        Device = device;
         Number = entry.Handle; // a copy: after the last release the entry may serve another object
-        Guard guard = Guard.FromSpare(device);
-        guard.Entry = entry; // the guard's device is the hold's parent for the guard's life: only the count moves
+        Guard guard = Guard.FromSpare(device, entry);
+        guard.Armed = true;
         _guard = guard;
     }
 
     /// <summary>The device (open DRM file) whose handle namespace this handle lives in.</summary>
-    public DrmDevice Device { get; }
-
+    public DrmDevice Device => _guard.Device;
     /// <summary>The kernel's handle number, valid only in <see cref="Device"/>'s file while this reference lives.</summary>
     /// <exception cref="ObjectDisposedException">This reference was disposed: the number may already name another object.</exception>
     public uint Value
@@ -110,44 +106,47 @@ public sealed class GemHandle : IDisposable, IHoldable
     [DoesNotReturn]
     void IHoldable.ThrowDisposed() => ThrowDisposed();
 
-    /// <summary>Drops the table's count (the last closes the kernel handle) and the file; runs exactly once.</summary>
+    /// <summary>Drops the table's count (the last closes the kernel handle); runs exactly once.</summary>
     private void Release()
     {
-        Guard guard = _guard!;
-        _guard = null;
-        guard.ReleaseContents();
-        Guard.ToSpare(guard);
+        _guard.ReleaseContents();
+        Guard.ToSpare(_guard);
     }
 
     [DoesNotReturn]
     private void ThrowDisposed() => throw new ObjectDisposedException(ToString());
 
     /// <summary>
-    /// What a handle releases (its table entry's count, then its hold on the device's file), in a guard that releases
-    /// it if the handle is dropped without being disposed. A guard serves one device for life and waits in the
-    /// device's spare slot between handles: a per-frame import on that device reuses it with one exchange.
+    /// What a handle releases (its count on its table entry), in a guard that releases it if the handle is dropped
+    /// without being disposed. A guard serves one entry for life, whichever object the entry serves, and waits in the
+    /// entry's spare slot between handles: an import that finds the entry (a per-frame re-import above all) reuses it
+    /// with one exchange and arms it with a flag, so only the handle's reference to it is stored. A released handle
+    /// keeps that reference (its <see cref="Device"/> is read through it), which only delays the finalizer of a later
+    /// handle of the same entry that is dropped undisposed while the disposed one is still reachable.
     /// </summary>
-    private sealed class Guard(DrmDevice device) : ReleaseGuard
+    internal sealed class Guard(DrmDevice device, GemHandleTable.Entry entry) : ReleaseGuard
     {
-        private readonly DrmDevice _device = device;
+        private readonly GemHandleTable.Entry _entry = entry;
 
-        public GemHandleTable.Entry? Entry; // null when empty; else the guard holds its device's file too
+        public DrmDevice Device { get; } = device;
 
-        /// <summary>The device's spare guard, or a new one (which may throw OutOfMemoryException, owning nothing).</summary>
+        public bool Armed; // holds a count on the entry
+
+        /// <summary>The entry's spare guard, or a new one (which may throw OutOfMemoryException, owning nothing).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Guard FromSpare(DrmDevice device) => (Guard?)Interlocked.Exchange(ref device.SpareGuard, null) ?? new Guard(device);
+        public static Guard FromSpare(DrmDevice device, GemHandleTable.Entry entry) =>
+            Interlocked.Exchange(ref entry.SpareGuard, null) ?? new Guard(device, entry);
 
-        /// <summary>Keeps an emptied guard for the device's next handle; one that loses a race to the slot is garbage (empty).</summary>
+        /// <summary>Keeps an emptied guard for its entry's next handle; one that loses a race to the slot is garbage (empty).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void ToSpare(Guard guard) => guard._device.SpareGuard ??= guard;
+        public static void ToSpare(Guard guard) => guard._entry.SpareGuard ??= guard;
 
         public override void ReleaseContents()
         {
-            if (Entry is { } entry)
+            if (Armed)
             {
-                Entry = null;
-                _device.ReleaseEntry(entry);
-                PrimeInterop.Lease.End(_device); // the hold the handle was made with (DrmDevice is sealed: a direct call)
+                Armed = false;
+                Device.ReleaseEntry(_entry);
             }
         }
     }

@@ -26,7 +26,8 @@ namespace PrimeInterop;
 /// down with a compare-exchange while it is above 1; only the locked path takes it from 1 to 0, so no release but the
 /// last can close a handle. Entries of closed handles are reused, so importing, counting and releasing allocate
 /// nothing once the table has held as many objects at a time as it does now. The kernel calls are made inline, with
-/// no delegate. Callers hold a reference on the device's fd for every counted reference and for the span of each call.
+/// no delegate. The table holds its device's file while it holds any handle (taken with the first entry, ended after
+/// the last close), so a counted reference needs no hold of its own; callers lease the file for each kernel call.
 /// </para>
 /// <para>
 /// An import of an object the table holds already (a duplicate import) takes no lock either. It reads
@@ -64,10 +65,19 @@ internal sealed class GemHandleTable
     private Entry? _spare; // taken before a kernel call (see Reserve)
     private int _freeCapacity; // room known to be in _free: growing it is one comparison until full
     private long _closes; // handles this table has closed; raised under the lock after each close (see the summary)
+    private readonly IHoldable? _owner; // the device whose file the handles live in (null: a test's table)
+    private Hold _ownerHold; // on _owner, while _count > 0
 
     public GemHandleTable()
         : this(DefaultMaxSlots)
     {
+    }
+
+    /// <summary>The table of <paramref name="owner"/>'s file, which it holds while it holds any handle.</summary>
+    internal GemHandleTable(IHoldable owner)
+        : this(DefaultMaxSlots)
+    {
+        _owner = owner;
     }
 
     /// <summary>A table whose array holds numbers below <paramref name="maxSlots"/> (tests lower it to reach the dictionary).</summary>
@@ -311,6 +321,11 @@ internal sealed class GemHandleTable
         Remove(e.Handle);
         int errno = CloseCounted(deviceFd, e.Handle, e.IsDumb);
         _free.Push(e);
+        if (_count == 0)
+        {
+            _ownerHold.End(); // after the close: the file may close now, if its device was disposed
+        }
+
         return errno;
     }
 
@@ -444,7 +459,11 @@ internal sealed class GemHandleTable
         e.Handle = handle;
         e.IsDumb = isDumb;
         Volatile.Write(ref e.Generation, Interlocked.Increment(ref s_generation)); // before the count makes it alive (TryReuse reads it after)
-        _count++;
+        if (_count++ == 0 && _owner is not null)
+        {
+            _ownerHold = Hold.Also(_owner); // every caller that makes a handle leases the file: it cannot have been released
+        }
+
         return e;
     }
 
@@ -468,5 +487,8 @@ internal sealed class GemHandleTable
 
         /// <summary>The table this entry belongs to.</summary>
         public GemHandleTable Table { get; } = table;
+
+        /// <summary>An empty release guard of this entry's GemHandles, kept for the next one (see GemHandle's Guard).</summary>
+        public GemHandle.Guard? SpareGuard;
     }
 }
