@@ -22,6 +22,19 @@ internal static unsafe partial class Ioctl
     [MethodImpl(MethodImplOptions.AggressiveInlining)] // on every per-frame path: one call fewer (see DrmDevice)
     public static int Invoke(int fd, uint request, void* arg)
     {
+        if (Sys(fd, request, arg) != -1)
+        {
+            return 0;
+        }
+
+        int errno = Marshal.GetLastSystemError();
+        return errno is Errno.EINTR or Errno.EAGAIN ? Retry(fd, request, arg) : errno;
+    }
+
+    /// <summary>The retries of <see cref="Invoke"/>, out of line: the per-frame callers keep no registers for them.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int Retry(int fd, uint request, void* arg)
+    {
         while (true)
         {
             if (Sys(fd, request, arg) != -1)
