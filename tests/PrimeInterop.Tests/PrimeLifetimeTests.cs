@@ -261,6 +261,34 @@ public sealed class PrimeLifetimeTests
         }
     }
 
+    // A handle's release guard serves its table entry for life and waits in the entry's spare slot between handles. A
+    // disposed handle must not keep the guard that a later handle of the entry arms: dropped undisposed, that handle is
+    // released by its finalizer while the disposed one is still referenced.
+    [Fact]
+    public void A_handle_dropped_undisposed_is_finalized_while_a_disposed_handle_of_its_entry_lives()
+    {
+        using var oracle = new LeakOracle();
+        using (var card = KernelEnv.OpenVgemCard())
+        using (var render = KernelEnv.OpenVgemRender())
+        using (var dumb = card.CreateDumbBuffer(16, 16, 32))
+        using (var fd = card.ExportDmaBuf(dumb.Handle))
+        {
+            using GemHandle held = render.ImportDmaBuf(fd);
+            GemHandle disposed = render.ImportDmaBuf(fd);
+            disposed.Dispose(); // its guard goes back to the entry's spare slot
+            ImportAndDrop(render, fd); // the next handle takes that guard
+            CollectEverything();
+            Assert.Equal(1, held.ReferenceCount); // the dropped reference was released, the held one was not
+            Assert.Same(render, disposed.Device); // the disposed handle, still referenced, still names its device
+            oracle.ExpectClosedAtEnd(held);
+        }
+
+        oracle.Verify();
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        static void ImportAndDrop(DrmDevice device, DmaBuf fd) => _ = device.ImportDmaBuf(fd);
+    }
+
     private static void CollectEverything()
     {
         GC.Collect();

@@ -20,11 +20,15 @@ public sealed partial class DrmDevice : IDisposable, IHoldable
     private DrmVersion? _version;
     private HolderCount _holders; // of the file: this device itself, each call's lease, the handle table while it holds a handle
 
+    /// <summary>What each released GemHandle of this device points to (see GemHandle's Guard).</summary>
+    internal GemHandle.Guard ReleasedGuard { get; }
+
     private DrmDevice(DeviceFile file, string path, DrmNodeType nodeType)
     {
         _file = file;
         _fd = (int)file.DangerousGetHandle();
         _table = new GemHandleTable(this);
+        ReleasedGuard = GemHandle.Guard.Released(this);
         Path = path;
         NodeType = nodeType;
     }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -21,7 +20,7 @@ namespace PrimeInterop;
 /// </remarks>
 public sealed class GemHandle : IDisposable, IHoldable
 {
-    private readonly Guard _guard; // armed (holding the count) from the constructor until the release
+    private Guard _guard; // armed (holding the count) from the constructor; after the release, the device's Released guard
     private HolderCount _holders; // this object's own hold and each call's lease
 
     /// <summary>
@@ -39,6 +38,7 @@ public sealed class GemHandle : IDisposable, IHoldable
 
     /// <summary>The device (open DRM file) whose handle namespace this handle lives in.</summary>
     public DrmDevice Device => _guard.Device;
+
     /// <summary>The kernel's handle number, valid only in <see cref="Device"/>'s file while this reference lives.</summary>
     /// <exception cref="ObjectDisposedException">This reference was disposed: the number may already name another object.</exception>
     public uint Value
@@ -109,8 +109,10 @@ public sealed class GemHandle : IDisposable, IHoldable
     /// <summary>Drops the table's count (the last closes the kernel handle); runs exactly once.</summary>
     private void Release()
     {
-        _guard.ReleaseContents();
-        Guard.ToSpare(_guard);
+        Guard guard = _guard;
+        _guard = guard.Device.ReleasedGuard; // the same Device, and no reference left to a guard that another handle re-arms
+        guard.ReleaseContents();
+        Guard.ToSpare(guard);
     }
 
     [DoesNotReturn]
@@ -121,12 +123,13 @@ public sealed class GemHandle : IDisposable, IHoldable
     /// without being disposed. A guard serves one entry for life, whichever object the entry serves, and waits in the
     /// entry's spare slot between handles: an import that finds the entry (a per-frame re-import above all) reuses it
     /// with one exchange and arms it with a flag, so only the handle's reference to it is stored. A released handle
-    /// keeps that reference (its <see cref="Device"/> is read through it), which only delays the finalizer of a later
-    /// handle of the same entry that is dropped undisposed while the disposed one is still reachable.
+    /// points to its device's <see cref="Released"/> guard instead (its <see cref="Device"/> is read through either),
+    /// so that no disposed handle keeps a guard reachable that a later handle arms: that handle's finalizer would wait
+    /// for the disposed one.
     /// </summary>
-    internal sealed class Guard(DrmDevice device, GemHandleTable.Entry entry) : ReleaseGuard
+    internal sealed class Guard(DrmDevice device, GemHandleTable.Entry? entry) : ReleaseGuard
     {
-        private readonly GemHandleTable.Entry _entry = entry;
+        private readonly GemHandleTable.Entry? _entry = entry; // null only in a device's Released guard
 
         public DrmDevice Device { get; } = device;
 
@@ -139,14 +142,17 @@ public sealed class GemHandle : IDisposable, IHoldable
 
         /// <summary>Keeps an emptied guard for its entry's next handle; one that loses a race to the slot is garbage (empty).</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void ToSpare(Guard guard) => guard._entry.SpareGuard ??= guard;
+        public static void ToSpare(Guard guard) => guard._entry!.SpareGuard ??= guard;
+
+        /// <summary>The guard every released handle of <paramref name="device"/> points to: never armed (its finalizer finds nothing).</summary>
+        public static Guard Released(DrmDevice device) => new(device, entry: null);
 
         public override void ReleaseContents()
         {
             if (Armed)
             {
                 Armed = false;
-                Device.ReleaseEntry(_entry);
+                Device.ReleaseEntry(_entry!);
             }
         }
     }
