@@ -81,7 +81,15 @@ public sealed partial class DrmDevice
         GemHandleTable.Entry entry = ImportFd(dmaBuf);
         if (Volatile.Read(ref entry.References) > 1)
         {
-            dmaBuf.RememberImport(entry);
+            try
+            {
+                dmaBuf.RememberImport(entry); // may allocate the DmaBuf's lazy facts
+            }
+            catch
+            {
+                _table.Release(_fd, entry);
+                throw;
+            }
         }
 
         return entry;
