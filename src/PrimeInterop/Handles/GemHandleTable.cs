@@ -63,7 +63,7 @@ internal sealed class GemHandleTable
     private Dictionary<uint, Entry>? _far;
     private int _count;
     private Entry? _spare; // taken before a kernel call (see Reserve)
-    private int _freeCapacity; // room known to be in _free: growing it is one comparison until full
+    private int _entries; // Entry objects made; _free has room for them all (see NewSpare)
     private long _closes; // handles this table has closed; raised under the lock after each close (see the summary)
     private readonly IHoldable? _owner; // the device whose file the handles live in (null: a test's table)
     private Hold _ownerHold; // on _owner, while _count > 0
@@ -313,11 +313,6 @@ internal sealed class GemHandleTable
             ThrowOverReleased(e.Handle);
         }
 
-        if (_free.Count == _freeCapacity)
-        {
-            _freeCapacity = _free.EnsureCapacity(_free.Count + 1); // the push below must not fail (out of memory) after the close
-        }
-
         Remove(e.Handle);
         int errno = CloseCounted(deviceFd, e.Handle, e.IsDumb);
         _free.Push(e);
@@ -369,11 +364,24 @@ internal sealed class GemHandleTable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Reserve()
     {
-        _spare ??= _free.TryPop(out Entry? free) ? free : new Entry(this);
+        _spare ??= _free.TryPop(out Entry? free) ? free : NewSpare();
         if (_count + 2 > _slots.Length)
         {
             ReserveNumber();
         }
+    }
+
+    /// <summary>
+    /// A new entry, with room made in <see cref="_free"/> for every entry there is first: a last release pushes its entry
+    /// there after <c>GEM_CLOSE</c>, where running out of memory would leave a closed handle in the table.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Entry NewSpare()
+    {
+        _free.EnsureCapacity(_entries + 1);
+        var entry = new Entry(this);
+        _entries++;
+        return entry;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
