@@ -41,25 +41,27 @@ public sealed partial class DrmDevice
 
     /// <summary>
     /// One counted reference on the handle of <paramref name="dmaBuf"/>'s object in this file, for ImportDmaBuf. A
-    /// <see cref="DmaBuf"/> that owns its fd goes through <see cref="ImportRemembered"/>; any other handle is asked of
-    /// the kernel (<see cref="ImportFd"/>), under a lease on this file.
+    /// <see cref="DmaBuf"/> goes through <see cref="ImportRemembered"/>; any other handle is asked of the kernel
+    /// (<see cref="ImportLeased"/>). The kernel calls are out of line: ImportDmaBuf, which serves the remembered
+    /// re-import, then sets up no P/Invoke frame.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private GemHandleTable.Entry ImportEntry(SafeHandle dmaBuf)
-    {
-        if (dmaBuf is DmaBuf { CanRemember: true } owned)
-        {
-            return ImportRemembered(owned);
-        }
+    private GemHandleTable.Entry ImportEntry(SafeHandle dmaBuf) =>
+        dmaBuf is DmaBuf owned ? ImportRemembered(owned) : ImportLeased(dmaBuf);
 
+    /// <summary>The kernel import of an fd holder that is not a DmaBuf, under a lease on this file.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private GemHandleTable.Entry ImportLeased(SafeHandle dmaBuf)
+    {
         using var file = DeviceLease();
         return ImportFd(dmaBuf);
     }
 
     /// <summary>
-    /// The import of a DmaBuf that owns its fd: the entry it remembers, when that is still its object's, with no kernel
-    /// call (<see cref="DmaBuf.ImportedEntry"/>: a counted entry keeps this file open, as the table holds it); else from
-    /// the kernel, and remembered when it was a duplicate import.
+    /// The import of a DmaBuf: the entry it remembers, when that is still its object's, with no kernel call
+    /// (<see cref="DmaBuf.ImportedEntry"/>: a counted entry keeps this file open, as the table holds it; a DmaBuf over a
+    /// borrowed fd remembers none); else from the kernel, and remembered, if it owns its fd, when it was a duplicate
+    /// import.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private GemHandleTable.Entry ImportRemembered(DmaBuf dmaBuf)
@@ -79,7 +81,7 @@ public sealed partial class DrmDevice
     {
         using var file = DeviceLease();
         GemHandleTable.Entry entry = ImportFd(dmaBuf);
-        if (Volatile.Read(ref entry.References) > 1)
+        if (Volatile.Read(ref entry.References) > 1 && dmaBuf.CanRemember)
         {
             try
             {
