@@ -172,18 +172,6 @@ internal struct Hold
         return new Hold { _handle = parent, ParentFd = (int)parent.DangerousGetHandle() };
     }
 
-    /// <summary>A hold on one of the library's own objects (ObjectDisposedException once it is disposed).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Hold On(IHoldable parent)
-    {
-        if (!parent.Holders.TryHold())
-        {
-            parent.ThrowDisposed();
-        }
-
-        return new Hold { _holder = parent };
-    }
-
     /// <summary>One more hold on a parent the caller holds already (a lease, or a hold of its own), so it cannot have been released.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Hold Also(IHoldable parent)
@@ -194,9 +182,6 @@ internal struct Hold
 
     /// <summary>The fd of a SafeHandle parent: its value cannot change while it is held.</summary>
     public int ParentFd { get; private init; }
-
-    /// <summary>True while this holds <paramref name="parent"/>.</summary>
-    public readonly bool Holds(IHoldable parent) => ReferenceEquals(_holder, parent);
 
     /// <summary>Ends the hold: the parent may be released now, if its owner disposed it and nothing else holds it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
