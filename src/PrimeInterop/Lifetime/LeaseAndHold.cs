@@ -65,22 +65,26 @@ internal readonly ref struct Lease
 
 /// <summary>
 /// A reference on one of the library's own objects for the length of one call (ObjectDisposedException once it is
-/// disposed): a device's file under a device operation, a GEM handle under an ioctl on it. Generic over the object's
-/// (sealed) type, so that on the per-frame paths both ends are direct calls the JIT inlines.
+/// disposed): a device's file under a device operation, a GEM handle under an ioctl on it. It keeps a reference to the
+/// object's count, so that on the per-frame paths both ends are inlined atomics: the JIT devirtualizes the object's
+/// interface where the lease is taken (its type is known there) but not where a field of type T is read back.
 /// </summary>
 internal readonly ref struct Lease<T>
     where T : class, IHoldable
 {
+    private readonly ref HolderCount _count;
     private readonly T _holder;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)] // the per-frame paths: one compare-exchange, no call
     public Lease(T holder)
     {
-        if (!holder.Holders.TryHold())
+        ref HolderCount count = ref holder.Holders;
+        if (!count.TryHold())
         {
             holder.ThrowDisposed();
         }
 
+        _count = ref count;
         _holder = holder;
     }
 
@@ -88,7 +92,7 @@ internal readonly ref struct Lease<T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Dispose()
     {
-        if (_holder.Holders.EndHold())
+        if (_count.EndHold())
         {
             _holder.Release();
         }
