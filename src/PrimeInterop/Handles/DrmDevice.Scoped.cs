@@ -72,10 +72,13 @@ public sealed partial class DrmDevice
         ArgumentNullException.ThrowIfNull(body);
         CheckExport(handle, flags);
 
-        int fd;
-        using (var held = handle.Lease()) // the handle stays open under the ioctl; it holds this file
+        // No try/finally (it would keep Lend out of line): nothing between the lease and its end can throw.
+        var held = handle.Lease(); // the handle stays open under the ioctl; it holds this file
+        int errno = DrmPrime.HandleToFd(_fd, handle.Number, DrmPrime.DRM_CLOEXEC | (uint)flags, out int fd);
+        held.Dispose();
+        if (errno != 0)
         {
-            fd = ExportFd(handle.Number, flags);
+            ThrowExportError(errno, handle.Number);
         }
 
         Lend(fd, ref state, body);
@@ -108,17 +111,24 @@ public sealed partial class DrmDevice
     private static void Lend<TState>(int fd, ref TState state, BorrowedDmaBufAction<TState> body)
         where TState : allows ref struct
     {
+        // A finally, not a catch: the JIT makes no P/Invoke inline inside a try that has a catch, and the body it inlines
+        // here (an import scope, say) has its own. A P/Invoke in a handler is not inlined either, so the close of the
+        // normal path is after the try.
+        bool returned = false;
         try
         {
             body(new BorrowedDmaBuf(fd), ref state);
+            returned = true;
         }
-        catch
+        finally
         {
-            Libc.Close(fd);
-            throw;
+            if (!returned)
+            {
+                Libc.Close(fd);
+            }
         }
 
-        Libc.Close(fd); // not in a finally: a P/Invoke there is not inlined, and this is the per-frame path
+        Libc.Close(fd);
     }
 
     private void ImportScoped<TState>(int dmaBufFd, ref TState state, BorrowedGemHandleAction<TState> body)

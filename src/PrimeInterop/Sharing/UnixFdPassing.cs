@@ -220,18 +220,24 @@ public static class UnixFdPassing
             WaitReadable(socket);
         }
 
+        // As DrmDevice.Lend: a finally that closes only if the body threw, and the usual close after it, so that neither the
+        // body's P/Invokes (inside a try with a catch) nor this close (inside a handler) lose their inline frame.
         Span<int> lent = ScmRights.Fds(ref room, count);
+        bool returned = false;
         try
         {
             body(new BorrowedReceivedFds(received, lent), ref state);
+            returned = true;
         }
-        catch
+        finally
         {
-            BorrowedReceivedFds.CloseRemaining(lent);
-            throw;
+            if (!returned)
+            {
+                BorrowedReceivedFds.CloseRemaining(lent);
+            }
         }
 
-        BorrowedReceivedFds.CloseRemaining(lent); // not in a finally: a P/Invoke there is not inlined (per-frame path)
+        BorrowedReceivedFds.CloseRemaining(lent);
         return received;
     }
 
