@@ -82,6 +82,26 @@ internal static unsafe partial class Floor
         }
     }
 
+    /// <summary>raw-access with SYNC_END where a <c>using</c> puts it, in a finally: the JIT makes no P/Invoke in a
+    /// handler inline, so this one goes through the runtime's stub, which sets up a transition frame on every call. What
+    /// any API whose access ends in a Dispose pays, before its first rule.</summary>
+    public static void RawFinallyAccess(int dmaBuf, int n)
+    {
+        for (int i = 0; i < n; i++)
+        {
+            ulong start = SyncStart | SyncReadWrite, end = SyncEnd | SyncReadWrite;
+            Check(Sys(dmaBuf, DmaBufSync, &start));
+            try
+            {
+                Lent(dmaBuf);
+            }
+            finally
+            {
+                Check(Sys(dmaBuf, DmaBufSync, &end));
+            }
+        }
+    }
+
     // ---- rules-*: the floor plus the least that the library's rules add, still with no argument check or wrapper:
     // a hold on everything whose fd or handle a call uses (a lease, AddRef/Release, on the caller's SafeHandles: the
     // dma-buf; the cheaper inlined HolderCount on what the library owns: the GemHandle, the device's file, the

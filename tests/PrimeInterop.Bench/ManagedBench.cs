@@ -162,6 +162,7 @@ internal sealed class ManagedBench : IDisposable
             Group(Paths.Access, () => _native.Access(held, n),
                 (Paths.Access, n, Access),
                 (Paths.RawAccess, n, k => Floor.RawAccess(held, k)),
+                (Paths.RawFinallyAccess, n, k => Floor.RawFinallyAccess(held, k)),
                 (Paths.RulesAccess, n, k => Floor.RulesAccess(mappingHold, held, k)));
         }
 

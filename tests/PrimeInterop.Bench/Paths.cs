@@ -15,6 +15,7 @@ internal static class Paths
     public const string RulesLaneCallbackRoundTrip = "rules-lane-cb-roundtrip";
     public const string RulesAccess = "rules-access", RulesFdPass1 = "rules-fdpass-1", RulesFdPass4 = "rules-fdpass-4";
     public const string RawExport = "raw-export", RawRoundTrip = "raw-roundtrip", RawDupImport = "raw-dup-import", RawAccess = "raw-access";
+    public const string RawFinallyAccess = "raw-access-finally";
     public const string RawFdPass1 = "raw-fdpass-1", RawFdPass4 = "raw-fdpass-4";
     public const string FloorFdPass1 = "floor-fdpass-1", FloorFdPass4 = "floor-fdpass-4";
     public const string LaneFdPass1 = "lane-fdpass-1", LaneFdPass4 = "lane-fdpass-4";
@@ -28,7 +29,7 @@ internal static class Paths
          Reimport, LaneReimport, Wait1, Wait1k, Wait1kLast, Flip, FlipWall, FlipPoolSpin,
          FloorExport, FloorRoundTrip, FloorDupImport, FloorFdPass1, FloorFdPass4,
          RulesExport, RulesRoundTrip, RulesDupImport, RulesLaneExport, RulesLaneRoundTrip, RulesLaneCallbackRoundTrip, RulesLaneDupImport, RulesAccess, RulesFdPass1, RulesFdPass4,
-         RawExport, RawRoundTrip, RawDupImport, RawAccess, RawFdPass1, RawFdPass4];
+         RawExport, RawRoundTrip, RawDupImport, RawAccess, RawFinallyAccess, RawFdPass1, RawFdPass4];
 
     /// <summary>The targets: the most C#/C may be, and whether the path must allocate nothing (scale-10k's is C#'s own slowdown).</summary>
     public static readonly IReadOnlyDictionary<string, (double Max, bool NoAllocation)> Targets = new Dictionary<string, (double, bool)>
@@ -82,6 +83,7 @@ internal static class Paths
         [RawRoundTrip] = "the syscalls alone from C#",
         [RawDupImport] = "the syscalls alone from C#",
         [RawAccess] = "the syscalls alone from C#",
+        [RawFinallyAccess] = "raw, SYNC_END in a finally (where a using puts it): through the runtime's P/Invoke stub",
         [RawFdPass1] = "sendmsg/recvmsg on stack memory from C#, the received fds closed",
         [RawFdPass4] = "sendmsg/recvmsg on stack memory from C#, the received fds closed",
     };
