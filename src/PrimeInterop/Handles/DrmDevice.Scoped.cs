@@ -72,13 +72,10 @@ public sealed partial class DrmDevice
         ArgumentNullException.ThrowIfNull(body);
         CheckExport(handle, flags);
 
-        // No try/finally (it would keep Lend out of line): nothing between the lease and its end can throw.
-        var held = handle.Lease(); // the handle stays open under the ioctl; it holds this file
-        int errno = DrmPrime.HandleToFd(_fd, handle.Number, DrmPrime.DRM_CLOEXEC | (uint)flags, out int fd);
-        held.Dispose();
-        if (errno != 0)
+        int fd;
+        using (var held = handle.Lease()) // the handle stays open under the ioctl; it holds this file
         {
-            ThrowExportError(errno, handle.Number);
+            fd = ExportFd(handle.Number, flags);
         }
 
         Lend(fd, ref state, body);
@@ -111,9 +108,9 @@ public sealed partial class DrmDevice
     private static void Lend<TState>(int fd, ref TState state, BorrowedDmaBufAction<TState> body)
         where TState : allows ref struct
     {
-        // A finally, not a catch: the JIT makes no P/Invoke inline inside a try that has a catch, and the body it inlines
-        // here (an import scope, say) has its own. A P/Invoke in a handler is not inlined either, so the close of the
-        // normal path is after the try.
+        // A finally, not a catch: CoreCLR's JIT makes no P/Invoke inline inside a try that has a catch, and a body it
+        // inlines here (when dynamic PGO devirtualizes the delegate: an import scope, say) has P/Invokes of its own. Nor
+        // inside a handler, so the close of the normal path follows the try.
         bool returned = false;
         try
         {
