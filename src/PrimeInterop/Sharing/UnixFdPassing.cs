@@ -220,8 +220,8 @@ public static class UnixFdPassing
             WaitReadable(socket);
         }
 
-        // As DrmDevice.Lend: a finally that closes only if the body threw, and the usual close after it, so that neither the
-        // body's P/Invokes (inside a try with a catch) nor this close (inside a handler) lose their inline frame.
+        // As DrmDevice.Lend: the finally closes only if the body threw, and the usual close follows the try. Both keep
+        // their P/Invokes inline: the body's, which a catch would prevent, and this close, which a handler would.
         Span<int> lent = ScmRights.Fds(ref room, count);
         bool returned = false;
         try
