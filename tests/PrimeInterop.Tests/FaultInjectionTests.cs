@@ -119,8 +119,24 @@ public sealed class FaultInjectionTests
                     Attempt(fault, "export", () => card.ExportDmaBuf(fresh.Handle).Dispose());
                 }
 
+                using (var fresh = card.CreateDumbBuffer(64, 64, 32))
+                {
+                    Attempt(fault, "export scoped", () =>
+                    {
+                        int bodies = 0;
+                        card.ExportScoped(fresh.Handle, ref bodies, static (scoped BorrowedDmaBuf fd, ref int n) => n++);
+                        Assert.Equal(1, bodies);
+                    });
+                }
+
                 // Across devices the importer allocates (attachment, sg table, object); vgem into itself would not.
                 Attempt(fault, "import into vkms", () => vkms.ImportDmaBuf(source).Dispose());
+                Attempt(fault, "import scoped into vkms", () =>
+                {
+                    int bodies = 0;
+                    vkms.ImportScoped(source, ref bodies, static (scoped BorrowedGemHandle h, ref int n) => n++);
+                    Assert.Equal(1, bodies);
+                });
                 Attempt(fault, "send fd", () =>
                 {
                     pair.A.SendWithFds("x"u8, source);
@@ -132,7 +148,7 @@ public sealed class FaultInjectionTests
             Console.WriteLine(
                 $"injected failures: {string.Join(", ", injected.Select(kv => $"{kv.Key} {kv.Value}"))}; " +
                 $"successes: {string.Join(", ", succeeded.Select(kv => $"{kv.Key} {kv.Value}"))}; errors seen: {string.Join("; ", errnos)}");
-            foreach (string operation in new[] { "create dumb", "export", "import into vkms", "send fd" })
+            foreach (string operation in new[] { "create dumb", "export", "export scoped", "import into vkms", "import scoped into vkms", "send fd" })
             {
                 Assert.True(injected.GetValueOrDefault(operation) > 0, $"no failure was injected into '{operation}'");
             }
