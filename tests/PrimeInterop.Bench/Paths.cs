@@ -99,6 +99,11 @@ internal static class Paths
     /// <summary>The lanes and the raw, floor and rules variants do what the SafeHandle API does, so they are held against the same C loop.</summary>
     public static string NativeOf(string path)
     {
+        if (path is RawFinallyAccess)
+        {
+            return Access;
+        }
+
         if (path is Reimport or LaneReimport)
         {
             return DupImport; // the syscall a re-import saves: C's FD_TO_HANDLE of a dma-buf the file holds
