@@ -18,7 +18,8 @@
 # (do not stream the guest console), RIG_LOCK (a file to flock around the guest's boot and run only, so that
 # several checkouts on one machine boot one guest at a time while their builds run side by side), RIG_ICOUNT=N
 # (TCG only: the guest clock counts instructions, 2^N ns each, and skips idle time: deterministic timings for
-# benchmarks, on one vCPU), RIG_SMP (vCPUs, default 2; build.cake gives 1 to each of two guests run side by side).
+# benchmarks, on one vCPU), RIG_SMP (vCPUs, default 2; build.cake gives 1 to each of two guests run side by side),
+# RIG_PLUGIN (a QEMU TCG plugin and its arguments, as -plugin takes them: tests/rig/profile, docs/rig.md).
 #
 # Exit codes of `run`: the command's own exit code, 2 for a usage or setup error, and 3 (RIG_NO_RESULT) when the
 # guest produced no result (no boot, a crash, the timeout); build.cake knows 3 by the same name.
@@ -279,7 +280,8 @@ run() {
 
     # -smap: under QEMU 7.2's TCG a user-space hardware exception (a NullReferenceException, even one the program
     # catches) Oopses the guest kernel with SMAP on ("supervisor read access in user mode") and the run hangs.
-    local accel=(-accel tcg -cpu max,-smap) mode=${RIG_ACCEL:-tcg} smp=${RIG_SMP:-2}
+    local accel=(-accel tcg -cpu max,-smap) mode=${RIG_ACCEL:-tcg} smp=${RIG_SMP:-2} plugin=()
+    if [ -n "${RIG_PLUGIN:-}" ]; then plugin=(-plugin "$RIG_PLUGIN"); fi
     [[ $smp =~ ^[1-9][0-9]?$ ]] || die "RIG_SMP must be a number of vCPUs, not '$smp'"
     # RIG_ICOUNT=N: the guest's clock counts instructions (2^N ns each) instead of following the host's, and skips
     # idle time: a benchmark then measures work done, the same in every run, whatever else loads the host. One vCPU:
@@ -313,7 +315,7 @@ run() {
     timeout --foreground -k 10 "$timeout" qemu-system-x86_64 "${accel[@]}" -m 2048 -smp "$smp" \
         -display none -monitor none -serial "file:$out/serial.log" -no-reboot \
         -kernel "$kdir/$kimg" -initrd "$initrd" \
-        -append "$append" \
+        -append "$append" "${plugin[@]}" \
         -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
         -virtfs "local,path=$out,mount_tag=rigout,security_model=none,multidevs=remap" || rc=$?
     sleep 0.2; if [ -n "$tailpid" ]; then kill "$tailpid" 2>/dev/null || true; wait "$tailpid" 2>/dev/null || true; tailpid=; fi
