@@ -7,8 +7,8 @@ namespace PrimeInterop;
 /// slot (a GemHandle's: its table entry's; a ReceivedFds': its thread's), and the next owner reuses it: registering a
 /// new object for finalization costs a per-frame import or receive more than all the rest it allocates, and a guard
 /// that is reused is registered once. A guard is reachable only from its one owner or from a spare slot, so its
-/// finalizer runs only for an owner that is gone, or (empty, doing nothing) for a guard no slot kept. A thread's slot is a non-generic [ThreadStatic] field: the JIT inlines the access
-/// to those, not to a generic type's.
+/// finalizer runs only for an owner that is gone, or (empty, doing nothing) for a guard no slot kept. A thread's slot
+/// is a non-generic [ThreadStatic] field: the JIT inlines the access to those, not to a generic type's.
 /// </summary>
 internal abstract class ReleaseGuard
 {
